@@ -1,0 +1,25 @@
+"""`manage.py load_demo`: demo content for a local look at the site (a demo user, for now)."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+DEMO_USERNAME = "demo"
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "avatars-demo-2026"
+
+
+class Command(BaseCommand):
+    help = "Create the demo user (and later the demo library). Safe to run again."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--force", action="store_true", help="allow it with DEBUG off")
+
+    def handle(self, *args, force: bool, **options) -> None:
+        if not settings.DEBUG and not force:
+            raise CommandError("load_demo creates a user with a published password; it runs only with DEBUG on (or --force).")
+        user, created = get_user_model().objects.get_or_create(username=DEMO_USERNAME, defaults={"email": DEMO_EMAIL, "display_name": "Demo"})
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        verb = "Created" if created else "Reset"
+        self.stdout.write(self.style.SUCCESS(f"{verb} demo user: username '{DEMO_USERNAME}', password '{DEMO_PASSWORD}'"))

@@ -1,0 +1,1 @@
+"""Settings package: base (embedded defaults), test, production."""

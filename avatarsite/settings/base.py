@@ -1,0 +1,255 @@
+"""Settings shared by every environment; every value comes from the environment.
+
+With no environment variables at all the site runs on the embedded default: SQLite, local files,
+an in-process Celery broker and an in-process channel layer. Each external part switches on when
+its variable is set (`DATABASE_URL`, `REDIS_URL`, `R2_*`).
+"""
+
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import environ
+from botocore.config import Config as BotocoreConfig
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+if env.bool("DJANGO_READ_DOT_ENV_FILE", default=False):
+    env.read_env(str(BASE_DIR / ".env"))
+
+# --- Django core -----------------------------------------------------------------------------
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# The fallback key only exists so a newcomer can start the site with no configuration;
+# production.py requires a real one.
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="django-insecure-embedded-default-do-not-deploy")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+SITE_NAME = "avatarsite"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "storages",
+    "avatarsite.core",
+    "avatarsite.accounts",
+    "gallery",
+    "generation",
+    "billing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "avatarsite.urls"
+ASGI_APPLICATION = "avatarsite.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ----------------------------------------------------------------------------------
+# Unset: a SQLite file in the project. Set (postgres://...): PostgreSQL through psycopg 3.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI every request may run in another thread: persistent connections would leak,
+    # so connections are pooled by psycopg instead (Django 5.1+).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = env.bool("DATABASE_POOL", default=True)
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Accounts ---------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Mail: printed to the console unless an SMTP URL is given ---------------------------------
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="avatarsite <noreply@localhost>")
+
+# --- Internationalisation ---------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Redis: broker, results, cache, channel layer --------------------------------------------
+REDIS_URL = env("REDIS_URL", default="")
+
+
+def _redis_db(url: str, db: int) -> str:
+    """The same Redis server, another database: broker, results, cache and channels stay apart."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{db}"))
+
+
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_db(REDIS_URL, 2)}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": _redis_db(REDIS_URL, 3),
+                        # redis-py raises instead of waiting when its pool is exhausted: size it deliberately.
+                        "max_connections": env.int("CHANNELS_REDIS_MAX_CONNECTIONS", default=1000),
+                        # redis-py 8 times reads out after 5 s, exactly the layer's 5 s BZPOPMIN wait:
+                        # an idle consumer would die with a TimeoutError. Read timeouts must exceed it.
+                        "socket_timeout": 30,
+                        "socket_connect_timeout": 5,
+                    }
+                ],
+                "capacity": 100,
+                "expiry": 60,
+                "group_expiry": 3600,
+            },
+        }
+    }
+    CELERY_BROKER_URL = _redis_db(REDIS_URL, 0)
+    CELERY_RESULT_BACKEND = _redis_db(REDIS_URL, 1)
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Thread-safe in-process layer: the embedded worker runs in the web server's process.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "avatarsite.core.channel_layers.EmbeddedChannelLayer"}}
+    CELERY_BROKER_URL = "memory://"
+    CELERY_RESULT_BACKEND = "cache+memory://"
+
+# --- Celery ------------------------------------------------------------------------------------
+CELERY_TASK_DEFAULT_QUEUE = "standard"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=10 * 60)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
+# Must exceed the longest task, or Redis hands a running task to a second worker.
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 5 * 60)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_RESULT_EXPIRES = 24 * 3600
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 30
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+
+# --- Storage: local files, or two R2 (S3) buckets ---------------------------------------------
+# `default` holds private files (user generations; presigned URLs); `public` holds the gallery,
+# served from the CDN domain with an immutable Cache-Control.
+R2_ENDPOINT_URL = env("R2_ENDPOINT_URL", default="")
+MEDIA_IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+PRIVATE_URL_EXPIRY_SECONDS = env.int("R2_PRESIGNED_EXPIRY", default=600)
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = Path(env("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / "media")))
+MEDIA_URL = "/media/"
+_staticfiles = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage" if not DEBUG else "django.contrib.staticfiles.storage.StaticFilesStorage"}
+
+if R2_ENDPOINT_URL:
+    _r2_client_config = BotocoreConfig(
+        signature_version="s3v4",
+        # boto3 >= 1.36 sends CRC32 checksum headers by default, which R2 rejects.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        retries={"max_attempts": 5, "mode": "standard"},
+        connect_timeout=5,
+        read_timeout=60,
+    )
+    _r2_common = {
+        "endpoint_url": R2_ENDPOINT_URL,
+        "region_name": env("R2_REGION", default="auto"),
+        "access_key": env("R2_ACCESS_KEY_ID"),
+        "secret_key": env("R2_SECRET_ACCESS_KEY"),
+        "client_config": _r2_client_config,
+        "default_acl": None,  # R2 has no object ACLs; public access comes from the public bucket.
+        "file_overwrite": False,
+    }
+    _public_url = urlsplit(env("R2_PUBLIC_URL"))
+    STORAGES = {
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                **_r2_common,
+                "bucket_name": env("R2_BUCKET"),
+                "querystring_auth": True,
+                "querystring_expire": PRIVATE_URL_EXPIRY_SECONDS,
+                "object_parameters": {"CacheControl": "private, max-age=31536000, immutable"},
+            },
+        },
+        "public": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                **_r2_common,
+                "bucket_name": env("R2_PUBLIC_BUCKET"),
+                "querystring_auth": False,
+                "custom_domain": f"{_public_url.netloc}{_public_url.path.rstrip('/')}",
+                "url_protocol": f"{_public_url.scheme}:",
+                "object_parameters": {"CacheControl": MEDIA_IMMUTABLE_CACHE_CONTROL},
+            },
+        },
+        "staticfiles": _staticfiles,
+    }
+    SERVE_MEDIA_LOCALLY = False
+else:
+    STORAGES = {
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": MEDIA_ROOT / "private", "base_url": f"{MEDIA_URL}private/"},
+        },
+        "public": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": MEDIA_ROOT / "public", "base_url": f"{MEDIA_URL}public/"},
+        },
+        "staticfiles": _staticfiles,
+    }
+    SERVE_MEDIA_LOCALLY = True
+
+# --- Security defaults that hold everywhere ---------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

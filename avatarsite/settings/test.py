@@ -1,0 +1,19 @@
+"""Settings for the test suite: base settings, made fast and quiet.
+
+The real services (PostgreSQL, Redis, the S3 server) are started by `tests/conftest.py`, which
+exports their URLs before these settings are read.
+"""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = False
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="test-secret-key-that-is-long-enough-0123456789-abcdefghijklmnop")
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Not "*": the websocket origin check is derived from ALLOWED_HOSTS and is under test.
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

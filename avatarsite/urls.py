@@ -1,0 +1,22 @@
+"""Top-level URL map: pages, accounts, admin and the health endpoint."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.static import serve as serve_file
+
+from avatarsite.core import views as core_views
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("accounts/", include("avatarsite.accounts.urls")),
+    path("gallery/", include("gallery.urls")),
+    path("generate/", include("generation.urls")),
+    path("pricing/", include("billing.urls")),
+    path("admin/", admin.site.urls),
+]
+
+if settings.SERVE_MEDIA_LOCALLY:
+    # Embedded mode only: in production files come from R2 behind the CDN, never through Django.
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve_file, {"document_root": settings.MEDIA_ROOT})]

@@ -1,0 +1,1 @@
+"""Plans, subscriptions and entitlements: who may do what."""

@@ -1,0 +1,1 @@
+"""Billing models (Plan, Subscription, StripeEvent, ApiKey) arrive with the billing work."""

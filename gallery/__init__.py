@@ -1,0 +1,1 @@
+"""The premade avatar library: imported from Pexels and Generated Photos, browsed instantly."""

@@ -1,0 +1,8 @@
+"""App config for the premade gallery."""
+
+from django.apps import AppConfig
+
+
+class GalleryConfig(AppConfig):
+    name = "gallery"
+    verbose_name = "Gallery"

@@ -1,0 +1,1 @@
+"""Gallery models arrive with the import pipeline."""

@@ -1,0 +1,1 @@
+"""On-demand avatar generation: jobs, providers, live progress."""

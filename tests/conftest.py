@@ -1,0 +1,117 @@
+"""Test-run wiring: start the real services, point the settings at them, then let Django set up.
+
+pytest-django sets Django up in its own (trylast) pytest_configure when no settings module was
+given earlier, so the services below are started and exported first.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.support.services import PostgresServer, RedisServer, S3Server
+
+PRIVATE_BUCKET = "avatarsite-private"
+PUBLIC_BUCKET = "avatarsite-public"
+S3_KEY_ID = "testing-key-id"
+S3_SECRET = "testing-secret-key"  # moto accepts any credentials
+ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+# Variables that switch the settings away from the embedded default.
+SERVICE_ENV_VARS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "R2_ENDPOINT_URL",
+    "R2_REGION",
+    "R2_ACCESS_KEY_ID",
+    "R2_SECRET_ACCESS_KEY",
+    "R2_BUCKET",
+    "R2_PUBLIC_BUCKET",
+    "R2_PUBLIC_URL",
+)
+
+
+class TestServices:
+    """The services started for this run, and the environment that points at them."""
+
+    __test__ = False
+
+    def __init__(self) -> None:
+        self.postgres = PostgresServer()
+        self.redis = RedisServer()
+        self.s3 = S3Server()
+        self._started: list = []
+
+    def start(self) -> None:
+        for service in (self.postgres, self.redis, self.s3):
+            service.start()
+            self._started.append(service)
+        create_buckets(self.s3.url)
+
+    def stop(self) -> None:
+        for service in reversed(self._started):
+            service.stop()
+        self._started.clear()
+
+    def environ(self) -> dict[str, str]:
+        return {
+            "DATABASE_URL": self.postgres.url,
+            "REDIS_URL": self.redis.url,
+            "R2_ENDPOINT_URL": self.s3.url,
+            "R2_REGION": "us-east-1",  # moto refuses region "auto"; R2 uses it
+            "R2_ACCESS_KEY_ID": S3_KEY_ID,
+            "R2_SECRET_ACCESS_KEY": S3_SECRET,
+            "R2_BUCKET": PRIVATE_BUCKET,
+            "R2_PUBLIC_BUCKET": PUBLIC_BUCKET,
+            "R2_PUBLIC_URL": f"{self.s3.url}/{PUBLIC_BUCKET}",
+        }
+
+
+def create_buckets(endpoint_url: str) -> None:
+    """The private bucket, and the public one readable anonymously (as an R2 public bucket is)."""
+    import json
+
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint_url, region_name="us-east-1", aws_access_key_id=S3_KEY_ID, aws_secret_access_key=S3_SECRET)
+    for bucket in (PRIVATE_BUCKET, PUBLIC_BUCKET):
+        client.create_bucket(Bucket=bucket)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{PUBLIC_BUCKET}/*"}],
+    }
+    client.put_bucket_policy(Bucket=PUBLIC_BUCKET, Policy=json.dumps(policy))
+
+
+_services: TestServices | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _services
+    if config.option.help or config.option.version or hasattr(config, "workerinput"):
+        return
+    _services = TestServices()
+    try:
+        _services.start()
+    except BaseException:
+        _services.stop()
+        raise
+    os.environ.update(_services.environ())
+    os.environ["DJANGO_SETTINGS_MODULE"] = "avatarsite.settings.test"
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _services is not None:
+        _services.stop()
+
+
+@pytest.fixture(scope="session")
+def services() -> TestServices:
+    assert _services is not None, "services are started in pytest_configure"
+    return _services
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    return ARTIFACTS_DIR

@@ -1,0 +1,57 @@
+"""The embedded default (no env vars): one process serves pages, websockets and Celery tasks."""
+
+import json
+import os
+import subprocess
+import urllib.request
+
+from tests.conftest import SERVICE_ENV_VARS
+from tests.support.processes import PROJECT_DIR, PYTHON, free_port, running
+
+
+def _embedded_env(tmp_path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_ENV_VARS}
+    env.update(
+        DJANGO_SETTINGS_MODULE="avatarsite.settings.base",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'embedded.sqlite3'}",  # still SQLite, but not the project's file
+        DJANGO_MEDIA_ROOT=str(tmp_path / "media"),
+    )
+    return env
+
+
+def test_celery_task_reaches_a_websocket_client_on_the_embedded_default(tmp_path):
+    result = subprocess.run(
+        [PYTHON, "-m", "tests.support.embedded_probe", str(free_port())],
+        cwd=PROJECT_DIR,
+        env=_embedded_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["broker"] == "memory://"
+    assert seen["channel_layer"] == "avatarsite.core.channel_layers.EmbeddedChannelLayer"
+    assert seen["database"] == "django.db.backends.sqlite3"
+    assert seen["health"]["status"] == "ok"
+    first, second = seen["messages"]
+    assert (first["status"], first["progress"]) == ("queued", 0)
+    assert (second["progress"], second["message"]) == (70, "almost there")
+
+
+def test_serve_command_answers_healthz_on_the_embedded_default(tmp_path, artifacts_dir):
+    env = _embedded_env(tmp_path)
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=PROJECT_DIR, env=env, check=True, timeout=120)
+    port = free_port()
+
+    with running([PYTHON, "manage.py", "serve", "--port", str(port)], env=env, port=port, log=artifacts_dir / "serve.log"):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:  # noqa: S310 - loopback
+            status, body = response.status, json.loads(response.read())
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/css/site.css", timeout=10) as response:  # noqa: S310
+            css_status = response.status
+
+    assert status == 200
+    assert body["checks"]["storage"]["backend"] == "default=local,public=local"
+    assert body["checks"]["broker"]["backend"] == "memory"
+    assert css_status == 200

@@ -1,0 +1,144 @@
+"""The settings switch between the embedded default and the real services by environment alone."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from tests.conftest import SERVICE_ENV_VARS
+from tests.support.processes import PROJECT_DIR, PYTHON
+
+PROBE = """
+import json, django
+from django.conf import settings
+django.setup()
+from django.core.files.storage import storages
+from channels.layers import get_channel_layer
+from avatarsite.celery import app
+public = storages["public"]
+private = storages["default"]
+def opts(storage):
+    cfg = getattr(storage, "client_config", None)
+    return {
+        "class": type(storage).__name__,
+        "region": getattr(storage, "region_name", None),
+        "default_acl": getattr(storage, "default_acl", "n/a"),
+        "querystring_auth": getattr(storage, "querystring_auth", None),
+        "object_parameters": getattr(storage, "object_parameters", None),
+        "checksum": getattr(cfg, "request_checksum_calculation", None),
+        "signature": getattr(cfg, "signature_version", None),
+        "custom_domain": getattr(storage, "custom_domain", None),
+    }
+print(json.dumps({
+    "db_engine": settings.DATABASES["default"]["ENGINE"],
+    "db_name": str(settings.DATABASES["default"]["NAME"]),
+    "broker": app.conf.broker_url,
+    "result_backend": app.conf.result_backend,
+    "cache": settings.CACHES["default"]["BACKEND"],
+    "cache_location": settings.CACHES["default"].get("LOCATION", ""),
+    "channel_layer": type(get_channel_layer()).__name__,
+    "queues": sorted(q.name for q in app.conf.task_queues),
+    "public": opts(public),
+    "private": opts(private),
+    "debug": settings.DEBUG,
+}))
+"""
+
+
+def _settings_seen_with(env: dict[str, str]) -> dict:
+    result = subprocess.run([PYTHON, "-c", PROBE], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _embedded_env(tmp_path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_ENV_VARS}
+    env["DJANGO_SETTINGS_MODULE"] = "avatarsite.settings.base"
+    env["DJANGO_MEDIA_ROOT"] = str(tmp_path / "media")
+    return env
+
+
+def test_settings_without_env_vars_run_everything_embedded(tmp_path):
+    seen = _settings_seen_with(_embedded_env(tmp_path))
+
+    assert seen["db_engine"] == "django.db.backends.sqlite3"
+    assert seen["db_name"] == str(PROJECT_DIR / "db.sqlite3")
+    assert seen["broker"] == "memory://"
+    assert seen["cache"].endswith("LocMemCache")
+    assert seen["channel_layer"] == "EmbeddedChannelLayer"
+    assert seen["public"]["class"] == seen["private"]["class"] == "FileSystemStorage"
+    assert seen["queues"] == ["batch", "premium", "standard"]
+
+
+def test_settings_with_env_vars_use_postgres_redis_and_r2(services):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "avatarsite.settings.base"}
+    env.pop("R2_REGION")  # R2's own region is the default
+
+    seen = _settings_seen_with(env)
+
+    assert seen["db_engine"] == "django.db.backends.postgresql"
+    assert seen["db_name"] == "avatarsite"
+    redis = f"redis://127.0.0.1:{services.redis.port}"
+    # Broker, results, cache and channels each get their own Redis database.
+    assert seen["broker"] == f"{redis}/0"
+    assert seen["result_backend"] == f"{redis}/1"
+    assert seen["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert seen["cache_location"] == f"{redis}/2"
+    assert seen["channel_layer"] == "RedisChannelLayer"
+    for storage in (seen["public"], seen["private"]):
+        assert storage["class"] == "S3Storage"
+        assert storage["region"] == "auto"
+        assert storage["signature"] == "s3v4"
+        assert storage["checksum"] == "when_required"
+        assert storage["default_acl"] is None
+    assert seen["public"]["querystring_auth"] is False
+    assert seen["public"]["custom_domain"] == f"127.0.0.1:{services.s3.port}/avatarsite-public"
+    assert seen["public"]["object_parameters"] == {"CacheControl": "public, max-age=31536000, immutable"}
+    assert seen["private"]["querystring_auth"] is True
+    assert seen["private"]["custom_domain"] is None
+
+
+def test_visibility_timeout_outlasts_the_longest_task():
+    """A task still running when the visibility timeout passes would be handed to a second worker."""
+    from django.conf import settings
+
+    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] > settings.CELERY_TASK_TIME_LIMIT
+    assert settings.CELERY_TASK_SOFT_TIME_LIMIT < settings.CELERY_TASK_TIME_LIMIT
+    assert settings.CELERY_TASK_ACKS_LATE is True
+    assert settings.CELERY_TASK_REJECT_ON_WORKER_LOST is True
+    assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
+
+
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "avatarsite.settings.production",
+    "DJANGO_SECRET_KEY": "x7#k2!pQ9vL$mZ4wR8tY1uN6bH3jF0cD5eG@aS2dF7hJ9kL1zX4cV6bN8mQ",
+    "DJANGO_ALLOWED_HOSTS": "avatars.example.com",
+    "DJANGO_CSRF_TRUSTED_ORIGINS": "https://avatars.example.com",
+    "EMAIL_URL": "smtp+tls://mailer:password@smtp.example.com:587",
+    "DJANGO_DEFAULT_FROM_EMAIL": "avatarsite <noreply@avatars.example.com>",
+    "R2_PUBLIC_URL": "https://cdn.example.com",
+}
+
+
+def test_production_settings_pass_check_deploy(services):
+    """P-SEC-1: `check --deploy --fail-level WARNING` passes with the production settings."""
+    env = {**os.environ, **PRODUCTION_ENV}
+
+    result = subprocess.run(
+        [PYTHON, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "R2_ENDPOINT_URL"])
+def test_production_settings_refuse_to_start_without_required_values(services, missing):
+    env = {**os.environ, **PRODUCTION_ENV}
+    env.pop(missing)
+
+    result = subprocess.run([PYTHON, "manage.py", "check"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr

@@ -1,0 +1,60 @@
+"""Running project processes (ASGI server, Celery worker, management commands) from tests."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.support.services import free_port, wait_for_port
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
+PYTHON = sys.executable
+
+
+def test_database_url() -> str:
+    """The URL of the database pytest-django created for this run (what subprocesses must use)."""
+    from django.db import connection
+
+    params = connection.settings_dict
+    return f"postgres://{params['USER']}@{params['HOST']}:{params['PORT']}/{params['NAME']}"
+
+
+def project_env(**overrides: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **overrides}
+    return env
+
+
+@contextmanager
+def running(args: list[str], *, env: dict[str, str], port: int | None = None, log: Path | None = None) -> Iterator[subprocess.Popen]:
+    """Start a process from the project folder, wait for its port if given, and stop it after."""
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(args, cwd=PROJECT_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        if port is not None:
+            wait_for_port(port, timeout=60, proc=proc)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if log:
+            out.close()
+
+
+def uvicorn_args(port: int) -> list[str]:
+    return [PYTHON, "-m", "uvicorn", "avatarsite.asgi:application", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"]
+
+
+def celery_worker_args(*queues: str, concurrency: int = 1) -> list[str]:
+    return [
+        PYTHON, "-m", "celery", "-A", "avatarsite", "worker", "-Q", ",".join(queues), "-c", str(concurrency),
+        "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
+    ]  # fmt: skip
+
+
+__all__ = ["PYTHON", "free_port", "project_env", "running", "test_database_url", "uvicorn_args", "celery_worker_args"]

@@ -1,0 +1,158 @@
+"""Real services for the test run: PostgreSQL, Redis and an S3 server (moto), each on 127.0.0.1.
+
+Each one is started in a temporary folder on a free port and stopped at the end of the run.
+"""
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
+
+
+def _pg_tool(name: str) -> str:
+    for bin_dir in PG_BIN_DIRS:
+        if (bin_dir / name).exists():
+            return str(bin_dir / name)
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"PostgreSQL's {name} is not installed (apt-get install postgresql)")
+    return found
+
+
+@dataclass
+class PostgresServer:
+    """A throwaway PostgreSQL cluster (initdb + pg_ctl), run as `postgres` when we are root."""
+
+    port: int = field(default_factory=free_port)
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="avatarsite-pg-")))
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/avatarsite"
+
+    def _run_as(self) -> list[str]:
+        # initdb refuses to run as root; CI runs as root.
+        return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    def start(self) -> None:
+        data = self.root / "data"
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            os.chown(self.root, user.pw_uid, user.pw_gid)
+        prefix = self._run_as()
+        subprocess.run(
+            [*prefix, _pg_tool("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"],
+            check=True,
+            capture_output=True,
+        )
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        subprocess.run(
+            [*prefix, _pg_tool("pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.root / "log"), "-w", "start"],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [_pg_tool("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-c", "CREATE DATABASE avatarsite"],
+            check=True,
+            capture_output=True,
+        )
+
+    def stop(self) -> None:
+        data = self.root / "data"
+        if data.exists():
+            subprocess.run([*self._run_as(), _pg_tool("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class ProcessServer:
+    """A server process in its own process group, stopped with everything it started."""
+
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def ready(self) -> None:
+        wait_for_port(self.port, proc=self.proc)
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.ready()
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+@dataclass
+class RedisServer(ProcessServer):
+    def command(self) -> list[str]:
+        redis_server = shutil.which("redis-server")
+        if redis_server is None:
+            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        return [redis_server, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+@dataclass
+class S3Server(ProcessServer):
+    """moto in server mode: the S3 API over HTTP, standing in for R2."""
+
+    def command(self) -> list[str]:
+        moto = Path(sys.executable).with_name("moto_server")
+        return [str(moto), "-H", "127.0.0.1", "-p", str(self.port)]
+
+    def ready(self) -> None:
+        super().ready()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(self.url, timeout=2).close()  # noqa: S310 - loopback test server
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
