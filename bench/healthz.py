@@ -73,7 +73,11 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         started = time.perf_counter()
         server = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(port)], cwd=PROJECT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             _wait(f"{base}/healthz")

@@ -2,6 +2,8 @@
 
 import uuid
 
+from django.db.models import QuerySet
+
 from .models import GenerationJob
 
 
@@ -23,3 +25,8 @@ def job_get_for_user(*, job_id: uuid.UUID | str, user_id: int) -> GenerationJob 
         return GenerationJob.objects.get(pk=job_id, user_id=user_id)
     except (GenerationJob.DoesNotExist, ValueError):
         return None
+
+
+def job_list_for_user(*, user_id: int) -> QuerySet[GenerationJob]:
+    """The user's jobs, newest first."""
+    return GenerationJob.objects.filter(user_id=user_id).order_by("-created_at")

@@ -73,7 +73,9 @@ def create_buckets(endpoint_url: str) -> None:
 
     import boto3
 
-    client = boto3.client("s3", endpoint_url=endpoint_url, region_name="us-east-1", aws_access_key_id=S3_KEY_ID, aws_secret_access_key=S3_SECRET)
+    client = boto3.client(
+        "s3", endpoint_url=endpoint_url, region_name="us-east-1", aws_access_key_id=S3_KEY_ID, aws_secret_access_key=S3_SECRET
+    )
     for bucket in (PRIVATE_BUCKET, PUBLIC_BUCKET):
         client.create_bucket(Bucket=bucket)
     policy = {
@@ -99,6 +101,10 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.update(_services.environ())
     os.environ["DJANGO_SETTINGS_MODULE"] = "avatarsite.settings.test"
     ARTIFACTS_DIR.mkdir(exist_ok=True)
+    # pytest-django's own setup skips Django when nothing has imported it yet.
+    import django
+
+    django.setup()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import uvicorn
 from celery.worker import WorkController
 
-from avatarsite.celery import QUEUES, app as celery_app
+from avatarsite.celery import QUEUES
+from avatarsite.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
 

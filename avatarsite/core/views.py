@@ -13,6 +13,11 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "core/home.html")
 
 
+@require_GET
+def api_overview(request: HttpRequest) -> HttpResponse:
+    return render(request, "core/api.html")
+
+
 @never_cache
 @require_GET
 async def healthz(request: HttpRequest) -> JsonResponse:

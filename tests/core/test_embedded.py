@@ -46,9 +46,9 @@ def test_serve_command_answers_healthz_on_the_embedded_default(tmp_path, artifac
     port = free_port()
 
     with running([PYTHON, "manage.py", "serve", "--port", str(port)], env=env, port=port, log=artifacts_dir / "serve.log"):
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
             status, body = response.status, json.loads(response.read())
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/css/site.css", timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/css/site.css", timeout=10) as response:
             css_status = response.status
 
     assert status == 200

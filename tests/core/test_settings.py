@@ -126,7 +126,12 @@ def test_production_settings_pass_check_deploy(services):
     env = {**os.environ, **PRODUCTION_ENV}
 
     result = subprocess.run(
-        [PYTHON, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120
+        [PYTHON, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
     assert result.returncode == 0, result.stdout + result.stderr

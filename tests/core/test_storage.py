@@ -27,7 +27,9 @@ def test_public_file_is_readable_over_http_with_an_immutable_cache_control():
     response = requests.get(url, timeout=10)
 
     assert urlsplit(url).query == ""
-    assert url == f"{settings.STORAGES['public']['OPTIONS']['url_protocol']}//{settings.STORAGES['public']['OPTIONS']['custom_domain']}/{name}"
+    assert (
+        url == f"{settings.STORAGES['public']['OPTIONS']['url_protocol']}//{settings.STORAGES['public']['OPTIONS']['custom_domain']}/{name}"
+    )
     assert response.status_code == 200
     assert response.content == b"RIFF-fake-webp-bytes"
     assert response.headers["Cache-Control"] == IMMUTABLE
@@ -52,7 +54,11 @@ def test_private_file_upload_presigned_get_and_delete_work_against_the_s3_server
 def test_public_urls_are_plain_cdn_urls_and_private_urls_expire_within_ten_minutes():
     """P-R2-2, with the configuration a real deployment has (CDN domain, R2 endpoint)."""
     public_options = {**settings.STORAGES["public"]["OPTIONS"], "custom_domain": "cdn.example.com", "url_protocol": "https:"}
-    private_options = {**settings.STORAGES["default"]["OPTIONS"], "endpoint_url": "https://account.r2.cloudflarestorage.com", "region_name": "auto"}
+    private_options = {
+        **settings.STORAGES["default"]["OPTIONS"],
+        "endpoint_url": "https://account.r2.cloudflarestorage.com",
+        "region_name": "auto",
+    }
 
     public_url = S3Storage(**public_options).url("gallery/ab/abcdef.webp")
     private_url = S3Storage(**private_options).url("generated/ab/abcdef.png")

@@ -13,7 +13,7 @@ from avatarsite.asgi import application
 from generation.consumers import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
 from generation.models import GenerationJob
 from generation.tasks import job_progress_publish
-from tests.support.processes import celery_worker_args, free_port, project_env, running, test_database_url, uvicorn_args
+from tests.support.processes import celery_worker_args, free_port, project_env, running, subprocess_database_url, uvicorn_args
 
 ORIGIN = "http://127.0.0.1:8000"
 IDLE_SECONDS = 6
@@ -65,7 +65,9 @@ async def test_owner_connects_and_first_receives_the_persisted_job_state(owner_a
     ],
     ids=["anonymous", "another-users-job", "foreign-origin", "missing-origin"],
 )
-async def test_connect_is_refused_to_anyone_but_the_owner_from_our_own_origin(owner_and_job, django_user_model, who, origin, expected_close):
+async def test_connect_is_refused_to_anyone_but_the_owner_from_our_own_origin(
+    owner_and_job, django_user_model, who, origin, expected_close
+):
     """P-WS-1."""
     owner, job = owner_and_job
     headers = []
@@ -90,7 +92,7 @@ def test_message_sent_by_a_celery_task_reaches_the_websocket_client_of_the_real_
     """uvicorn serving the ASGI app + a Celery worker process, both on Redis; a real websocket client."""
     owner, job = owner_and_job
     port = free_port()
-    env = project_env(DATABASE_URL=test_database_url())
+    env = project_env(DATABASE_URL=subprocess_database_url())
 
     async def listen() -> list[dict]:
         headers = {"Cookie": _session_cookie_sync, "Origin": f"http://127.0.0.1:{port}"}

@@ -6,7 +6,7 @@ import pytest
 
 from generation.models import GenerationJob
 from generation.tasks import job_progress_publish
-from tests.support.processes import celery_worker_args, project_env, running, test_database_url
+from tests.support.processes import celery_worker_args, project_env, running, subprocess_database_url
 
 
 def _wait_for(predicate, timeout: float = 30.0) -> bool:
@@ -23,7 +23,7 @@ def test_worker_process_consumes_a_task_from_redis_and_updates_the_job(django_us
     user = django_user_model.objects.create_user("worker-owner", "owner@example.com", "pw-123456789")
     job = GenerationJob.objects.create(user=user, prompt="a fox in a hoodie")
 
-    with running(celery_worker_args("standard"), env=project_env(DATABASE_URL=test_database_url()), log=artifacts_dir / "worker.log"):
+    with running(celery_worker_args("standard"), env=project_env(DATABASE_URL=subprocess_database_url()), log=artifacts_dir / "worker.log"):
         result = job_progress_publish.apply_async(args=[str(job.pk), 55, "drawing"], queue="standard")
         done = _wait_for(lambda: GenerationJob.objects.filter(pk=job.pk, progress=55).exists())
 

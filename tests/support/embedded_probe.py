@@ -47,7 +47,7 @@ def main(port: int) -> dict:
             raise TimeoutError("uvicorn did not start")
         time.sleep(0.05)
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:  # noqa: S310 - loopback
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
         health = json.loads(response.read())
 
     async def listen() -> list[dict]:

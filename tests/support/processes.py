@@ -13,7 +13,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 PYTHON = sys.executable
 
 
-def test_database_url() -> str:
+def subprocess_database_url() -> str:
     """The URL of the database pytest-django created for this run (what subprocesses must use)."""
     from django.db import connection
 
@@ -57,4 +57,4 @@ def celery_worker_args(*queues: str, concurrency: int = 1) -> list[str]:
     ]  # fmt: skip
 
 
-__all__ = ["PYTHON", "free_port", "project_env", "running", "test_database_url", "uvicorn_args", "celery_worker_args"]
+__all__ = ["PYTHON", "celery_worker_args", "free_port", "project_env", "running", "subprocess_database_url", "uvicorn_args"]

@@ -73,7 +73,9 @@ class PostgresServer:
             check=True,
             capture_output=True,
         )
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
         subprocess.run(
             [*prefix, _pg_tool("pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.root / "log"), "-w", "start"],
             check=True,
@@ -126,7 +128,19 @@ class RedisServer(ProcessServer):
         redis_server = shutil.which("redis-server")
         if redis_server is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
-        return [redis_server, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"]
+        return [
+            redis_server,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--maxmemory-policy",
+            "noeviction",
+        ]
 
     @property
     def url(self) -> str:

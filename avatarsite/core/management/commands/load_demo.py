@@ -18,7 +18,9 @@ class Command(BaseCommand):
     def handle(self, *args, force: bool, **options) -> None:
         if not settings.DEBUG and not force:
             raise CommandError("load_demo creates a user with a published password; it runs only with DEBUG on (or --force).")
-        user, created = get_user_model().objects.get_or_create(username=DEMO_USERNAME, defaults={"email": DEMO_EMAIL, "display_name": "Demo"})
+        user, created = get_user_model().objects.get_or_create(
+            username=DEMO_USERNAME, defaults={"email": DEMO_EMAIL, "display_name": "Demo"}
+        )
         user.set_password(DEMO_PASSWORD)
         user.save()
         verb = "Created" if created else "Reset"
