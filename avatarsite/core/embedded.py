@@ -70,6 +70,8 @@ def serve(*, host: str, port: int, with_worker: bool = True, concurrency: int = 
         worker.start()
     try:
         build_server(host, port).run()
+    except KeyboardInterrupt:
+        pass  # uvicorn has shut down gracefully and re-raises the Ctrl-C it caught
     finally:
         if worker is not None:
             worker.stop()

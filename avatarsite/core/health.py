@@ -18,7 +18,7 @@ import boto3
 from asgiref.sync import sync_to_async
 from botocore.config import Config as BotocoreConfig
 from channels.layers import get_channel_layer
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.files.storage import FileSystemStorage, storages
 from django.db import connection
 
@@ -69,7 +69,7 @@ def check_cache() -> str:
     if cache.get(key) != "1":
         raise RuntimeError("value written to the cache could not be read back")
     cache.delete(key)
-    return cache.__class__.__name__
+    return type(caches["default"]).__name__
 
 
 def check_broker() -> str:

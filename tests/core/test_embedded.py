@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import urllib.request
 
@@ -45,13 +46,16 @@ def test_serve_command_answers_healthz_on_the_embedded_default(tmp_path, artifac
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=PROJECT_DIR, env=env, check=True, timeout=120)
     port = free_port()
 
-    with running([PYTHON, "manage.py", "serve", "--port", str(port)], env=env, port=port, log=artifacts_dir / "serve.log"):
+    with running([PYTHON, "manage.py", "serve", "--port", str(port)], env=env, port=port, log=artifacts_dir / "serve.log") as serve:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
             status, body = response.status, json.loads(response.read())
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/css/site.css", timeout=10) as response:
             css_status = response.status
+        serve.send_signal(signal.SIGINT)  # Ctrl-C stops the web server and the worker
+        exit_code = serve.wait(timeout=30)
 
     assert status == 200
     assert body["checks"]["storage"]["backend"] == "default=local,public=local"
     assert body["checks"]["broker"]["backend"] == "memory"
     assert css_status == 200
+    assert exit_code == 0
