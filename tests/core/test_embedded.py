@@ -1,23 +1,16 @@
 """The embedded default (no env vars): one process serves pages, websockets and Celery tasks."""
 
 import json
-import os
 import signal
 import subprocess
 import urllib.request
 
-from tests.conftest import SERVICE_ENV_VARS
-from tests.support.processes import PROJECT_DIR, PYTHON, free_port, running
+from tests.support.processes import PROJECT_DIR, PYTHON, embedded_env, free_port, running
 
 
 def _embedded_env(tmp_path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in SERVICE_ENV_VARS}
-    env.update(
-        DJANGO_SETTINGS_MODULE="avatarsite.settings.base",
-        DATABASE_URL=f"sqlite:///{tmp_path / 'embedded.sqlite3'}",  # still SQLite, but not the project's file
-        DJANGO_MEDIA_ROOT=str(tmp_path / "media"),
-    )
-    return env
+    # Still SQLite, but a file of the test's own rather than the project's.
+    return embedded_env(tmp_path / "media", DATABASE_URL=f"sqlite:///{tmp_path / 'embedded.sqlite3'}")
 
 
 def test_celery_task_reaches_a_websocket_client_on_the_embedded_default(tmp_path):

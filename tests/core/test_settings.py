@@ -6,8 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import SERVICE_ENV_VARS
-from tests.support.processes import PROJECT_DIR, PYTHON
+from tests.support.processes import PROJECT_DIR, PYTHON, embedded_env
 
 PROBE = """
 import json, django
@@ -52,15 +51,8 @@ def _settings_seen_with(env: dict[str, str]) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _embedded_env(tmp_path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in SERVICE_ENV_VARS}
-    env["DJANGO_SETTINGS_MODULE"] = "avatarsite.settings.base"
-    env["DJANGO_MEDIA_ROOT"] = str(tmp_path / "media")
-    return env
-
-
 def test_settings_without_env_vars_run_everything_embedded(tmp_path):
-    seen = _settings_seen_with(_embedded_env(tmp_path))
+    seen = _settings_seen_with(embedded_env(tmp_path / "media"))
 
     assert seen["db_engine"] == "django.db.backends.sqlite3"
     assert seen["db_name"] == str(PROJECT_DIR / "db.sqlite3")

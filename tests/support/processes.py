@@ -21,6 +21,14 @@ def subprocess_database_url() -> str:
     return f"postgres://{params['USER']}@{params['HOST']}:{params['PORT']}/{params['NAME']}"
 
 
+def embedded_env(media_root: Path, **overrides: str) -> dict[str, str]:
+    """This process's environment without the service variables: the settings' embedded default."""
+    from tests.conftest import SERVICE_ENV_VARS
+
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_ENV_VARS}
+    return {**env, "DJANGO_SETTINGS_MODULE": "avatarsite.settings.base", "DJANGO_MEDIA_ROOT": str(media_root), **overrides}
+
+
 def project_env(**overrides: str) -> dict[str, str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **overrides}
     return env
