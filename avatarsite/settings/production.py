@@ -12,10 +12,10 @@ DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS")
-DATABASES = {"default": env.db("DATABASE_URL")}
-DATABASES["default"]["CONN_MAX_AGE"] = 0
-DATABASES["default"].setdefault("OPTIONS", {})["pool"] = env.bool("DATABASE_POOL", default=True)
-REDIS_URL = env("REDIS_URL")  # production never runs on the in-process broker or channel layer
+# Production never runs on SQLite, nor on the in-process broker and channel layer; base.py has
+# already configured both from these variables, which must therefore be set.
+env("DATABASE_URL")
+env("REDIS_URL")
 if STORAGES["default"]["BACKEND"] != "storages.backends.s3.S3Storage":
     raise ImproperlyConfigured(
         "Production stores files in R2: set R2_ENDPOINT_URL, R2_BUCKET, R2_PUBLIC_BUCKET, R2_PUBLIC_URL and the keys."
