@@ -1,1 +1,97 @@
-"""Gallery models arrive with the import pipeline."""
+"""The premade library: sources with their licence policy, avatars and their stored variants."""
+
+from django.db import models
+
+
+class Source(models.Model):
+    """Where premade avatars come from, and what its licence lets us do with them."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=80)
+    website = models.URLField(blank=True)
+    enabled = models.BooleanField(default=True, help_text="Imports run and its avatars are shown only when enabled.")
+    licence_confirmed = models.BooleanField(
+        default=False, help_text="An operator confirmed that our licence covers the use below (required for paid sources)."
+    )
+    commercial_use_allowed = models.BooleanField(default=False)
+    attribution_required = models.BooleanField(default=True)
+    attribution_template = models.CharField(
+        max_length=200, blank=True, help_text="e.g. 'Photo by {photographer} on Pexels'; {photographer} is filled in."
+    )
+    original_download_allowed = models.BooleanField(default=False)
+    max_served_size = models.PositiveIntegerField(default=1024, help_text="Largest square side (px) we may serve.")
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    rate_limit_remaining = models.IntegerField(null=True, blank=True)
+    rate_limit_reset_at = models.DateTimeField(null=True, blank=True)
+    resume_state = models.JSONField(default=dict, blank=True, help_text="Where an interrupted import continues, per query.")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Avatar(models.Model):
+    """One premade avatar, with the provenance and attribution its source requires."""
+
+    class ContentRating(models.TextChoices):
+        GENERAL = "general", "General"
+        MATURE = "mature", "Mature"
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="avatars")
+    external_id = models.CharField(max_length=64)
+    title = models.CharField(max_length=200, blank=True)
+    alt = models.CharField(max_length=300, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    gender = models.CharField(max_length=16, blank=True, db_index=True)
+    age_group = models.CharField(max_length=16, blank=True, db_index=True)
+    ethnicity = models.CharField(max_length=16, blank=True)
+    hair_color = models.CharField(max_length=16, blank=True)
+    emotion = models.CharField(max_length=16, blank=True)
+    dominant_color = models.CharField(max_length=7, blank=True, help_text="#rrggbb")
+    width = models.PositiveIntegerField(help_text="Of the original, before cropping.")
+    height = models.PositiveIntegerField()
+    phash = models.CharField(max_length=16, help_text="64-bit difference hash, hex.")
+    # The hash in four 16-bit bands: two images within 3 bits share at least one band exactly,
+    # so near-duplicate candidates come from an index instead of a scan.
+    phash_band0 = models.IntegerField(db_index=True)
+    phash_band1 = models.IntegerField(db_index=True)
+    phash_band2 = models.IntegerField(db_index=True)
+    phash_band3 = models.IntegerField(db_index=True)
+    placeholder = models.TextField(blank=True, help_text="A tiny blurred data: URI painted before the image loads.")
+    licence = models.CharField(max_length=80)
+    photographer_name = models.CharField(max_length=120, blank=True)
+    photographer_url = models.URLField(max_length=500, blank=True)
+    source_page_url = models.URLField(max_length=500, blank=True)
+    content_rating = models.CharField(max_length=16, choices=ContentRating.choices, default=ContentRating.GENERAL)
+    is_demo = models.BooleanField(default=False)
+    download_count = models.PositiveIntegerField(default=0)
+    retrieved_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="gallery_avatar_unique_per_source")]
+        indexes = [models.Index(fields=["-created_at", "-id"], name="gallery_avatar_newest")]
+
+    def __str__(self) -> str:
+        return self.title or f"{self.source.slug}:{self.external_id}"
+
+
+class AvatarVariant(models.Model):
+    """A stored square rendition of an avatar, at one size and format."""
+
+    class Format(models.TextChoices):
+        WEBP = "webp", "WebP"
+        JPEG = "jpeg", "JPEG"
+
+    avatar = models.ForeignKey(Avatar, on_delete=models.CASCADE, related_name="variants")
+    size = models.PositiveSmallIntegerField()
+    format = models.CharField(max_length=4, choices=Format.choices)
+    key = models.CharField(max_length=300, help_text="Storage key; content-addressed, so it never changes.")
+    bytes = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["avatar", "size", "format"], name="gallery_variant_unique")]
+        ordering = ["size", "format"]
+
+    def __str__(self) -> str:
+        return f"{self.avatar_id} {self.size}px {self.format}"

@@ -243,6 +243,21 @@ else:
     }
     SERVE_MEDIA_LOCALLY = True
 
+# --- Premade sources (gallery importers) -------------------------------------------------------
+# Base URLs without the version segment; tests point them at local fakes.
+PEXELS_API_URL = env("PEXELS_API_URL", default="https://api.pexels.com")
+PEXELS_API_KEY = env("PEXELS_API_KEY", default="")
+GALLERY_IMPORTERS = {
+    "pexels": {
+        "BACKEND": "gallery.importers.pexels.PexelsImporter",
+        "OPTIONS": {"api_url": PEXELS_API_URL, "api_key": PEXELS_API_KEY},
+    },
+}
+# Hashes within this many bits (of 64) are the same picture, whatever the source.
+GALLERY_DUPLICATE_MAX_DISTANCE = 3
+# Stop a run while this many requests are left in the source's rate-limit window.
+GALLERY_RATE_LIMIT_RESERVE = env.int("GALLERY_RATE_LIMIT_RESERVE", default=2)
+
 # --- Security defaults that hold everywhere ---------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"

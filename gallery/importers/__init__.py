@@ -1,0 +1,1 @@
+"""Importers: plain-Python clients of premade-avatar sources (no Django models)."""

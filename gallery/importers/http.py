@@ -1,0 +1,79 @@
+"""HTTP helpers shared by importers: retries with backoff and jitter, and a bounded download."""
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import requests
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from .base import PermanentSourceError, TransientSourceError
+
+IMAGE_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp")
+
+
+class RetryableResponse(Exception):
+    """A 429 or 5xx worth another try; carries the server's Retry-After when it sent one."""
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+        self.retry_after = retry_after_seconds(response)
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def retrying(*, attempts: int, backoff: float, max_backoff: float, sleep: Callable[[float], None] = time.sleep) -> Retrying:
+    """Exponential backoff with jitter, or the server's Retry-After when it is longer."""
+    exponential = wait_exponential_jitter(multiplier=backoff, max=max_backoff, jitter=backoff)
+
+    def wait(state: RetryCallState) -> float:
+        computed = exponential(state)
+        error = state.outcome.exception() if state.outcome else None
+        server_says = getattr(error, "retry_after", None)
+        return min(max_backoff, max(computed, server_says or 0.0))
+
+    return Retrying(
+        retry=retry_if_exception_type((RetryableResponse, requests.ConnectionError, requests.Timeout)),
+        wait=wait,
+        stop=stop_after_attempt(attempts),
+        sleep=sleep,
+        reraise=True,
+    )
+
+
+def download_image(session: requests.Session, url: str, *, max_bytes: int, timeout: tuple[float, float]) -> bytes:
+    """Fetch an image: http(s) only, no redirects, an image content type, at most `max_bytes`."""
+    if not url.startswith(("https://", "http://")):
+        raise PermanentSourceError(f"refusing to fetch a non-HTTP URL: {url[:80]}")
+    try:
+        with session.get(url, timeout=timeout, stream=True, allow_redirects=False) as response:
+            if response.status_code >= 500 or response.status_code == 429:
+                raise TransientSourceError(f"image download answered HTTP {response.status_code}")
+            if response.status_code != 200:
+                raise PermanentSourceError(f"image download answered HTTP {response.status_code}")
+            content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if content_type not in IMAGE_CONTENT_TYPES:
+                raise PermanentSourceError(f"image download has content type {content_type or 'none'}")
+            declared = int(response.headers.get("Content-Length") or 0)
+            if declared > max_bytes:
+                raise PermanentSourceError(f"image is {declared} bytes, over the {max_bytes} byte limit")
+            body = bytearray()
+            for chunk in response.iter_content(64 * 1024):
+                body.extend(chunk)
+                if len(body) > max_bytes:
+                    raise PermanentSourceError(f"image is over the {max_bytes} byte limit")
+            return bytes(body)
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise TransientSourceError(f"image download failed: {type(exc).__name__}") from exc

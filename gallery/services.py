@@ -1,0 +1,247 @@
+"""Writes on the gallery: sources, importing remote avatars, and whole import runs."""
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import imaging
+from .importers.base import (
+    ImportQuery,
+    PermanentSourceError,
+    RateLimitedError,
+    RemoteAvatar,
+    TransientSourceError,
+)
+from .models import Avatar, AvatarVariant, Source
+
+logger = logging.getLogger(__name__)
+
+# Licence policy each source starts with; operators change them in the admin.
+SOURCE_DEFAULTS: dict[str, dict] = {
+    "pexels": {
+        "name": "Pexels",
+        "website": "https://www.pexels.com",
+        "enabled": True,
+        "licence_confirmed": True,
+        "commercial_use_allowed": True,
+        "attribution_required": True,
+        "attribution_template": "Photo by {photographer} on Pexels",
+        "original_download_allowed": False,
+        "max_served_size": 1024,
+    },
+    "generated_photos": {
+        "name": "Generated Photos",
+        "website": "https://generated.photos",
+        # Originals may not be redistributed without a paid licence: off until an operator confirms one.
+        "enabled": False,
+        "licence_confirmed": False,
+        "commercial_use_allowed": False,
+        "attribution_required": True,
+        "attribution_template": "Photo by Generated Photos",
+        "original_download_allowed": False,
+        "max_served_size": 512,
+    },
+}
+LICENCE_NAMES = {"pexels": "Pexels License", "generated_photos": "Generated Photos License"}
+
+
+class ImportOutcome(StrEnum):
+    NEW = "new"
+    UPDATED = "updated"
+    DUPLICATE = "duplicate"
+    FAILED = "failed"
+
+
+@dataclass
+class ImportSummary:
+    new: int = 0
+    updated: int = 0
+    duplicate: int = 0
+    failed: int = 0
+    failures: list[str] = field(default_factory=list)
+    stopped_reason: str = ""
+    resume_at: datetime | None = None
+    finished: bool = False
+
+    @property
+    def processed(self) -> int:
+        return self.new + self.updated + self.duplicate + self.failed
+
+    def count(self, outcome: ImportOutcome) -> None:
+        setattr(self, outcome.value, getattr(self, outcome.value) + 1)
+
+
+def source_get_or_create(*, slug: str) -> Source:
+    defaults = SOURCE_DEFAULTS.get(slug, {"name": slug.replace("_", " ").title()})
+    source, _ = Source.objects.get_or_create(slug=slug, defaults=defaults)
+    return source
+
+
+def _near_duplicate(*, phash: int, exclude_pk: int | None) -> Avatar | None:
+    """An avatar of any source whose hash is within the distance, found through the band indexes."""
+    bands = imaging.hash_bands(phash)
+    candidates = Avatar.objects.filter(
+        Q(phash_band0=bands[0]) | Q(phash_band1=bands[1]) | Q(phash_band2=bands[2]) | Q(phash_band3=bands[3])
+    ).only("pk", "phash")
+    if exclude_pk is not None:
+        candidates = candidates.exclude(pk=exclude_pk)
+    limit = settings.GALLERY_DUPLICATE_MAX_DISTANCE
+    return next((c for c in candidates if imaging.hamming_distance(int(c.phash, 16), phash) <= limit), None)
+
+
+def _store_variant(*, variant: imaging.RenderedVariant) -> str:
+    """Save under a key derived from the bytes: the same image is stored once and never changes."""
+    digest = hashlib.sha256(variant.data).hexdigest()
+    key = f"gallery/{digest[:2]}/{digest}.{'jpg' if variant.format == 'jpeg' else variant.format}"
+    storage = storages["public"]
+    if not storage.exists(key):
+        saved = storage.save(key, ContentFile(variant.data))
+        if saved != key:  # a concurrent import stored the same bytes first; keep one copy
+            storage.delete(saved)
+    return key
+
+
+def avatar_import_remote(*, source: Source, remote: RemoteAvatar, image_bytes: bytes, retrieved_at: datetime) -> ImportOutcome:
+    """Store one remote image as an avatar (new or updated), unless it duplicates another one."""
+    existing = Avatar.objects.filter(source=source, external_id=remote.external_id).first()
+    image = imaging.decode_image(image_bytes)
+    square = imaging.square_crop(image)
+    phash = imaging.difference_hash(square)
+    if _near_duplicate(phash=phash, exclude_pk=existing.pk if existing else None) is not None:
+        return ImportOutcome.DUPLICATE
+    # Files first, rows after: a storage failure leaves no row pointing at missing files.
+    stored = [(variant, _store_variant(variant=variant)) for variant in imaging.render_variants(square, max_size=source.max_served_size)]
+    attributes = remote.attributes
+    fields = {
+        "title": remote.title,
+        "alt": remote.alt or remote.title,
+        "tags": list(remote.tags),
+        "gender": attributes.get("gender", ""),
+        "age_group": attributes.get("age_group", ""),
+        "ethnicity": attributes.get("ethnicity", ""),
+        "hair_color": attributes.get("hair_color", ""),
+        "emotion": attributes.get("emotion", ""),
+        "dominant_color": imaging.dominant_color(square),
+        "width": remote.width,
+        "height": remote.height,
+        "phash": f"{phash:016x}",
+        **{f"phash_band{i}": band for i, band in enumerate(imaging.hash_bands(phash))},
+        "placeholder": imaging.placeholder_data_uri(square),
+        "licence": LICENCE_NAMES.get(source.slug, source.name),
+        "photographer_name": remote.photographer_name,
+        "photographer_url": remote.photographer_url,
+        "source_page_url": remote.source_page_url,
+        "retrieved_at": retrieved_at,
+    }
+    with transaction.atomic():
+        avatar, created = Avatar.objects.update_or_create(source=source, external_id=remote.external_id, defaults=fields)
+        avatar.variants.all().delete()
+        AvatarVariant.objects.bulk_create(
+            AvatarVariant(avatar=avatar, size=v.size, format=v.format, key=key, bytes=len(v.data)) for v, key in stored
+        )
+    return ImportOutcome.NEW if created else ImportOutcome.UPDATED
+
+
+def _avatar_refresh_metadata(*, avatar: Avatar, remote: RemoteAvatar, retrieved_at: datetime) -> None:
+    """A known image: refresh what the source says about it, without downloading it again."""
+    avatar.title = remote.title
+    avatar.alt = remote.alt or remote.title
+    avatar.photographer_name = remote.photographer_name
+    avatar.photographer_url = remote.photographer_url
+    avatar.source_page_url = remote.source_page_url
+    avatar.retrieved_at = retrieved_at
+    avatar.save(update_fields=["title", "alt", "photographer_name", "photographer_url", "source_page_url", "retrieved_at", "updated_at"])
+
+
+def _query_key(query: ImportQuery) -> str:
+    return "|".join([query.query, *(f"{k}={v}" for k, v in sorted(query.filters.items()))])
+
+
+def import_run(
+    *,
+    importer,
+    source: Source,
+    query: ImportQuery,
+    limit: int,
+    on_item: Callable[[ImportSummary], None] | None = None,
+) -> ImportSummary:
+    """Import up to `limit` avatars, resuming where the last run of this query stopped.
+
+    Each page's cursor is saved before its items are processed, so a run cut off at any point
+    continues from that page next time; items already stored are then only updated.
+    """
+    summary = ImportSummary()
+    key = _query_key(query)
+    cursor = source.resume_state.get(key)
+    reserve = settings.GALLERY_RATE_LIMIT_RESERVE
+    while summary.processed < limit:
+        try:
+            page = importer.fetch_page(query, cursor)
+        except RateLimitedError as exc:
+            summary.stopped_reason, summary.resume_at = str(exc), exc.resume_at
+            _source_save_rate_limit(source=source, remaining=0, reset_at=exc.resume_at)
+            break
+        except (TransientSourceError, PermanentSourceError) as exc:
+            summary.stopped_reason = f"{type(exc).__name__}: {exc}"
+            logger.warning("import from %s stopped: %s", source.slug, exc)
+            break
+        _source_save_rate_limit(source=source, remaining=page.rate_limit.remaining, reset_at=page.rate_limit.reset_at)
+        _source_save_cursor(source=source, key=key, cursor=cursor)  # this page, until it is done
+        items = page.items[: limit - summary.processed]
+        for remote in items:
+            summary.count(_import_one(importer=importer, source=source, remote=remote, summary=summary))
+            if on_item:
+                on_item(summary)
+        if len(items) < len(page.items):
+            break  # the limit fell inside this page: the next run starts on it again
+        if page.next_cursor is None:
+            summary.finished = True
+            _source_save_cursor(source=source, key=key, cursor=None)
+            break
+        cursor = page.next_cursor
+        _source_save_cursor(source=source, key=key, cursor=cursor)
+        if page.rate_limit.remaining is not None and page.rate_limit.remaining <= reserve:
+            summary.resume_at = page.rate_limit.reset_at
+            summary.stopped_reason = f"rate limit nearly spent ({page.rate_limit.remaining} requests left)"
+            break
+    Source.objects.filter(pk=source.pk).update(last_run_at=timezone.now())
+    return summary
+
+
+def _import_one(*, importer, source: Source, remote: RemoteAvatar, summary: ImportSummary) -> ImportOutcome:
+    now = timezone.now()
+    existing = Avatar.objects.filter(source=source, external_id=remote.external_id).first()
+    if existing is not None and existing.variants.exists():
+        _avatar_refresh_metadata(avatar=existing, remote=remote, retrieved_at=now)
+        return ImportOutcome.UPDATED
+    try:
+        image_bytes = importer.download(remote.image_url)
+        return avatar_import_remote(source=source, remote=remote, image_bytes=image_bytes, retrieved_at=now)
+    except Exception as exc:  # one bad item (source, image or storage down) never ends the run
+        reason = f"{source.slug}:{remote.external_id}: {type(exc).__name__}: {exc}"
+        logger.warning("skipped %s", reason)
+        summary.failures.append(reason)
+        return ImportOutcome.FAILED
+
+
+def _source_save_cursor(*, source: Source, key: str, cursor: str | None) -> None:
+    if cursor is None:
+        source.resume_state.pop(key, None)
+    else:
+        source.resume_state[key] = cursor
+    Source.objects.filter(pk=source.pk).update(resume_state=source.resume_state)
+
+
+def _source_save_rate_limit(*, source: Source, remaining: int | None, reset_at: datetime | None) -> None:
+    source.rate_limit_remaining, source.rate_limit_reset_at = remaining, reset_at
+    Source.objects.filter(pk=source.pk).update(rate_limit_remaining=remaining, rate_limit_reset_at=reset_at)

@@ -1,0 +1,79 @@
+"""Untrusted image bytes: refused before decoding when unsafe, always re-encoded when kept (P-SEC-5)."""
+
+import io
+
+import pytest
+from PIL import Image
+
+from gallery import imaging
+from tests.fakes.pexels import pattern_image
+
+
+def _encode(image: Image.Image, fmt: str, **params) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **params)
+    return buffer.getvalue()
+
+
+def test_a_small_png_declaring_20000_by_20000_pixels_is_refused_before_decoding():
+    bomb = _encode(Image.new("1", (20000, 20000)), "PNG")
+
+    assert len(bomb) < 100_000
+    with pytest.raises(imaging.UnsafeImageError, match="pixel limit"):
+        imaging.decode_image(bomb)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "BMP", "TIFF"])
+def test_formats_outside_the_allowlist_are_refused(fmt):
+    with pytest.raises(imaging.UnsafeImageError, match="not accepted"):
+        imaging.decode_image(_encode(Image.new("RGB", (64, 64), "red"), fmt))
+
+
+def test_svg_and_other_non_images_are_refused():
+    with pytest.raises(imaging.UnsafeImageError):
+        imaging.decode_image(b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
+
+
+def test_truncated_and_oversized_inputs_are_refused():
+    with pytest.raises(imaging.UnsafeImageError):
+        imaging.decode_image(pattern_image(1)[:500])
+    with pytest.raises(imaging.UnsafeImageError, match="byte limit"):
+        imaging.decode_image(pattern_image(1), max_bytes=1000)
+
+
+def test_stored_variants_are_re_encoded_without_exif():
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCameraMaker"  # Make
+    exif[0x8825] = {2: (48.0, 51.0, 24.0)}  # GPS latitude
+    original = _encode(Image.open(io.BytesIO(pattern_image(3, size=(512, 512)))), "JPEG", exif=exif.tobytes())
+
+    square = imaging.square_crop(imaging.decode_image(original))
+    variants = imaging.render_variants(square, max_size=512)
+
+    for variant in variants:
+        assert variant.data != original
+        reopened = Image.open(io.BytesIO(variant.data))
+        assert dict(reopened.getexif()) == {}
+        assert b"SecretCameraMaker" not in variant.data
+
+
+def test_the_square_crop_keeps_the_upper_part_of_a_portrait():
+    portrait = Image.new("RGB", (100, 200), "white")
+    portrait.paste((255, 0, 0), (0, 25, 100, 125))  # the face band, a quarter of the spare height down
+
+    square = imaging.square_crop(portrait)
+
+    assert square.size == (100, 100)
+    assert square.getpixel((50, 50)) == (255, 0, 0)
+
+
+def test_resized_and_recompressed_copies_hash_alike_and_different_pictures_do_not():
+    picture = imaging.decode_image(pattern_image(5))
+    copy = imaging.decode_image(_encode(picture.resize((300, 450)), "WEBP", quality=60))
+    other = imaging.decode_image(pattern_image(6))
+
+    def dhash(image):
+        return imaging.difference_hash(imaging.square_crop(image))
+
+    assert imaging.hamming_distance(dhash(picture), dhash(copy)) <= 3
+    assert imaging.hamming_distance(dhash(picture), dhash(other)) > 10
