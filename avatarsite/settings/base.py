@@ -247,10 +247,16 @@ else:
 # Base URLs without the version segment; tests point them at local fakes.
 PEXELS_API_URL = env("PEXELS_API_URL", default="https://api.pexels.com")
 PEXELS_API_KEY = env("PEXELS_API_KEY", default="")
+GENERATED_PHOTOS_API_URL = env("GENERATED_PHOTOS_API_URL", default="https://api.generated.photos")
+GENERATED_PHOTOS_API_KEY = env("GENERATED_PHOTOS_API_KEY", default="")
 GALLERY_IMPORTERS = {
     "pexels": {
         "BACKEND": "gallery.importers.pexels.PexelsImporter",
         "OPTIONS": {"api_url": PEXELS_API_URL, "api_key": PEXELS_API_KEY},
+    },
+    "generated_photos": {
+        "BACKEND": "gallery.importers.generated_photos.GeneratedPhotosImporter",
+        "OPTIONS": {"api_url": GENERATED_PHOTOS_API_URL, "api_key": GENERATED_PHOTOS_API_KEY},
     },
 }
 # Hashes within this many bits (of 64) are the same picture, whatever the source.

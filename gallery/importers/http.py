@@ -8,7 +8,7 @@ from email.utils import parsedate_to_datetime
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from .base import PermanentSourceError, TransientSourceError
+from .base import PermanentSourceError, RateLimitedError, TransientSourceError
 
 IMAGE_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp")
 
@@ -51,6 +51,39 @@ def retrying(*, attempts: int, backoff: float, max_backoff: float, sleep: Callab
         sleep=sleep,
         reraise=True,
     )
+
+
+def get_with_retries(
+    session: requests.Session,
+    url: str,
+    *,
+    headers: dict[str, str],
+    timeout: tuple[float, float],
+    policy: Retrying,
+    source_name: str,
+    rate_limited_until: Callable[[], datetime | None],
+) -> requests.Response:
+    """GET retrying 429, 5xx and connection errors; the final failure becomes a typed source error."""
+
+    def attempt() -> requests.Response:
+        response = session.get(url, headers=headers, timeout=timeout)
+        if response.status_code == 429 or response.status_code >= 500:
+            raise RetryableResponse(response)
+        return response
+
+    try:
+        response = policy(attempt)
+    except RetryableResponse as exc:
+        if exc.response.status_code == 429:
+            raise RateLimitedError(f"{source_name} answered 429 Too Many Requests", resume_at=rate_limited_until()) from exc
+        raise TransientSourceError(f"{source_name} answered HTTP {exc.response.status_code} after retries") from exc
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise TransientSourceError(f"{source_name} unreachable: {type(exc).__name__}") from exc
+    if response.status_code in (401, 403):
+        raise PermanentSourceError(f"{source_name} refused the API key (HTTP {response.status_code})")
+    if response.status_code != 200:
+        raise PermanentSourceError(f"{source_name} answered HTTP {response.status_code}")
+    return response
 
 
 def download_image(session: requests.Session, url: str, *, max_bytes: int, timeout: tuple[float, float]) -> bytes:

@@ -8,16 +8,8 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
-from .base import (
-    ImportQuery,
-    PermanentSourceError,
-    RateLimitedError,
-    RateLimitState,
-    RemoteAvatar,
-    ResultPage,
-    TransientSourceError,
-)
-from .http import RetryableResponse, download_image, retrying
+from .base import ImportQuery, PermanentSourceError, RateLimitState, RemoteAvatar, ResultPage
+from .http import download_image, get_with_retries, retrying
 
 logger = logging.getLogger(__name__)
 
@@ -83,27 +75,16 @@ class PexelsImporter:
         return download_image(self.session, url, max_bytes=self.max_image_bytes, timeout=self.timeout)
 
     def _get_json_response(self, url: str) -> requests.Response:
-        def attempt() -> requests.Response:
-            response = self.session.get(url, headers={"Authorization": self.api_key}, timeout=self.timeout)
-            if response.status_code == 429 or response.status_code >= 500:
-                raise RetryableResponse(response)
-            return response
-
-        try:
-            response = self._retrying()(attempt)
-        except RetryableResponse as exc:
-            if exc.response.status_code == 429:
-                # Pexels sends no rate-limit headers on 429: the last reset we saw is the best guess.
-                resume_at = self._last_reset_at or datetime.now(UTC) + timedelta(hours=1)
-                raise RateLimitedError("Pexels answered 429 Too Many Requests", resume_at=resume_at) from exc
-            raise TransientSourceError(f"Pexels answered HTTP {exc.response.status_code} after retries") from exc
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise TransientSourceError(f"Pexels unreachable: {type(exc).__name__}") from exc
-        if response.status_code in (401, 403):
-            raise PermanentSourceError(f"Pexels refused the API key (HTTP {response.status_code})")
-        if response.status_code != 200:
-            raise PermanentSourceError(f"Pexels answered HTTP {response.status_code}")
-        return response
+        return get_with_retries(
+            self.session,
+            url,
+            headers={"Authorization": self.api_key},
+            timeout=self.timeout,
+            policy=self._retrying(),
+            source_name="Pexels",
+            # Pexels sends no rate-limit headers on 429: the last reset we saw is the best guess.
+            rate_limited_until=lambda: self._last_reset_at or datetime.now(UTC) + timedelta(hours=1),
+        )
 
     def _rate_limit(self, response: requests.Response) -> RateLimitState:
         remaining = response.headers.get("X-Ratelimit-Remaining")

@@ -4,11 +4,25 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from gallery.importers.base import ImportQuery
+from gallery.importers.base import ImportQuery, SourceError
 from gallery.importers.registry import importer_get, importer_slugs
 from gallery.services import ImportSummary, import_run, source_get_or_create
 
-PEXELS_FILTERS = ("orientation", "size", "color", "locale")
+# Every filter any source knows; each importer refuses the ones its source does not have.
+FILTERS = (
+    ("orientation", ["landscape", "portrait", "square"], "Pexels"),
+    ("size", ["large", "medium", "small"], "Pexels: minimum photo size"),
+    ("color", None, "Pexels: a colour name or hex code"),
+    ("locale", None, "Pexels: e.g. en-US"),
+    ("gender", ["male", "female"], "Generated Photos"),
+    ("age", ["infant", "child", "young-adult", "adult", "elderly"], "Generated Photos"),
+    ("ethnicity", ["white", "latino", "asian", "black"], "Generated Photos"),
+    ("eye_color", ["brown", "blue", "gray", "green"], "Generated Photos"),
+    ("hair_color", ["brown", "black", "blond", "gray", "red"], "Generated Photos"),
+    ("hair_length", ["short", "medium", "long"], "Generated Photos"),
+    ("emotion", ["joy", "neutral", "surprise"], "Generated Photos"),
+    ("order_by", ["random", "latest", "oldest"], "Generated Photos"),
+)
 
 
 class Command(BaseCommand):
@@ -19,10 +33,8 @@ class Command(BaseCommand):
         parser.add_argument("--query", default="", help="search words (empty = the source's curated feed)")
         parser.add_argument("--limit", type=int, default=80, help="avatars to process at most")
         parser.add_argument("--per-page", type=int, default=80)
-        parser.add_argument("--orientation", choices=["landscape", "portrait", "square"])
-        parser.add_argument("--size", choices=["large", "medium", "small"], help="minimum photo size")
-        parser.add_argument("--color", help="a colour name or hex code")
-        parser.add_argument("--locale", help="e.g. en-US")
+        for name, choices, help_text in FILTERS:
+            parser.add_argument(f"--{name.replace('_', '-')}", dest=name, choices=choices, help=help_text)
 
     def handle(self, *args, source: str, query: str, limit: int, per_page: int, **options) -> None:
         if limit < 1:
@@ -33,11 +45,16 @@ class Command(BaseCommand):
         record = source_get_or_create(slug=source)
         if not record.enabled:
             raise CommandError(f"The source {record.name} is disabled (see its licence settings in the admin).")
-        filters = {name: options[name] for name in PEXELS_FILTERS if options.get(name)}
+        filters = {name: options[name] for name, _, _ in FILTERS if options.get(name)}
+        import_query = ImportQuery(query=query, filters=filters, per_page=per_page)
+        try:
+            importer.first_page_url(import_query)
+        except SourceError as exc:
+            raise CommandError(str(exc)) from exc
         summary = import_run(
             importer=importer,
             source=record,
-            query=ImportQuery(query=query, filters=filters, per_page=per_page),
+            query=import_query,
             limit=limit,
             on_item=lambda s: self._progress(s, limit),
         )
