@@ -5,6 +5,7 @@ input file (metadata, trailing bytes, a crafted container) reaches our storage.
 """
 
 import base64
+import colorsys
 import io
 from dataclasses import dataclass
 
@@ -90,6 +91,30 @@ def dominant_color(image: Image.Image) -> str:
     _, index = max(small.getcolors() or [(1, 0)])
     red, green, blue = palette[index * 3 : index * 3 + 3]
     return f"#{red:02x}{green:02x}{blue:02x}"
+
+
+COLOR_FAMILIES = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white", "gray")
+
+
+def color_family(hex_color: str) -> str:
+    """A coarse colour name for a #rrggbb value, so visitors can filter by background colour."""
+    red, green, blue = (int(hex_color[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    hue, lightness, saturation = colorsys.rgb_to_hls(red, green, blue)
+    if lightness < 0.18:
+        return "black"
+    if lightness > 0.88:
+        return "white"
+    if saturation < 0.18:
+        return "gray"
+    degrees = hue * 360
+    if (degrees < 15 or degrees >= 345) and lightness < 0.35:
+        return "brown"
+    if 15 <= degrees < 45:
+        return "brown" if lightness < 0.45 else "orange"
+    for upper, name in ((15, "red"), (65, "yellow"), (170, "green"), (255, "blue"), (310, "purple"), (345, "pink")):
+        if degrees < upper:
+            return name
+    return "red"
 
 
 def placeholder_data_uri(image: Image.Image) -> str:

@@ -1,5 +1,6 @@
 """The premade library: sources with their licence policy, avatars and their stored variants."""
 
+from django.core.files.storage import storages
 from django.db import models
 
 
@@ -46,7 +47,15 @@ class Avatar(models.Model):
     ethnicity = models.CharField(max_length=16, blank=True)
     hair_color = models.CharField(max_length=16, blank=True)
     emotion = models.CharField(max_length=16, blank=True)
+
+    class Style(models.TextChoices):
+        PHOTO = "photo", "Photo"
+        SYNTHETIC = "synthetic", "AI face"
+        ILLUSTRATION = "illustration", "Illustration"
+
+    style = models.CharField(max_length=16, choices=Style.choices, default=Style.PHOTO, db_index=True)
     dominant_color = models.CharField(max_length=7, blank=True, help_text="#rrggbb")
+    color_family = models.CharField(max_length=8, blank=True, db_index=True, help_text="The dominant colour's name, for filtering.")
     width = models.PositiveIntegerField(help_text="Of the original, before cropping.")
     height = models.PositiveIntegerField()
     phash = models.CharField(max_length=16, help_text="64-bit difference hash, hex.")
@@ -70,10 +79,43 @@ class Avatar(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="gallery_avatar_unique_per_source")]
-        indexes = [models.Index(fields=["-created_at", "-id"], name="gallery_avatar_newest")]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="gallery_avatar_newest"),
+            models.Index(fields=["-download_count", "-id"], name="gallery_avatar_popular"),
+        ]
 
     def __str__(self) -> str:
         return self.title or f"{self.source.slug}:{self.external_id}"
+
+    def _variants(self, fmt: str) -> list["AvatarVariant"]:
+        return sorted((v for v in self.variants.all() if v.format == fmt), key=lambda v: v.size)
+
+    @property
+    def card_src(self) -> str:
+        """The 256 px WebP (or the largest below it) for grids; srcset offers the rest."""
+        variants = self._variants("webp")
+        fitting = [v for v in variants if v.size <= 256] or variants
+        return fitting[-1].url if fitting else ""
+
+    @property
+    def card_srcset(self) -> str:
+        return ", ".join(f"{v.url} {v.size}w" for v in self._variants("webp"))
+
+    @property
+    def preview_src(self) -> str:
+        variants = self._variants("webp")
+        return variants[-1].url if variants else ""
+
+    @property
+    def downloads(self) -> list["AvatarVariant"]:
+        return sorted(self.variants.all(), key=lambda v: (v.size, v.format))
+
+    @property
+    def attribution(self) -> str:
+        """The credit line the source's licence asks for ("Photo by X on Pexels"), or ''."""
+        if not self.source.attribution_required or not self.source.attribution_template:
+            return ""
+        return self.source.attribution_template.format(photographer=self.photographer_name or self.source.name)
 
 
 class AvatarVariant(models.Model):
@@ -95,3 +137,8 @@ class AvatarVariant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.avatar_id} {self.size}px {self.format}"
+
+    @property
+    def url(self) -> str:
+        """The CDN URL (public storage): never streamed through Django."""
+        return storages["public"].url(self.key)

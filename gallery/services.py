@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from . import imaging
@@ -52,6 +52,7 @@ SOURCE_DEFAULTS: dict[str, dict] = {
         "max_served_size": 512,
     },
 }
+SOURCE_STYLES = {"pexels": Avatar.Style.PHOTO, "generated_photos": Avatar.Style.SYNTHETIC}
 LICENCE_NAMES = {"pexels": "Pexels License", "generated_photos": "Generated Photos License"}
 
 
@@ -79,6 +80,12 @@ class ImportSummary:
 
     def count(self, outcome: ImportOutcome) -> None:
         setattr(self, outcome.value, getattr(self, outcome.value) + 1)
+
+
+@transaction.atomic
+def avatar_download_record(*, avatar_id: int) -> None:
+    """Count one download (a single UPDATE, so concurrent downloads are all counted)."""
+    Avatar.objects.filter(pk=avatar_id).update(download_count=F("download_count") + 1)
 
 
 def source_get_or_create(*, slug: str) -> Source:
@@ -122,6 +129,7 @@ def avatar_import_remote(*, source: Source, remote: RemoteAvatar, image_bytes: b
     # Files first, rows after: a storage failure leaves no row pointing at missing files.
     stored = [(variant, _store_variant(variant=variant)) for variant in imaging.render_variants(square, max_size=source.max_served_size)]
     attributes = remote.attributes
+    dominant = imaging.dominant_color(square)
     fields = {
         "title": remote.title,
         "alt": remote.alt or remote.title,
@@ -131,7 +139,9 @@ def avatar_import_remote(*, source: Source, remote: RemoteAvatar, image_bytes: b
         "ethnicity": attributes.get("ethnicity", ""),
         "hair_color": attributes.get("hair_color", ""),
         "emotion": attributes.get("emotion", ""),
-        "dominant_color": imaging.dominant_color(square),
+        "dominant_color": dominant,
+        "color_family": imaging.color_family(dominant),
+        "style": SOURCE_STYLES.get(source.slug, Avatar.Style.PHOTO),
         "width": remote.width,
         "height": remote.height,
         "phash": f"{phash:016x}",

@@ -1,0 +1,130 @@
+"""The gallery pages and selectors over avatars imported from the fake Pexels into S3."""
+
+import pytest
+import requests
+from django.urls import reverse
+
+from gallery.importers.base import ImportQuery
+from gallery.importers.registry import importer_get
+from gallery.models import Avatar, Source
+from gallery.selectors import AvatarFilters, avatar_page
+from gallery.services import import_run, source_get_or_create
+from tests.fakes.pexels import FakePexels
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def avatars():
+    fake = FakePexels(photo_count=10).start()
+    try:
+        importer = importer_get("pexels", api_url=fake.url, api_key=fake.api_key)
+        import_run(importer=importer, source=source_get_or_create(slug="pexels"), query=ImportQuery(query="portrait"), limit=10)
+    finally:
+        fake.stop()
+    Avatar.objects.filter(external_id__in=["1", "2", "3"]).update(gender="female", age_group="adult")
+    return list(Avatar.objects.order_by("external_id"))
+
+
+def test_the_grid_paints_cdn_images_with_srcset_lazy_loading_and_placeholders(client, avatars, django_assert_max_num_queries):
+    with django_assert_max_num_queries(6):
+        html = client.get(reverse("gallery:index")).content.decode()
+
+    assert html.count('class="avatar-card"') == 10
+    assert 'srcset="http://127.0.0.1:' in html
+    assert " 512w" in html
+    assert 'loading="eager"' in html  # the first row paints at once
+    assert "background-image: url('data:image/webp;base64," in html
+    assert "Photos provided by" in html
+
+
+def test_query_count_does_not_grow_with_the_page(client, avatars, django_assert_num_queries, django_assert_max_num_queries):
+    with django_assert_max_num_queries(6) as few:
+        client.get(reverse("gallery:index"), {"gender": "female"})
+    with django_assert_num_queries(len(few.captured_queries)):
+        client.get(reverse("gallery:index"))
+
+
+@pytest.mark.parametrize("sort", ["newest", "popular"])
+def test_keyset_pages_cover_every_avatar_once(avatars, sort):
+    Avatar.objects.filter(external_id__in=["4", "5"]).update(download_count=7)
+    seen, cursor = [], ""
+    while True:
+        page = avatar_page(filters=AvatarFilters(sort=sort), after=cursor, limit=3)
+        seen += [a.pk for a in page.avatars]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+
+    assert sorted(seen) == sorted(a.pk for a in avatars)
+    assert len(seen) == len(set(seen))
+    if sort == "popular":
+        assert set(seen[:2]) == set(Avatar.objects.filter(download_count=7).values_list("pk", flat=True))
+
+
+def test_filters_and_search_narrow_the_grid(client, avatars):
+    by_gender = client.get(reverse("gallery:index"), {"gender": "female", "age_group": "adult"}).content.decode()
+    found = client.get(reverse("gallery:index"), {"q": "smiling portrait"}).content.decode()
+    nothing = client.get(reverse("gallery:index"), {"q": "zebra"}).content.decode()
+
+    assert by_gender.count('class="avatar-card"') == 3
+    assert found.count('class="avatar-card"') == 10
+    assert "No avatar matches these filters" in nothing
+
+
+def test_unknown_filter_values_and_a_bad_cursor_are_ignored_with_a_notice(client, avatars):
+    response = client.get(reverse("gallery:index"), {"gender": "robot", "sort": "sideways", "after": "%%%not-base64"})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Ignored Gender" in html
+    assert "Ignored Sort" in html
+    assert "cursor is not valid" in html
+    assert html.count('class="avatar-card"') == 10
+
+
+def test_load_more_returns_the_next_cards_as_a_fragment(client, avatars, monkeypatch):
+    monkeypatch.setattr("gallery.views.PAGE_SIZE", 4)
+    first = client.get(reverse("gallery:index"))
+    next_url = first.context["next_url"]
+
+    fragment = client.get(reverse("gallery:index") + next_url + "&partial=1").content.decode()
+
+    assert "<html" not in fragment
+    assert fragment.count('class="avatar-card"') == 4
+    assert "data-load-more" in fragment
+
+
+def test_avatar_page_credits_the_photographer_and_pexels_and_offers_each_size(client, avatars):
+    avatar = next(a for a in avatars if a.external_id == "3")
+
+    html = client.get(reverse("gallery:detail", args=[avatar.pk])).content.decode()
+
+    assert 'Photo by <a href="https://www.pexels.com/@photographer3" rel="noopener">Photographer 3</a> on' in html
+    assert 'href="https://www.pexels.com/photo/portrait-3/"' in html
+    assert "commercial use allowed" in html
+    assert html.count("data-download=") == 8
+    assert "Similar avatars" in html
+
+
+def test_download_is_counted_and_redirects_to_the_cdn_file(client, avatars):
+    avatar = avatars[0]
+
+    response = client.get(reverse("gallery:download", args=[avatar.pk, 128, "jpeg"]))
+    client.get(reverse("gallery:download", args=[avatar.pk, 128, "webp"]))
+    missing = client.get(reverse("gallery:download", args=[avatar.pk, 1024, "jpeg"]))
+
+    assert response.status_code == 302
+    image = requests.get(response.url, timeout=10)
+    assert image.status_code == 200
+    assert image.content[:2] == b"\xff\xd8"
+    assert missing.status_code == 404
+    avatar.refresh_from_db()
+    assert avatar.download_count == 2
+
+
+def test_avatars_of_a_disabled_source_are_not_shown(client, avatars):
+    Source.objects.filter(slug="pexels").update(enabled=False)
+
+    assert client.get(reverse("gallery:index")).content.decode().count('class="avatar-card"') == 0
+    assert client.get(reverse("gallery:detail", args=[avatars[0].pk])).status_code == 404
