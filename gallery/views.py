@@ -28,7 +28,7 @@ def index(request: HttpRequest) -> HttpResponse:
     except InvalidCursor as exc:
         notices.append(str(exc))
         page = avatar_page(filters=filters, limit=PAGE_SIZE)
-    kept = {key: value for key, value in request.GET.items() if key != "after" and key not in form.errors and value}
+    kept = {key: value for key, value in request.GET.items() if key not in ("after", "partial") and key not in form.errors and value}
     context = {
         "form": form,
         "page": page,
