@@ -11,6 +11,7 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("api/", core_views.api_overview, name="api"),
+    path("api/v1/", include("gallery.api_urls")),
     path("accounts/", include("avatarsite.accounts.urls")),
     path("gallery/", include("gallery.urls")),
     path("generate/", include("generation.urls")),

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "channels",
+    "rest_framework",
     "storages",
     "avatarsite.core",
     "avatarsite.accounts",
@@ -264,6 +265,21 @@ GALLERY_IMPORTERS = {
 GALLERY_DUPLICATE_MAX_DISTANCE = 3
 # Stop a run while this many requests are left in the source's rate-limit window.
 GALLERY_RATE_LIMIT_RESERVE = env.int("GALLERY_RATE_LIMIT_RESERVE", default=2)
+
+# --- REST API -----------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "EXCEPTION_HANDLER": "avatarsite.core.api.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+# Requests per minute per client IP on the public (keyless) read API.
+PUBLIC_API_RATE_PER_MINUTE = env.int("PUBLIC_API_RATE_PER_MINUTE", default=120)
+# Set only when a trusted proxy in front sets X-Forwarded-For (e.g. 1 behind one proxy).
+NUM_PROXIES = env.int("DJANGO_NUM_PROXIES", default=0) or None
+REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES
 
 # --- Security defaults that hold everywhere ---------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -4,26 +4,10 @@ import pytest
 import requests
 from django.urls import reverse
 
-from gallery.importers.base import ImportQuery
-from gallery.importers.registry import importer_get
 from gallery.models import Avatar, Source
 from gallery.selectors import AvatarFilters, avatar_page
-from gallery.services import import_run, source_get_or_create
-from tests.fakes.pexels import FakePexels
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def avatars():
-    fake = FakePexels(photo_count=10).start()
-    try:
-        importer = importer_get("pexels", api_url=fake.url, api_key=fake.api_key)
-        import_run(importer=importer, source=source_get_or_create(slug="pexels"), query=ImportQuery(query="portrait"), limit=10)
-    finally:
-        fake.stop()
-    Avatar.objects.filter(external_id__in=["1", "2", "3"]).update(gender="female", age_group="adult")
-    return list(Avatar.objects.order_by("external_id"))
 
 
 def test_the_grid_paints_cdn_images_with_srcset_lazy_loading_and_placeholders(client, avatars, django_assert_max_num_queries):

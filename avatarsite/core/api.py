@@ -1,0 +1,48 @@
+"""API plumbing shared by every app: the error shape and a per-IP throttle read from settings at call time."""
+
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def api_error(*, code: str, message: str, http_status: int, details: Any = None) -> Response:
+    """The one error shape of the API: {"error": {"code", "message", "details"}}."""
+    return Response({"error": {"code": code, "message": message, "details": details or {}}}, status=http_status)
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Every DRF error, in the API's error shape, with DRF's headers (Retry-After, WWW-Authenticate) kept."""
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        body = {"code": "invalid", "message": "Some parameters are not valid.", "details": response.data}
+    elif isinstance(exc, exceptions.Throttled):
+        body = {"code": "throttled", "message": f"Too many requests; retry in {exc.wait or 1:.0f} s.", "details": {"retry_after": exc.wait}}
+    elif isinstance(exc, Http404 | exceptions.NotFound):
+        body = {"code": "not_found", "message": "Not found.", "details": {}}
+    else:
+        detail = getattr(exc, "detail", str(exc))
+        body = {"code": getattr(exc, "default_code", "error"), "message": str(detail), "details": {}}
+    response.data = {"error": body}
+    return response
+
+
+class PublicIpThrottle(SimpleRateThrottle):
+    """Per client IP, at settings.PUBLIC_API_RATE_PER_MINUTE (read per request, so operators and tests can change it)."""
+
+    scope = "public"
+
+    def get_rate(self) -> str:
+        return f"{settings.PUBLIC_API_RATE_PER_MINUTE}/min"
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+__all__ = ["PublicIpThrottle", "api_error", "exception_handler", "status"]

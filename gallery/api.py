@@ -1,0 +1,104 @@
+"""Public read API of the gallery: GET /api/v1/avatars and /api/v1/avatars/{id} (no key, throttled per IP)."""
+
+from urllib.parse import urlencode
+
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from avatarsite.core.api import PublicIpThrottle
+
+from .forms import AGE_GROUPS, GENDERS
+from .imaging import COLOR_FAMILIES
+from .models import Avatar, Source
+from .selectors import ORIENTATIONS, SORTS, AvatarFilters, InvalidCursor, avatar_get, avatar_page
+
+
+class AvatarListParams(serializers.Serializer):
+    q = serializers.CharField(required=False, max_length=100, allow_blank=True)
+    source = serializers.SlugField(required=False)
+    gender = serializers.ChoiceField(required=False, choices=GENDERS)
+    age_group = serializers.ChoiceField(required=False, choices=AGE_GROUPS)
+    style = serializers.ChoiceField(required=False, choices=Avatar.Style.values)
+    color = serializers.ChoiceField(required=False, choices=COLOR_FAMILIES)
+    orientation = serializers.ChoiceField(required=False, choices=ORIENTATIONS)
+    sort = serializers.ChoiceField(required=False, choices=list(SORTS), default="newest")
+    cursor = serializers.CharField(required=False, max_length=200)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=50)
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise ValidationError({name: ["Unknown parameter."] for name in sorted(unknown)})
+        if attrs.get("source") and not Source.objects.filter(slug=attrs["source"], enabled=True).exists():
+            raise ValidationError({"source": [f"No source '{attrs['source']}'."]})
+        return attrs
+
+
+def avatar_json(avatar: Avatar) -> dict:
+    """Plain dicts, built directly: the list endpoint is hot and a nested serializer per row is not needed."""
+    source = avatar.source
+    return {
+        "id": avatar.pk,
+        "title": avatar.title,
+        "alt": avatar.alt,
+        "tags": avatar.tags,
+        "style": avatar.style,
+        "attributes": {
+            "gender": avatar.gender,
+            "age_group": avatar.age_group,
+            "ethnicity": avatar.ethnicity,
+            "hair_color": avatar.hair_color,
+            "emotion": avatar.emotion,
+        },
+        "dominant_color": avatar.dominant_color,
+        "color_family": avatar.color_family,
+        "placeholder": avatar.placeholder,
+        "variants": [{"size": v.size, "format": v.format, "url": v.url, "bytes": v.bytes} for v in avatar.downloads],
+        "provenance": {
+            "source": source.slug,
+            "external_id": avatar.external_id,
+            "retrieved_at": avatar.retrieved_at.isoformat(),
+            "licence": avatar.licence,
+            "commercial_use_allowed": source.commercial_use_allowed,
+            "attribution_required": source.attribution_required,
+            "attribution": avatar.attribution,
+            "photographer_name": avatar.photographer_name,
+            "photographer_url": avatar.photographer_url,
+            "source_page_url": avatar.source_page_url,
+            "content_rating": avatar.content_rating,
+        },
+        "download_count": avatar.download_count,
+        "created_at": avatar.created_at.isoformat(),
+    }
+
+
+class AvatarListApi(APIView):
+    throttle_classes = [PublicIpThrottle]
+
+    def get(self, request: Request) -> Response:
+        params = AvatarListParams(data=request.query_params.dict())
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        filters = AvatarFilters(**{k: v for k, v in data.items() if k not in ("cursor", "limit")})
+        try:
+            page = avatar_page(filters=filters, after=data.get("cursor", ""), limit=data["limit"])
+        except InvalidCursor as exc:
+            raise ValidationError({"cursor": [str(exc)]}) from exc
+        next_url = None
+        if page.next_cursor:
+            query = {**request.query_params.dict(), "cursor": page.next_cursor}
+            next_url = request.build_absolute_uri(f"{request.path}?{urlencode(query)}")
+        return Response({"results": [avatar_json(a) for a in page.avatars], "next": next_url})
+
+
+class AvatarDetailApi(APIView):
+    throttle_classes = [PublicIpThrottle]
+
+    def get(self, request: Request, avatar_id: int) -> Response:
+        avatar = avatar_get(avatar_id=avatar_id)
+        if avatar is None:
+            raise NotFound()
+        return Response(avatar_json(avatar))
