@@ -168,6 +168,14 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
+GALLERY_IMPORT_SCHEDULE_HOURS = env.int("GALLERY_IMPORT_SCHEDULE_HOURS", default=6)
+CELERY_BEAT_SCHEDULE = {
+    "gallery-refresh-imports": {
+        "task": "gallery.tasks.refresh_scheduled_imports",
+        "schedule": GALLERY_IMPORT_SCHEDULE_HOURS * 3600,
+        "options": {"queue": "batch"},
+    },
+}
 
 # --- Storage: local files, or two R2 (S3) buckets ---------------------------------------------
 # `default` holds private files (user generations; presigned URLs); `public` holds the gallery,
@@ -261,6 +269,9 @@ GALLERY_IMPORTERS = {
         "OPTIONS": {"api_url": GENERATED_PHOTOS_API_URL, "api_key": GENERATED_PHOTOS_API_KEY},
     },
 }
+# Imports the beat scheduler refreshes (batch queue), as JSON, e.g.
+# [{"source": "pexels", "query": "portrait", "limit": 160, "filters": {"orientation": "portrait"}}]
+GALLERY_SCHEDULED_IMPORTS = env.json("GALLERY_SCHEDULED_IMPORTS", default=[])
 # Hashes within this many bits (of 64) are the same picture, whatever the source.
 GALLERY_DUPLICATE_MAX_DISTANCE = 3
 # Stop a run while this many requests are left in the source's rate-limit window.

@@ -1,0 +1,32 @@
+"""Celery tasks of the gallery (batch queue): thin wrappers around services."""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from .importers.base import ImportQuery
+from .importers.registry import importer_get
+from .services import import_run, source_get_or_create
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="gallery.tasks.refresh_scheduled_imports", acks_late=True, time_limit=3600, soft_time_limit=3500)
+def refresh_scheduled_imports() -> dict[str, str]:
+    """Run every import in settings.GALLERY_SCHEDULED_IMPORTS; a source without a key or disabled is skipped."""
+    results = {}
+    for entry in settings.GALLERY_SCHEDULED_IMPORTS:
+        label = f"{entry['source']}:{entry.get('query', '')}"
+        importer = importer_get(entry["source"])
+        source = source_get_or_create(slug=entry["source"])
+        if not importer.configured or not source.enabled:
+            results[label] = "skipped: no key" if not importer.configured else "skipped: source disabled"
+            continue
+        query = ImportQuery(query=entry.get("query", ""), filters=entry.get("filters", {}), per_page=entry.get("per_page", 80))
+        summary = import_run(importer=importer, source=source, query=query, limit=entry.get("limit", 80))
+        results[label] = f"new {summary.new}, updated {summary.updated}, duplicate {summary.duplicate}, failed {summary.failed}"
+        if summary.stopped_reason:
+            results[label] += f"; stopped: {summary.stopped_reason}"
+        logger.info("scheduled import %s: %s", label, results[label])
+    return results
