@@ -39,6 +39,17 @@ SOURCE_DEFAULTS: dict[str, dict] = {
         "original_download_allowed": False,
         "max_served_size": 1024,
     },
+    "demo": {
+        "name": "avatarsite demo",
+        "website": "",
+        "enabled": True,
+        "licence_confirmed": True,
+        "commercial_use_allowed": True,
+        "attribution_required": False,
+        "attribution_template": "",
+        "original_download_allowed": True,
+        "max_served_size": 1024,
+    },
     "generated_photos": {
         "name": "Generated Photos",
         "website": "https://generated.photos",
@@ -52,8 +63,8 @@ SOURCE_DEFAULTS: dict[str, dict] = {
         "max_served_size": 512,
     },
 }
-SOURCE_STYLES = {"pexels": Avatar.Style.PHOTO, "generated_photos": Avatar.Style.SYNTHETIC}
-LICENCE_NAMES = {"pexels": "Pexels License", "generated_photos": "Generated Photos License"}
+SOURCE_STYLES = {"pexels": Avatar.Style.PHOTO, "generated_photos": Avatar.Style.SYNTHETIC, "demo": Avatar.Style.ILLUSTRATION}
+LICENCE_NAMES = {"pexels": "Pexels License", "generated_photos": "Generated Photos License", "demo": "Demo content (CC0)"}
 
 
 class ImportOutcome(StrEnum):
@@ -97,9 +108,12 @@ def source_get_or_create(*, slug: str) -> Source:
 def _near_duplicate(*, phash: int, exclude_pk: int | None) -> Avatar | None:
     """An avatar of any source whose hash is within the distance, found through the band indexes."""
     bands = imaging.hash_bands(phash)
-    candidates = Avatar.objects.filter(
-        Q(phash_band0=bands[0]) | Q(phash_band1=bands[1]) | Q(phash_band2=bands[2]) | Q(phash_band3=bands[3])
-    ).only("pk", "phash")
+    # Demo illustrations share one layout, so their hashes are close by design: they are never compared.
+    candidates = (
+        Avatar.objects.filter(is_demo=False)
+        .filter(Q(phash_band0=bands[0]) | Q(phash_band1=bands[1]) | Q(phash_band2=bands[2]) | Q(phash_band3=bands[3]))
+        .only("pk", "phash")
+    )
     if exclude_pk is not None:
         candidates = candidates.exclude(pk=exclude_pk)
     limit = settings.GALLERY_DUPLICATE_MAX_DISTANCE
@@ -118,13 +132,15 @@ def _store_variant(*, variant: imaging.RenderedVariant) -> str:
     return key
 
 
-def avatar_import_remote(*, source: Source, remote: RemoteAvatar, image_bytes: bytes, retrieved_at: datetime) -> ImportOutcome:
+def avatar_import_remote(
+    *, source: Source, remote: RemoteAvatar, image_bytes: bytes, retrieved_at: datetime, is_demo: bool = False
+) -> ImportOutcome:
     """Store one remote image as an avatar (new or updated), unless it duplicates another one."""
     existing = Avatar.objects.filter(source=source, external_id=remote.external_id).first()
     image = imaging.decode_image(image_bytes)
     square = imaging.square_crop(image)
     phash = imaging.difference_hash(square)
-    if _near_duplicate(phash=phash, exclude_pk=existing.pk if existing else None) is not None:
+    if not is_demo and _near_duplicate(phash=phash, exclude_pk=existing.pk if existing else None) is not None:
         return ImportOutcome.DUPLICATE
     # Files first, rows after: a storage failure leaves no row pointing at missing files.
     stored = [(variant, _store_variant(variant=variant)) for variant in imaging.render_variants(square, max_size=source.max_served_size)]
@@ -152,6 +168,7 @@ def avatar_import_remote(*, source: Source, remote: RemoteAvatar, image_bytes: b
         "photographer_url": remote.photographer_url,
         "source_page_url": remote.source_page_url,
         "retrieved_at": retrieved_at,
+        "is_demo": is_demo,
     }
     with transaction.atomic():
         avatar, created = Avatar.objects.update_or_create(source=source, external_id=remote.external_id, defaults=fields)

@@ -1,8 +1,10 @@
-"""`manage.py load_demo`: demo content for a local look at the site (a demo user, for now)."""
+"""`manage.py load_demo`: demo content for a local look at the site: a demo user and a demo avatar library."""
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from avatarsite.core.demo import demo_library_load
 
 DEMO_USERNAME = "demo"
 DEMO_EMAIL = "demo@example.com"
@@ -14,8 +16,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--force", action="store_true", help="allow it with DEBUG off")
+        parser.add_argument("--avatars", type=int, default=240, help="size of the demo library (drawn locally, kept between runs)")
 
-    def handle(self, *args, force: bool, **options) -> None:
+    def handle(self, *args, force: bool, avatars: int, **options) -> None:
         if not settings.DEBUG and not force:
             raise CommandError("load_demo creates a user with a published password; it runs only with DEBUG on (or --force).")
         user, created = get_user_model().objects.get_or_create(
@@ -25,3 +28,9 @@ class Command(BaseCommand):
         user.save()
         verb = "Created" if created else "Reset"
         self.stdout.write(self.style.SUCCESS(f"{verb} demo user: username '{DEMO_USERNAME}', password '{DEMO_PASSWORD}'"))
+        created = demo_library_load(count=avatars, on_progress=self._progress)
+        self.stdout.write(self.style.SUCCESS(f"Demo library: {avatars} avatars ({created} drawn now)"))
+
+    def _progress(self, done: int, total: int) -> None:
+        if done % 40 == 0 or done == total:
+            self.stdout.write(f"  demo avatars {done}/{total}")

@@ -1,0 +1,63 @@
+"""The offline demo library: varied avatars drawn by the local generator, stored as gallery avatars.
+
+This is wiring between two apps (`gallery` must not know `generation`), so it lives here.
+"""
+
+import random
+from collections.abc import Callable
+
+from django.utils import timezone
+
+from gallery.importers.base import RemoteAvatar
+from gallery.models import Avatar
+from gallery.services import avatar_import_remote, source_get_or_create
+from generation.providers.base import GenerationRequest
+from generation.providers.local import STYLES, LocalProvider
+
+DEMO_SOURCE = "demo"
+PEOPLE = (("woman", "female"), ("man", "male"), ("girl", "female"), ("boy", "male"))
+AGES = {"woman": "adult", "man": "adult", "girl": "young-adult", "boy": "young-adult"}
+HAIR = ("black", "brown", "blond", "red", "gray", "pink", "blue", "purple")
+LENGTHS = ("short", "long", "curly", "")
+EXTRAS = ("with glasses", "with a beard", "with a hat", "smiling", "serious", "", "", "")
+
+
+def _demo_prompt(rng: random.Random) -> tuple[str, dict[str, str]]:
+    person, gender = rng.choice(PEOPLE)
+    hair = rng.choice(HAIR)
+    extra = rng.choice(EXTRAS)
+    if extra == "with a beard" and gender == "female":
+        extra = "smiling"
+    prompt = " ".join(part for part in (rng.choice(LENGTHS), hair, "hair", person, extra) if part)
+    prompt = prompt.replace(f"{hair} hair {person}", f"{person} with {hair} hair")
+    return prompt, {"gender": gender, "age_group": AGES[person], "hair_color": hair}
+
+
+def demo_library_load(*, count: int, size: int = 512, on_progress: Callable[[int, int], None] | None = None) -> int:
+    """Draw and store `count` demo avatars (the same ones every time); returns how many were new."""
+    source = source_get_or_create(slug=DEMO_SOURCE)
+    existing = set(Avatar.objects.filter(source=source).values_list("external_id", flat=True))
+    provider = LocalProvider()
+    rng = random.Random(2026)  # noqa: S311 - the demo library is the same on every machine, by design
+    created = 0
+    for index in range(count):
+        prompt, attributes = _demo_prompt(rng)
+        style = STYLES[index % len(STYLES)]
+        external_id = f"demo-{index:04d}"
+        if external_id not in existing:
+            result = provider.generate(GenerationRequest(prompt=prompt, style=style, seed=index, size=size))
+            remote = RemoteAvatar(
+                external_id=external_id,
+                image_url="",
+                width=size,
+                height=size,
+                title=prompt.capitalize(),
+                alt=f"Illustrated avatar: {prompt}",
+                tags=(*prompt.split(), style),
+                attributes=attributes,
+            )
+            avatar_import_remote(source=source, remote=remote, image_bytes=result.images[0].data, retrieved_at=timezone.now(), is_demo=True)
+            created += 1
+        if on_progress:
+            on_progress(index + 1, count)
+    return created
