@@ -1,5 +1,6 @@
 """A local Pexels API (search, curated, images) that speaks the documented protocol, with faults on demand."""
 
+import contextlib
 import io
 import json
 import random
@@ -112,7 +113,9 @@ class FakePexels:
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(body)
+                # The client may have timed out first, which is what a slow-response test wants.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(body)
 
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)

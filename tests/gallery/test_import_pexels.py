@@ -185,3 +185,14 @@ def test_the_command_prints_a_summary_and_refuses_without_a_key(pexels, settings
 
     assert "new 4 · updated 0 · duplicate 0 · failed 0" in out
     assert pexels.requests[0]["query"]["orientation"] == ["portrait"]
+
+
+def test_a_source_slower_than_the_read_timeout_is_retried_then_stops_the_run(pexels, sleeps):
+    impatient = importer_get("pexels", api_url=pexels.url, api_key=pexels.api_key, sleep=sleeps.append, timeout=(2.0, 0.3))
+    pexels.api_faults.extend([("slow", 1.0)] * 4)
+
+    summary = _run(impatient)
+
+    assert "unreachable: ReadTimeout" in summary.stopped_reason
+    assert len(sleeps) == 3
+    assert Avatar.objects.count() == 0
