@@ -19,17 +19,18 @@ PEOPLE = (("woman", "female"), ("man", "male"), ("girl", "female"), ("boy", "mal
 AGES = {"woman": "adult", "man": "adult", "girl": "young-adult", "boy": "young-adult"}
 HAIR = ("black", "brown", "blond", "red", "gray", "pink", "blue", "purple")
 LENGTHS = ("short", "long", "curly", "")
-EXTRAS = ("with glasses", "with a beard", "with a hat", "smiling", "serious", "", "", "")
+EXTRAS = ("and glasses", "and a beard", "and a hat", "smiling", "serious", "", "", "")
+STOP_WORDS = frozenset({"with", "and", "a", "hair"})
 
 
 def _demo_prompt(rng: random.Random) -> tuple[str, dict[str, str]]:
+    """E.g. 'woman with long red hair and glasses', with the attributes it implies."""
     person, gender = rng.choice(PEOPLE)
     hair = rng.choice(HAIR)
     extra = rng.choice(EXTRAS)
-    if extra == "with a beard" and gender == "female":
+    if extra == "and a beard" and gender == "female":
         extra = "smiling"
-    prompt = " ".join(part for part in (rng.choice(LENGTHS), hair, "hair", person, extra) if part)
-    prompt = prompt.replace(f"{hair} hair {person}", f"{person} with {hair} hair")
+    prompt = " ".join(part for part in (person, "with", rng.choice(LENGTHS), hair, "hair", extra) if part)
     return prompt, {"gender": gender, "age_group": AGES[person], "hair_color": hair}
 
 
@@ -53,7 +54,7 @@ def demo_library_load(*, count: int, size: int = 512, on_progress: Callable[[int
                 height=size,
                 title=prompt.capitalize(),
                 alt=f"Illustrated avatar: {prompt}",
-                tags=(*prompt.split(), style),
+                tags=(*(word for word in prompt.split() if word not in STOP_WORDS), style),
                 attributes=attributes,
             )
             avatar_import_remote(source=source, remote=remote, image_bytes=result.images[0].data, retrieved_at=timezone.now(), is_demo=True)
