@@ -4,15 +4,11 @@ No official documentation was available; the shapes follow recorded responses an
 (see the protocol notes). Anything unknown is treated as absent rather than guessed.
 """
 
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import requests
-
 from .base import ImportQuery, PermanentSourceError, RateLimitState, RemoteAvatar, ResultPage
-from .http import download_image, get_with_retries, retrying
+from .http import HttpImporter, get_with_retries
 
 MAX_PER_PAGE = 100
 FACE_FILTERS = frozenset({"gender", "age", "ethnicity", "eye_color", "hair_color", "hair_length", "emotion", "order_by"})
@@ -20,35 +16,11 @@ FACE_FILTERS = frozenset({"gender", "age", "ethnicity", "eye_color", "hair_color
 META_ATTRIBUTES = {"gender": "gender", "age": "age_group", "ethnicity": "ethnicity", "hair_color": "hair_color", "emotion": "emotion"}
 
 
-class GeneratedPhotosImporter:
+class GeneratedPhotosImporter(HttpImporter):
     """Lists faces page by page; the cursor is the next page's URL, built by us (the API gives none)."""
 
     slug = "generated_photos"
-
-    def __init__(
-        self,
-        *,
-        api_url: str = "https://api.generated.photos",
-        api_key: str = "",
-        timeout: tuple[float, float] = (5.0, 30.0),
-        attempts: int = 4,
-        backoff: float = 1.0,
-        max_backoff: float = 60.0,
-        max_image_bytes: int = 10 * 1024 * 1024,
-        sleep: Callable[[float], None] = time.sleep,
-        session: requests.Session | None = None,
-    ) -> None:
-        self.api_url = api_url.rstrip("/")
-        self.api_key = api_key
-        self.timeout = timeout
-        self.max_image_bytes = max_image_bytes
-        self._retrying = lambda: retrying(attempts=attempts, backoff=backoff, max_backoff=max_backoff, sleep=sleep)
-        self.session = session or requests.Session()
-        self.session.headers["User-Agent"] = "avatarsite-importer"
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.api_key)
+    default_api_url = "https://api.generated.photos"
 
     def first_page_url(self, query: ImportQuery) -> str:
         unknown = set(query.filters) - FACE_FILTERS
@@ -59,8 +31,7 @@ class GeneratedPhotosImporter:
 
     def fetch_page(self, query: ImportQuery, cursor: str | None = None) -> ResultPage:
         url = cursor or self.first_page_url(query)
-        if urlsplit(url).netloc != urlsplit(self.api_url).netloc:
-            raise PermanentSourceError("cursor points outside the configured API host; not sending the key there")
+        self._ensure_own_host(url)
         response = get_with_retries(
             self.session,
             url,
@@ -81,9 +52,6 @@ class GeneratedPhotosImporter:
         has_more = bool(items) and page * per_page < total
         next_url = f"{self.api_url}/api/v1/faces?{urlencode({**params, 'page': page + 1})}" if has_more else None
         return ResultPage(items=items, next_cursor=next_url, rate_limit=RateLimitState(remaining=None, reset_at=None))
-
-    def download(self, url: str) -> bytes:
-        return download_image(self.session, url, max_bytes=self.max_image_bytes, timeout=self.timeout)
 
     @staticmethod
     def _remote_avatar(face: dict) -> RemoteAvatar:

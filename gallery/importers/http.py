@@ -4,6 +4,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
@@ -110,3 +111,46 @@ def download_image(session: requests.Session, url: str, *, max_bytes: int, timeo
             return bytes(body)
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise TransientSourceError(f"image download failed: {type(exc).__name__}") from exc
+
+
+class HttpImporter:
+    """What every HTTP importer shares: settings, the session, retries, the host check, downloads."""
+
+    slug = ""
+    default_api_url = ""
+
+    def __init__(
+        self,
+        *,
+        api_url: str = "",
+        api_key: str = "",
+        timeout: tuple[float, float] = (5.0, 30.0),
+        attempts: int = 4,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        max_image_bytes: int = 20 * 1024 * 1024,
+        sleep: Callable[[float], None] = time.sleep,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.api_url = (api_url or self.default_api_url).rstrip("/")
+        self.api_key = api_key
+        self.timeout = timeout
+        self.max_image_bytes = max_image_bytes
+        self._retry_options = {"attempts": attempts, "backoff": backoff, "max_backoff": max_backoff, "sleep": sleep}
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = "avatarsite-importer"
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.api_key)
+
+    def _retrying(self) -> Retrying:
+        return retrying(**self._retry_options)
+
+    def _ensure_own_host(self, url: str) -> None:
+        """Cursors come from the source: never send our key to another host."""
+        if urlsplit(url).netloc != urlsplit(self.api_url).netloc:
+            raise PermanentSourceError("the cursor points outside the configured API host; not sending the key there")
+
+    def download(self, url: str) -> bytes:
+        return download_image(self.session, url, max_bytes=self.max_image_bytes, timeout=self.timeout)

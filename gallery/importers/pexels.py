@@ -1,15 +1,14 @@
 """Pexels photo search (https://www.pexels.com/api/): bare key auth, next_page URLs, rate-limit headers."""
 
 import logging
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode, urlsplit
+from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
 from .base import ImportQuery, PermanentSourceError, RateLimitState, RemoteAvatar, ResultPage
-from .http import download_image, get_with_retries, retrying
+from .http import HttpImporter, get_with_retries
 
 logger = logging.getLogger(__name__)
 
@@ -17,36 +16,15 @@ MAX_PER_PAGE = 80
 SEARCH_FILTERS = frozenset({"orientation", "size", "color", "locale"})
 
 
-class PexelsImporter:
+class PexelsImporter(HttpImporter):
     """Searches Pexels photos page by page; the cursor is the `next_page` URL Pexels returns."""
 
     slug = "pexels"
+    default_api_url = "https://api.pexels.com"
 
-    def __init__(
-        self,
-        *,
-        api_url: str = "https://api.pexels.com",
-        api_key: str = "",
-        timeout: tuple[float, float] = (5.0, 30.0),
-        attempts: int = 4,
-        backoff: float = 1.0,
-        max_backoff: float = 60.0,
-        max_image_bytes: int = 20 * 1024 * 1024,
-        sleep: Callable[[float], None] = time.sleep,
-        session: requests.Session | None = None,
-    ) -> None:
-        self.api_url = api_url.rstrip("/")
-        self.api_key = api_key
-        self.timeout = timeout
-        self.max_image_bytes = max_image_bytes
-        self._retrying = lambda: retrying(attempts=attempts, backoff=backoff, max_backoff=max_backoff, sleep=sleep)
-        self.session = session or requests.Session()
-        self.session.headers["User-Agent"] = "avatarsite-importer"
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self._last_reset_at: datetime | None = None
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.api_key)
 
     def first_page_url(self, query: ImportQuery) -> str:
         unknown = set(query.filters) - SEARCH_FILTERS
@@ -59,8 +37,7 @@ class PexelsImporter:
 
     def fetch_page(self, query: ImportQuery, cursor: str | None = None) -> ResultPage:
         url = cursor or self.first_page_url(query)
-        if urlsplit(url).netloc != urlsplit(self.api_url).netloc:
-            raise PermanentSourceError("next_page points outside the configured API host; not sending the key there")
+        self._ensure_own_host(url)
         response = self._get_json_response(url)
         try:
             body = response.json()
@@ -70,9 +47,6 @@ class PexelsImporter:
             raise PermanentSourceError(f"unreadable Pexels response: {exc}") from exc
         next_page = body.get("next_page")
         return ResultPage(items=items, next_cursor=next_page if isinstance(next_page, str) else None, rate_limit=self._rate_limit(response))
-
-    def download(self, url: str) -> bytes:
-        return download_image(self.session, url, max_bytes=self.max_image_bytes, timeout=self.timeout)
 
     def _get_json_response(self, url: str) -> requests.Response:
         return get_with_retries(

@@ -1,13 +1,13 @@
 """A local Generated Photos faces API, shaped like its recorded responses, with faults on demand."""
 
 import json
-import threading
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.pexels import pattern_image
+from tests.fakes.server import LoopbackServer
 
 MAX_PER_PAGE = 100
 SIZES = (32, 64, 128, 256, 512)
@@ -16,7 +16,7 @@ AGES = ("young-adult", "adult", "elderly")
 
 
 @dataclass
-class FakeGeneratedPhotos:
+class FakeGeneratedPhotos(LoopbackServer):
     api_key: str = "gp-test-key"
     face_count: int = 7
     api_faults: deque = field(default_factory=deque)  # int statuses for the next API calls
@@ -24,20 +24,7 @@ class FakeGeneratedPhotos:
     requests: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> "FakeGeneratedPhotos":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve()
 
     def face(self, index: int) -> dict:
         face_id = f"5dd0977cdef8b400084d{index:04x}"

@@ -4,14 +4,15 @@ import contextlib
 import io
 import json
 import random
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from PIL import Image, ImageDraw
+
+from tests.fakes.server import LoopbackServer
 
 MAX_PER_PAGE = 80
 
@@ -32,7 +33,7 @@ def pattern_image(seed: int, size: tuple[int, int] = (600, 900), fmt: str = "JPE
 
 
 @dataclass
-class FakePexels:
+class FakePexels(LoopbackServer):
     api_key: str = "pexels-test-key"
     photo_count: int = 10
     rate_limit: int = 200
@@ -45,20 +46,7 @@ class FakePexels:
     requests: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> "FakePexels":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve()
 
     def photo(self, photo_id: int) -> dict:
         page = f"https://www.pexels.com/photo/portrait-{photo_id}/"
