@@ -41,6 +41,12 @@ class PublicIpThrottle(SimpleRateThrottle):
     def get_rate(self) -> str:
         return f"{settings.PUBLIC_API_RATE_PER_MINUTE}/min"
 
+    def get_ident(self, request) -> str:
+        """The client address. X-Forwarded-For counts only behind configured proxies: clients can forge it."""
+        if settings.NUM_PROXIES:
+            return super().get_ident(request)
+        return request.META.get("REMOTE_ADDR", "")
+
     def get_cache_key(self, request, view) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 

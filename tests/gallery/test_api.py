@@ -82,3 +82,11 @@ def test_the_public_api_is_throttled_per_ip_with_retry_after(client, avatars, se
     assert other_ip.status_code == 200
     assert throttled.json()["error"]["code"] == "throttled"
     assert 0 < int(throttled["Retry-After"]) <= 60
+
+
+def test_a_forged_x_forwarded_for_does_not_dodge_the_throttle(client, avatars, settings):
+    settings.PUBLIC_API_RATE_PER_MINUTE = 2
+
+    statuses = [client.get(LIST, REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code for n in range(3)]
+
+    assert statuses == [200, 200, 429]
