@@ -259,14 +259,27 @@ PEXELS_API_URL = env("PEXELS_API_URL", default="https://api.pexels.com")
 PEXELS_API_KEY = env("PEXELS_API_KEY", default="")
 GENERATED_PHOTOS_API_URL = env("GENERATED_PHOTOS_API_URL", default="https://api.generated.photos")
 GENERATED_PHOTOS_API_KEY = env("GENERATED_PHOTOS_API_KEY", default="")
+# Outbound fetches of URLs a third party chose (image files, provider outputs, webhooks) go only to
+# public addresses over https. Local fakes need loopback and plain http: tests and development only.
+OUTBOUND_ALLOW_LOOPBACK = env.bool("OUTBOUND_ALLOW_LOOPBACK", default=False)
 GALLERY_IMPORTERS = {
     "pexels": {
         "BACKEND": "gallery.importers.pexels.PexelsImporter",
-        "OPTIONS": {"api_url": PEXELS_API_URL, "api_key": PEXELS_API_KEY},
+        "OPTIONS": {
+            "api_url": PEXELS_API_URL,
+            "api_key": PEXELS_API_KEY,
+            "image_hosts": env.list("PEXELS_IMAGE_HOSTS", default=["images.pexels.com"]),
+            "allow_loopback": OUTBOUND_ALLOW_LOOPBACK,
+        },
     },
     "generated_photos": {
         "BACKEND": "gallery.importers.generated_photos.GeneratedPhotosImporter",
-        "OPTIONS": {"api_url": GENERATED_PHOTOS_API_URL, "api_key": GENERATED_PHOTOS_API_KEY},
+        "OPTIONS": {
+            "api_url": GENERATED_PHOTOS_API_URL,
+            "api_key": GENERATED_PHOTOS_API_KEY,
+            "image_hosts": env.list("GENERATED_PHOTOS_IMAGE_HOSTS", default=["images.generated.photos"]),
+            "allow_loopback": OUTBOUND_ALLOW_LOOPBACK,
+        },
     },
 }
 # Imports the beat scheduler refreshes (batch queue), as JSON, e.g.

@@ -6,7 +6,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import STORAGES, env
+from .base import OUTBOUND_ALLOW_LOOPBACK, STORAGES, env
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -20,6 +20,8 @@ if STORAGES["default"]["BACKEND"] != "storages.backends.s3.S3Storage":
     raise ImproperlyConfigured(
         "Production stores files in R2: set R2_ENDPOINT_URL, R2_BUCKET, R2_PUBLIC_BUCKET, R2_PUBLIC_URL and the keys."
     )
+if OUTBOUND_ALLOW_LOOPBACK:
+    raise ImproperlyConfigured("OUTBOUND_ALLOW_LOOPBACK is for local fakes only; production fetches only public https URLs.")
 STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 SERVE_MEDIA_LOCALLY = False
 

@@ -17,3 +17,7 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# The fake services listen on 127.0.0.1 over plain http.
+OUTBOUND_ALLOW_LOOPBACK = True
+for _importer in GALLERY_IMPORTERS.values():  # noqa: F405
+    _importer["OPTIONS"]["allow_loopback"] = True

@@ -21,6 +21,7 @@ class GeneratedPhotosImporter(HttpImporter):
 
     slug = "generated_photos"
     default_api_url = "https://api.generated.photos"
+    default_image_hosts = ("images.generated.photos",)
 
     def first_page_url(self, query: ImportQuery) -> str:
         unknown = set(query.filters) - FACE_FILTERS

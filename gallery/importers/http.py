@@ -9,6 +9,16 @@ from urllib.parse import urlsplit
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from avatarsite.core.outbound import (
+    FetchConnectionError,
+    FetchPolicy,
+    FetchTimeoutError,
+    HTTPStatusError,
+    UnsafeFetchError,
+    fetch,
+    guarded_session,
+)
+
 from .base import PermanentSourceError, RateLimitedError, TransientSourceError
 
 IMAGE_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp")
@@ -87,30 +97,18 @@ def get_with_retries(
     return response
 
 
-def download_image(session: requests.Session, url: str, *, max_bytes: int, timeout: tuple[float, float]) -> bytes:
-    """Fetch an image: http(s) only, no redirects, an image content type, at most `max_bytes`."""
-    if not url.startswith(("https://", "http://")):
-        raise PermanentSourceError(f"refusing to fetch a non-HTTP URL: {url[:80]}")
+def download_image(url: str, policy: FetchPolicy, session: requests.Session) -> bytes:
+    """Fetch an image under `policy` (allowlisted https host, public address, no redirects, an
+    image type, bounded size and time); failures become typed source errors."""
     try:
-        with session.get(url, timeout=timeout, stream=True, allow_redirects=False) as response:
-            if response.status_code >= 500 or response.status_code == 429:
-                raise TransientSourceError(f"image download answered HTTP {response.status_code}")
-            if response.status_code != 200:
-                raise PermanentSourceError(f"image download answered HTTP {response.status_code}")
-            content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-            if content_type not in IMAGE_CONTENT_TYPES:
-                raise PermanentSourceError(f"image download has content type {content_type or 'none'}")
-            declared = int(response.headers.get("Content-Length") or 0)
-            if declared > max_bytes:
-                raise PermanentSourceError(f"image is {declared} bytes, over the {max_bytes} byte limit")
-            body = bytearray()
-            for chunk in response.iter_content(64 * 1024):
-                body.extend(chunk)
-                if len(body) > max_bytes:
-                    raise PermanentSourceError(f"image is over the {max_bytes} byte limit")
-            return bytes(body)
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise TransientSourceError(f"image download failed: {type(exc).__name__}") from exc
+        return fetch(url, policy, session=session).content
+    except UnsafeFetchError as exc:
+        raise PermanentSourceError(f"image download refused: {exc}") from exc
+    except HTTPStatusError as exc:
+        error = TransientSourceError if exc.retryable else PermanentSourceError
+        raise error(f"image download answered HTTP {exc.status}") from exc
+    except (FetchTimeoutError, FetchConnectionError) as exc:
+        raise TransientSourceError(f"image download failed: {exc}") from exc
 
 
 class HttpImporter:
@@ -118,6 +116,8 @@ class HttpImporter:
 
     slug = ""
     default_api_url = ""
+    # Where the source's image files live; the API host is allowed too.
+    default_image_hosts: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -129,6 +129,9 @@ class HttpImporter:
         backoff: float = 1.0,
         max_backoff: float = 60.0,
         max_image_bytes: int = 20 * 1024 * 1024,
+        download_deadline: float = 60.0,
+        image_hosts: tuple[str, ...] | list[str] | None = None,
+        allow_loopback: bool = False,
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
     ) -> None:
@@ -139,6 +142,17 @@ class HttpImporter:
         self._retry_options = {"attempts": attempts, "backoff": backoff, "max_backoff": max_backoff, "sleep": sleep}
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = "avatarsite-importer"
+        hosts = tuple(image_hosts) if image_hosts else self.default_image_hosts
+        self.download_policy = FetchPolicy(
+            allowed_hosts=frozenset((*hosts, urlsplit(self.api_url).hostname or "")) - {""},
+            max_bytes=max_image_bytes,
+            connect_timeout=timeout[0],
+            read_timeout=timeout[1],
+            total_timeout=download_deadline,
+            content_types=IMAGE_CONTENT_TYPES,
+            allow_loopback=allow_loopback,
+        )
+        self._download_session: requests.Session | None = None
 
     @property
     def configured(self) -> bool:
@@ -153,4 +167,6 @@ class HttpImporter:
             raise PermanentSourceError("the cursor points outside the configured API host; not sending the key there")
 
     def download(self, url: str) -> bytes:
-        return download_image(self.session, url, max_bytes=self.max_image_bytes, timeout=self.timeout)
+        if self._download_session is None:
+            self._download_session = guarded_session(self.download_policy, user_agent="avatarsite-importer")
+        return download_image(url, self.download_policy, self._download_session)

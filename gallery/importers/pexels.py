@@ -21,6 +21,7 @@ class PexelsImporter(HttpImporter):
 
     slug = "pexels"
     default_api_url = "https://api.pexels.com"
+    default_image_hosts = ("images.pexels.com",)
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

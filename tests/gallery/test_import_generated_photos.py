@@ -93,7 +93,7 @@ def test_the_command_refuses_until_an_operator_confirms_the_licence(faces, setti
         **settings.GALLERY_IMPORTERS,
         "generated_photos": {
             "BACKEND": "gallery.importers.generated_photos.GeneratedPhotosImporter",
-            "OPTIONS": {"api_url": faces.url, "api_key": faces.api_key},
+            "OPTIONS": {"api_url": faces.url, "api_key": faces.api_key, "allow_loopback": True},
         },
     }
     with pytest.raises(CommandError, match="disabled"):

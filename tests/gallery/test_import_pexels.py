@@ -174,7 +174,10 @@ def test_storage_down_fails_each_item_not_the_run(importer, settings):
 
 def test_the_command_prints_a_summary_and_refuses_without_a_key(pexels, settings, capsys):
     settings.GALLERY_IMPORTERS = {
-        "pexels": {"BACKEND": "gallery.importers.pexels.PexelsImporter", "OPTIONS": {"api_url": pexels.url, "api_key": pexels.api_key}}
+        "pexels": {
+            "BACKEND": "gallery.importers.pexels.PexelsImporter",
+            "OPTIONS": {"api_url": pexels.url, "api_key": pexels.api_key, "allow_loopback": True},
+        }
     }
     call_command("import_avatars", "--source", "pexels", "--query", "portrait", "--limit", "4", "--orientation", "portrait")
     out = capsys.readouterr().out
