@@ -54,7 +54,9 @@ format: $(VENV)/.dev
 
 ## bench: the benchmarks under bench/ (each prints its figures)
 bench: system-deps $(VENV)/.dev
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench.healthz
+	$(BIN)/python -m bench.gallery
 
 clean:
 	rm -rf $(VENV) db.sqlite3 media staticfiles test-artifacts

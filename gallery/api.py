@@ -1,9 +1,14 @@
 """Public read API of the gallery: GET /api/v1/avatars and /api/v1/avatars/{id} (no key, throttled per IP)."""
 
+import hashlib
 from urllib.parse import urlencode
 
+from django.http import HttpResponse
+from django.utils.cache import get_conditional_response
+from django.utils.http import quote_etag
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,6 +18,7 @@ from avatarsite.core.api import PublicIpThrottle
 from .forms import AGE_GROUPS, GENDERS
 from .imaging import COLOR_FAMILIES
 from .models import Avatar, Source
+from .page_cache import cached_page
 from .selectors import ORIENTATIONS, SORTS, AvatarFilters, InvalidCursor, avatar_get, avatar_page
 
 
@@ -78,20 +84,30 @@ def avatar_json(avatar: Avatar) -> dict:
 class AvatarListApi(APIView):
     throttle_classes = [PublicIpThrottle]
 
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         params = AvatarListParams(data=request.query_params.dict())
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        filters = AvatarFilters(**{k: v for k, v in data.items() if k not in ("cursor", "limit")})
-        try:
+
+        def build() -> tuple[bytes, str]:
+            filters = AvatarFilters(**{k: v for k, v in data.items() if k not in ("cursor", "limit")})
             page = avatar_page(filters=filters, after=data.get("cursor", ""), limit=data["limit"])
+            next_url = None
+            if page.next_cursor:
+                query = {**request.query_params.dict(), "cursor": page.next_cursor}
+                next_url = request.build_absolute_uri(f"{request.path}?{urlencode(query)}")
+            body = JSONRenderer().render({"results": [avatar_json(a) for a in page.avatars], "next": next_url})
+            return body, quote_etag(hashlib.blake2b(body, digest_size=16).hexdigest())
+
+        # The rendered body is cached per gallery version: a hit costs two cache reads, no SQL.
+        shape = (request.scheme, request.get_host(), sorted(request.query_params.lists()))
+        try:
+            body, etag = cached_page("api-list", shape, build)
         except InvalidCursor as exc:
             raise ValidationError({"cursor": [str(exc)]}) from exc
-        next_url = None
-        if page.next_cursor:
-            query = {**request.query_params.dict(), "cursor": page.next_cursor}
-            next_url = request.build_absolute_uri(f"{request.path}?{urlencode(query)}")
-        return Response({"results": [avatar_json(a) for a in page.avatars], "next": next_url})
+        response = get_conditional_response(request, etag=etag) or HttpResponse(body, content_type="application/json")
+        response["ETag"] = etag
+        return response
 
 
 class AvatarDetailApi(APIView):

@@ -1,7 +1,21 @@
 """The premade library: sources with their licence policy, avatars and their stored variants."""
 
+from dataclasses import dataclass
+
+from django.contrib.postgres.search import SearchVectorField
 from django.core.files.storage import storages
 from django.db import models
+from django.utils.functional import cached_property
+
+
+@dataclass(frozen=True, slots=True)
+class Rendition:
+    """What pages and the API need of a stored variant: cheap to build for a whole page at once."""
+
+    size: int
+    format: str
+    url: str
+    bytes: int
 
 
 class Source(models.Model):
@@ -76,6 +90,9 @@ class Avatar(models.Model):
     retrieved_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Title, tags and alt text as a tsvector, kept up to date by a database trigger on PostgreSQL
+    # (migration 0002) and searched through a GIN index; unused on the embedded SQLite.
+    search = SearchVectorField(null=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="gallery_avatar_unique_per_source")]
@@ -87,28 +104,33 @@ class Avatar(models.Model):
     def __str__(self) -> str:
         return self.title or f"{self.source.slug}:{self.external_id}"
 
-    def _variants(self, fmt: str) -> list["AvatarVariant"]:
-        return sorted((v for v in self.variants.all() if v.format == fmt), key=lambda v: v.size)
+    @cached_property
+    def renditions(self) -> list[Rendition]:
+        """Smallest first. The selectors set this for a whole page in one query; a lone avatar loads it here."""
+        return [Rendition(v.size, v.format, v.url, v.bytes) for v in self.variants.order_by("size", "format")]
+
+    def _renditions(self, fmt: str) -> list[Rendition]:
+        return [r for r in self.renditions if r.format == fmt]
 
     @property
     def card_src(self) -> str:
         """The 256 px WebP (or the largest below it) for grids; srcset offers the rest."""
-        variants = self._variants("webp")
-        fitting = [v for v in variants if v.size <= 256] or variants
+        renditions = self._renditions("webp")
+        fitting = [r for r in renditions if r.size <= 256] or renditions
         return fitting[-1].url if fitting else ""
 
     @property
     def card_srcset(self) -> str:
-        return ", ".join(f"{v.url} {v.size}w" for v in self._variants("webp"))
+        return ", ".join(f"{r.url} {r.size}w" for r in self._renditions("webp"))
 
     @property
     def preview_src(self) -> str:
-        variants = self._variants("webp")
-        return variants[-1].url if variants else ""
+        renditions = self._renditions("webp")
+        return renditions[-1].url if renditions else ""
 
     @property
-    def downloads(self) -> list["AvatarVariant"]:
-        return sorted(self.variants.all(), key=lambda v: (v.size, v.format))
+    def downloads(self) -> list[Rendition]:
+        return self.renditions
 
     @property
     def attribution(self) -> str:

@@ -3,14 +3,16 @@
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.contrib.postgres.search import SearchQuery
+from django.core.files.storage import storages
 from django.db import connection
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from . import imaging
-from .models import Avatar, AvatarVariant
+from .models import Avatar, AvatarVariant, Rendition
 
 SORTS = {"newest": ("created_at", "id"), "popular": ("download_count", "id")}
 ORIENTATIONS = ("portrait", "landscape", "square")
@@ -44,14 +46,33 @@ def _visible() -> QuerySet[Avatar]:
     return Avatar.objects.filter(source__enabled=True).select_related("source")
 
 
-def _with_variants(queryset: QuerySet[Avatar]) -> QuerySet[Avatar]:
-    return queryset.prefetch_related(Prefetch("variants", queryset=AvatarVariant.objects.order_by("size", "format")))
+def _public_url_builder() -> Callable[[str], str]:
+    """storage.url(key) for many keys. Public storage URLs are unsigned and keys are plain
+    content-addressed paths, so one probe gives the prefix and the rest is concatenation."""
+    storage = storages["public"]
+    probe = storage.url("probe")
+    if probe.endswith("/probe") and "?" not in probe:
+        prefix = probe.removesuffix("probe")
+        return lambda key: prefix + key
+    return storage.url
+
+
+def attach_renditions(avatars: list[Avatar]) -> list[Avatar]:
+    """Every avatar's renditions in one query of plain tuples (no model instance per variant)."""
+    by_avatar: dict[int, list[Rendition]] = {avatar.pk: [] for avatar in avatars}
+    url = _public_url_builder()
+    rows = AvatarVariant.objects.filter(avatar_id__in=by_avatar).order_by("avatar_id", "size", "format")
+    for avatar_id, size, fmt, key, size_bytes in rows.values_list("avatar_id", "size", "format", "key", "bytes"):
+        by_avatar[avatar_id].append(Rendition(size, fmt, url(key), size_bytes))
+    for avatar in avatars:
+        avatar.renditions = by_avatar[avatar.pk]
+    return avatars
 
 
 def _search(queryset: QuerySet[Avatar], q: str) -> QuerySet[Avatar]:
     if connection.vendor == "postgresql":
-        vector = SearchVector("title", "alt", config="english")
-        return queryset.annotate(search=vector).filter(search=SearchQuery(q, search_type="websearch", config="english"))
+        # The stored, trigger-maintained vector behind a GIN index (migration 0002).
+        return queryset.filter(search=SearchQuery(q, search_type="websearch", config="english"))
     condition = Q()
     for word in q.split()[:8]:  # the embedded SQLite fallback: every word somewhere in the text
         condition &= Q(title__icontains=word) | Q(alt__icontains=word) | Q(tags__icontains=word)
@@ -90,21 +111,30 @@ def _decode_cursor(cursor: str) -> tuple[object, int]:
         raise InvalidCursor("the 'after' cursor is not valid; start again from the first page") from exc
 
 
-def avatar_page(*, filters: AvatarFilters, after: str = "", limit: int = 48) -> AvatarPage:
-    """One page in the chosen order, continuing after `after` by keyset (no OFFSET, any depth)."""
-    field, tiebreak = SORTS[filters.sort]
-    queryset = avatar_filter(filters=filters).order_by(f"-{field}", f"-{tiebreak}")
+def ordered_after(queryset: QuerySet[Avatar], sort: str, after: str) -> QuerySet[Avatar]:
+    """The sort order, continuing after the cursor by keyset: an index range scan at any depth."""
+    field, tiebreak = SORTS[sort]
+    queryset = queryset.order_by(f"-{field}", f"-{tiebreak}")
     if after:
         value, pk = _decode_cursor(after)
-        queryset = queryset.filter(Q(**{f"{field}__lt": value}) | Q(**{field: value, f"{tiebreak}__lt": pk}))
-    avatars = list(_with_variants(queryset)[: limit + 1])
+        # The first condition is redundant but is what the index scan starts from; the OR alone
+        # would be a filter over every row before the cursor.
+        queryset = queryset.filter(Q(**{f"{field}__lte": value}), Q(**{f"{field}__lt": value}) | Q(**{field: value, f"{tiebreak}__lt": pk}))
+    return queryset
+
+
+def avatar_page(*, filters: AvatarFilters, after: str = "", limit: int = 48) -> AvatarPage:
+    """One page in the chosen order, continuing after `after` (no OFFSET). Two queries, whatever the size."""
+    queryset = ordered_after(avatar_filter(filters=filters), filters.sort, after)
+    avatars = attach_renditions(list(queryset.defer("search")[: limit + 1]))
     has_more = len(avatars) > limit
     avatars = avatars[:limit]
     return AvatarPage(avatars=avatars, next_cursor=encode_cursor(avatars[-1], filters.sort) if has_more else None)
 
 
 def avatar_get(*, avatar_id: int) -> Avatar | None:
-    return _with_variants(_visible()).filter(pk=avatar_id).first()
+    avatar = _visible().defer("search").filter(pk=avatar_id).first()
+    return attach_renditions([avatar])[0] if avatar else None
 
 
 def avatar_similar(*, avatar: Avatar, limit: int = 8, pool: int = 300) -> list[Avatar]:
@@ -112,13 +142,11 @@ def avatar_similar(*, avatar: Avatar, limit: int = 8, pool: int = 300) -> list[A
     related = Q(color_family=avatar.color_family) if avatar.color_family else Q()
     if avatar.gender:
         related |= Q(gender=avatar.gender, age_group=avatar.age_group)
-    candidates = list(_visible().filter(related).exclude(pk=avatar.pk).order_by("-created_at")[:pool])
+    candidates = list(_visible().defer("search").filter(related).exclude(pk=avatar.pk).order_by("-created_at")[:pool])
     tags, phash = set(avatar.tags), int(avatar.phash, 16)
 
     def distance(other: Avatar) -> tuple[int, int]:
         shared = len(tags & set(other.tags)) + (other.color_family == avatar.color_family)
         return (-shared, imaging.hamming_distance(phash, int(other.phash, 16)))
 
-    chosen = [a.pk for a in sorted(candidates, key=distance)[:limit]]
-    loaded = {a.pk: a for a in _with_variants(Avatar.objects.filter(pk__in=chosen).select_related("source"))}
-    return [loaded[pk] for pk in chosen]
+    return attach_renditions(sorted(candidates, key=distance)[:limit])

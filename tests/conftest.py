@@ -121,3 +121,12 @@ def services() -> TestServices:
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     return ARTIFACTS_DIR
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Each test starts with an empty cache: cached pages and throttle counts of earlier tests,
+    whose database rows were rolled back, must not leak into it."""
+    from django.core.cache import cache
+
+    cache.clear()

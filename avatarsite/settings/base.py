@@ -119,7 +119,7 @@ def _redis_db(url: str, db: int) -> str:
 
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_db(REDIS_URL, 2)}}
+    CACHES = {"default": {"BACKEND": "avatarsite.core.cache.ReusingRedisCache", "LOCATION": _redis_db(REDIS_URL, 2)}}
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",

@@ -3,6 +3,8 @@
 import pytest
 from django.core.cache import cache
 
+from gallery.models import Avatar
+
 pytestmark = pytest.mark.django_db
 
 LIST = "/api/v1/avatars"
@@ -90,3 +92,20 @@ def test_a_forged_x_forwarded_for_does_not_dodge_the_throttle(client, avatars, s
     statuses = [client.get(LIST, REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code for n in range(3)]
 
     assert statuses == [200, 200, 429]
+
+
+def test_a_repeated_list_gets_304_and_a_change_gives_a_new_body(client, avatars):
+    first = client.get(LIST, {"limit": 5})
+    etag = first["ETag"]
+    unchanged = client.get(LIST, {"limit": 5}, HTTP_IF_NONE_MATCH=etag)
+    assert unchanged.status_code == 304
+    assert unchanged.content == b""
+
+    newest = Avatar.objects.get(pk=first.json()["results"][0]["id"])
+    newest.title = "Renamed by an operator"
+    newest.save()
+    changed = client.get(LIST, {"limit": 5}, HTTP_IF_NONE_MATCH=etag)
+
+    assert changed.status_code == 200
+    assert changed["ETag"] != etag
+    assert changed.json()["results"][0]["title"] == "Renamed by an operator"
