@@ -15,7 +15,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 QUEUE_PREMIUM = "premium"
 QUEUE_STANDARD = "standard"
 QUEUE_BATCH = "batch"
-QUEUES = (QUEUE_PREMIUM, QUEUE_STANDARD, QUEUE_BATCH)
+QUEUE_ENTERPRISE = "enterprise"
+QUEUES = (QUEUE_ENTERPRISE, QUEUE_PREMIUM, QUEUE_STANDARD, QUEUE_BATCH)
 
 app.conf.task_queues = [Queue(name) for name in QUEUES]
 app.conf.task_default_queue = QUEUE_STANDARD

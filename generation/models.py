@@ -24,8 +24,27 @@ class GenerationJob(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     progress = models.PositiveSmallIntegerField(default=0)
     message = models.CharField(max_length=255, blank=True)
+    # What was asked, normalised; request_key hashes it (with the model chain) to find reusable results.
+    style = models.CharField(max_length=16, default="photo")
+    size = models.PositiveIntegerField(default=1024)
+    seed = models.BigIntegerField(default=0)
+    num_images = models.PositiveSmallIntegerField(default=1)
+    request_key = models.CharField(max_length=64, blank=True, db_index=True)
+    # The lane, from the user's plan when the job was accepted.
+    plan = models.CharField(max_length=32, blank=True)
+    queue = models.CharField(max_length=32, blank=True)
+    priority = models.PositiveSmallIntegerField(default=5)
+    provider_chain = models.JSONField(default=list, blank=True)
+    # Quota units taken at acceptance; refunded (once) when the job ends without a charge.
+    quota_units = models.PositiveSmallIntegerField(default=0)
+    quota_refunded = models.BooleanField(default=False)
+    reused_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    error_kind = models.CharField(max_length=16, blank=True, help_text="transient / permanent / refused / timeout on failure.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True, help_text="The reconciler settles a job still unfinished then.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -41,3 +60,55 @@ class GenerationJob(models.Model):
     def group_name(self) -> str:
         """The channel-layer group that the job's websocket clients join."""
         return f"job-{self.id}"
+
+
+class GeneratedImage(models.Model):
+    """One result image of a job, stored privately in its variants, with its provenance."""
+
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="images")
+    index = models.PositiveSmallIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    # [{"size": 256, "format": "webp", "key": "...", "bytes": 1234}, ...] in the private storage.
+    variants = models.JSONField(default=list)
+    provider = models.CharField(max_length=32)
+    model = models.CharField(max_length=100)
+    seed = models.BigIntegerField()
+    prompt = models.TextField()
+    licence_note = models.CharField(max_length=200, blank=True)
+    content_rating = models.CharField(max_length=16, default="general")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="generation_image_unique_per_job")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} #{self.index}"
+
+
+class CostEntry(models.Model):
+    """One provider call: what it cost and how it ended, so spend can be summed by day, provider and plan."""
+
+    class Outcome(models.TextChoices):
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        REFUSED = "refused", "Refused"
+
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="cost_entries")
+    provider = models.CharField(max_length=32)
+    model = models.CharField(max_length=100)
+    plan = models.CharField(max_length=32, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    error_kind = models.CharField(max_length=16, blank=True)
+    error = models.CharField(max_length=255, blank=True)
+    megapixels = models.DecimalField(max_digits=8, decimal_places=3, default=0)
+    cost_usd = models.DecimalField(max_digits=10, decimal_places=5, default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model} {self.outcome} ${self.cost_usd}"

@@ -259,6 +259,17 @@ PEXELS_API_URL = env("PEXELS_API_URL", default="https://api.pexels.com")
 PEXELS_API_KEY = env("PEXELS_API_KEY", default="")
 GENERATED_PHOTOS_API_URL = env("GENERATED_PHOTOS_API_URL", default="https://api.generated.photos")
 GENERATED_PHOTOS_API_KEY = env("GENERATED_PHOTOS_API_KEY", default="")
+# --- Generation ---------------------------------------------------------------------------------
+# Provider adapters by name (the plan's chain names them); fal and Replicate join when configured.
+GENERATION_PROVIDERS = {
+    "local": {"BACKEND": "generation.providers.local.LocalProvider", "OPTIONS": {}},
+}
+# With no AI provider set up (no keys), AI requests are drawn by the local generator instead.
+GENERATION_LOCAL_WHEN_UNCONFIGURED = env.bool("GENERATION_LOCAL_WHEN_UNCONFIGURED", default=True)
+GENERATION_JOB_DEADLINE_SECONDS = env.int("GENERATION_JOB_DEADLINE_SECONDS", default=300)
+GENERATION_PROVIDER_ATTEMPTS = env.int("GENERATION_PROVIDER_ATTEMPTS", default=3)
+GENERATION_PROVIDER_BACKOFF_SECONDS = env.float("GENERATION_PROVIDER_BACKOFF_SECONDS", default=1.0)
+
 # Outbound fetches of URLs a third party chose (image files, provider outputs, webhooks) go only to
 # public addresses over https. Local fakes need loopback and plain http: tests and development only.
 OUTBOUND_ALLOW_LOOPBACK = env.bool("OUTBOUND_ALLOW_LOOPBACK", default=False)

@@ -181,6 +181,9 @@ def draw_avatar(request: GenerationRequest, on_progress: ProgressCallback | None
     return canvas.resize((request.size, request.size), Image.Resampling.LANCZOS)
 
 
+PHOTO_STAND_IN_STYLE = "flat"
+
+
 class LocalProvider:
     """The zero-cost provider: draws instantly, on any machine."""
 
@@ -191,6 +194,8 @@ class LocalProvider:
         self.options = options
 
     def generate(self, request: GenerationRequest, on_progress: ProgressCallback | None = None) -> GenerationResult:
+        if request.style == "photo":  # standing in for an AI provider (embedded default, no keys)
+            request = GenerationRequest(request.prompt, PHOTO_STAND_IN_STYLE, request.seed, request.size, request.num_images)
         if request.style not in STYLES:
             raise PermanentProviderError(f"unknown style '{request.style}'; choose one of {', '.join(STYLES)}")
         if not 64 <= request.size <= 2048:

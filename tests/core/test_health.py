@@ -20,7 +20,7 @@ def test_healthz_is_green_when_postgres_redis_and_s3_are_up(client):
     assert set(body["checks"]) == PARTS
     assert body["checks"]["database"]["backend"] == "postgresql"
     assert body["checks"]["broker"]["backend"] == "redis"
-    assert body["checks"]["cache"]["backend"] == "RedisCache"
+    assert body["checks"]["cache"]["backend"] == "ReusingRedisCache"
     assert body["checks"]["channel_layer"]["backend"] == "RedisChannelLayer"
     assert body["checks"]["storage"]["backend"] == "default=s3,public=s3"
     assert response["Cache-Control"].startswith("max-age=0")

@@ -60,7 +60,7 @@ def test_settings_without_env_vars_run_everything_embedded(tmp_path):
     assert seen["cache"].endswith("LocMemCache")
     assert seen["channel_layer"] == "EmbeddedChannelLayer"
     assert seen["public"]["class"] == seen["private"]["class"] == "FileSystemStorage"
-    assert seen["queues"] == ["batch", "premium", "standard"]
+    assert seen["queues"] == ["batch", "enterprise", "premium", "standard"]
 
 
 def test_settings_with_env_vars_use_postgres_redis_and_r2(services):
@@ -75,7 +75,7 @@ def test_settings_with_env_vars_use_postgres_redis_and_r2(services):
     # Broker, results, cache and channels each get their own Redis database.
     assert seen["broker"] == f"{redis}/0"
     assert seen["result_backend"] == f"{redis}/1"
-    assert seen["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert seen["cache"] == "avatarsite.core.cache.ReusingRedisCache"
     assert seen["cache_location"] == f"{redis}/2"
     assert seen["channel_layer"] == "RedisChannelLayer"
     for storage in (seen["public"], seen["private"]):

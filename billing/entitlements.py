@@ -1,0 +1,58 @@
+"""The one place that answers "what may this user do now"; everything else asks here."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from .models import Plan, Subscription
+
+
+@dataclass(frozen=True)
+class Entitlements:
+    plan: str
+    plan_name: str
+    queue: str
+    priority: int
+    provider_chain: tuple[str, ...]
+    max_size: int
+    daily_quota: int | None
+    hourly_quota: int | None
+    max_images_per_request: int
+    api_access: bool
+    api_rate_per_minute: int
+    api_keys_max: int
+
+    @classmethod
+    def of(cls, plan: Plan) -> "Entitlements":
+        return cls(
+            plan=plan.slug,
+            plan_name=plan.name,
+            queue=plan.queue,
+            priority=plan.priority,
+            provider_chain=tuple(plan.provider_chain),
+            max_size=plan.max_size,
+            daily_quota=plan.daily_quota,
+            hourly_quota=plan.hourly_quota,
+            max_images_per_request=plan.max_images_per_request,
+            api_access=plan.api_access,
+            api_rate_per_minute=plan.api_rate_per_minute,
+            api_keys_max=plan.api_keys_max,
+        )
+
+
+def _subscription_counts(subscription: Subscription, now: datetime) -> bool:
+    if subscription.status == Subscription.Status.ACTIVE:
+        return subscription.current_period_end is None or subscription.current_period_end > now
+    if subscription.status == Subscription.Status.PAST_DUE:
+        return subscription.grace_until is not None and subscription.grace_until > now
+    return False
+
+
+def entitlements(*, user_id: int, now: datetime | None = None) -> Entitlements:
+    """The user's current plan's entitlements: read fresh each time, so a change applies at once."""
+    now = now or timezone.now()
+    subscription = Subscription.objects.select_related("plan").filter(user_id=user_id).first()
+    if subscription is not None and _subscription_counts(subscription, now):
+        return Entitlements.of(subscription.plan)
+    return Entitlements.of(Plan.objects.get(is_default=True))
