@@ -130,3 +130,17 @@ def _empty_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _default_plans(request) -> None:
+    """Tests with database access find the seeded plans, even after a transactional test flushed
+    the tables (a flush also empties what data migrations created)."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None and not {"db", "transactional_db"} & set(request.fixturenames):
+        return
+    transactional = bool(marker and marker.kwargs.get("transaction")) or "transactional_db" in request.fixturenames
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from billing.services import plan_defaults_ensure
+
+    plan_defaults_ensure()
