@@ -2,12 +2,11 @@
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import requests
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying
 
 from avatarsite.core.outbound import (
     FetchConnectionError,
@@ -18,50 +17,11 @@ from avatarsite.core.outbound import (
     fetch,
     guarded_session,
 )
+from avatarsite.core.retries import RetryableResponse, retrying
 
 from .base import PermanentSourceError, RateLimitedError, TransientSourceError
 
 IMAGE_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp")
-
-
-class RetryableResponse(Exception):
-    """A 429 or 5xx worth another try; carries the server's Retry-After when it sent one."""
-
-    def __init__(self, response: requests.Response) -> None:
-        super().__init__(f"HTTP {response.status_code}")
-        self.response = response
-        self.retry_after = retry_after_seconds(response)
-
-
-def retry_after_seconds(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
-        return None
-
-
-def retrying(*, attempts: int, backoff: float, max_backoff: float, sleep: Callable[[float], None] = time.sleep) -> Retrying:
-    """Exponential backoff with jitter, or the server's Retry-After when it is longer."""
-    exponential = wait_exponential_jitter(multiplier=backoff, max=max_backoff, jitter=backoff)
-
-    def wait(state: RetryCallState) -> float:
-        computed = exponential(state)
-        error = state.outcome.exception() if state.outcome else None
-        server_says = getattr(error, "retry_after", None)
-        return min(max_backoff, max(computed, server_says or 0.0))
-
-    return Retrying(
-        retry=retry_if_exception_type((RetryableResponse, requests.ConnectionError, requests.Timeout)),
-        wait=wait,
-        stop=stop_after_attempt(attempts),
-        sleep=sleep,
-        reraise=True,
-    )
 
 
 def get_with_retries(

@@ -1,35 +1,97 @@
-"""The provider contract: dataclasses in and out, error kinds, and the progress callback."""
+"""The provider contract: a frozen request in, a result out, or a typed error.
+
+Adapters are plain Python (no Django models). Besides the request, a call gets a `CallContext`
+from the pipeline: where to report progress, where to record the provider's request id the moment
+it exists (so a re-run after a crash resumes that request instead of paying for a second one),
+how to learn that the user canceled, and when to give up.
+"""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 # Progress callback: (percent 0-100, short message for the user).
 ProgressCallback = Callable[[int, str], None]
 
 
+def _ignore(*args: object) -> None:
+    return None
+
+
+def _never() -> bool:
+    return False
+
+
 class ProviderError(Exception):
-    """Base of provider errors."""
+    """Base of provider errors. `kind` is what the ledger and the job record."""
+
+    kind = "permanent"
+
+    def __init__(self, message: str, *, request_id: str = "", resumable: bool = False) -> None:
+        super().__init__(message)
+        # The provider's id of the request this error belongs to, when one was created.
+        self.request_id = request_id
+        # True when that request may still finish: asking again should poll it, not submit anew.
+        self.resumable = resumable
+        # The HTTP status of the provider's answer, when the error is one.
+        self.status: int | None = None
 
 
 class TransientProviderError(ProviderError):
     """Timeouts, 429 and 5xx: retry with backoff, then fall back to the next provider."""
 
+    kind = "transient"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, request_id: str = "", resumable: bool = False) -> None:
+        super().__init__(message, request_id=request_id, resumable=resumable)
+        self.retry_after = retry_after
+
 
 class PermanentProviderError(ProviderError):
     """Bad request, auth or payment: no retry; fall back or fail."""
+
+    kind = "permanent"
 
 
 class ContentRefusedError(ProviderError):
     """The provider refused the content (NSFW or policy): no retry, the quota is given back."""
 
+    kind = "refused"
+
+
+class ProviderCanceledError(ProviderError):
+    """The pipeline asked to stop (the user canceled); the provider was told to cancel too."""
+
+    kind = "canceled"
+
 
 @dataclass(frozen=True)
 class GenerationRequest:
     prompt: str
+    # The provider's model id (e.g. "fal-ai/flux/schnell"); empty = the adapter's default.
+    model: str = ""
     style: str = "flat"
     seed: int = 0
     size: int = 1024
     num_images: int = 1
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What the pipeline hands an adapter for one call, besides the request."""
+
+    on_progress: ProgressCallback = _ignore
+    # Called with the provider's request id as soon as the provider gives one, before any waiting.
+    on_submitted: Callable[[str], None] = _ignore
+    # Asked between polls; True = cancel at the provider and raise ProviderCanceledError.
+    should_cancel: Callable[[], bool] = _never
+    # A request id recorded by an earlier run of the same job: poll it, never submit again.
+    resume_id: str = ""
+    # Unix time when an earlier run may have submitted this request without learning its id (it
+    # died waiting for the answer): adapters that can list requests look for it before submitting.
+    lookup_since: float | None = None
+    # time.monotonic() after which the adapter cancels at the provider and raises TransientProviderError.
+    deadline: float | None = None
 
 
 @dataclass(frozen=True)
@@ -45,5 +107,23 @@ class GenerationResult:
     images: list[GeneratedImage]
     provider: str
     model: str
+    model_version: str = ""
+    request_id: str = ""
     cost_usd: float = 0.0
+    # Images the provider withheld as unsafe: not delivered, so not charged to the user's quota.
+    refused_count: int = 0
+    # What the model's licence says about using the output (stored with each image).
+    licence_note: str = ""
     metadata: dict = field(default_factory=dict)
+
+
+class Provider(Protocol):
+    """What the pipeline calls. `configured` is False when the adapter lacks its key."""
+
+    name: str
+    configured: bool
+
+    def generate(self, request: GenerationRequest, context: CallContext | None = None) -> GenerationResult: ...
+
+    def cancel(self, request_id: str, *, model: str = "") -> None:
+        """Best effort: ask the provider to stop a request (used by the reconciler)."""

@@ -9,11 +9,11 @@ import colorsys
 import hashlib
 import io
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from .base import GeneratedImage, GenerationRequest, GenerationResult, PermanentProviderError, ProgressCallback
+from .base import CallContext, GeneratedImage, GenerationRequest, GenerationResult, PermanentProviderError, ProgressCallback
 
 SUPERSAMPLE = 2
 STYLES = ("flat", "pastel", "neon", "mono")
@@ -182,6 +182,7 @@ def draw_avatar(request: GenerationRequest, on_progress: ProgressCallback | None
 
 
 PHOTO_STAND_IN_STYLE = "flat"
+LICENCE_NOTE = "Drawn by avatarsite's own generator: yours to use for any purpose, commercial included."
 
 
 class LocalProvider:
@@ -193,20 +194,24 @@ class LocalProvider:
     def __init__(self, **options: object) -> None:
         self.options = options
 
-    def generate(self, request: GenerationRequest, on_progress: ProgressCallback | None = None) -> GenerationResult:
+    def generate(self, request: GenerationRequest, context: CallContext | None = None) -> GenerationResult:
+        on_progress = (context or CallContext()).on_progress
         if request.style == "photo":  # standing in for an AI provider (embedded default, no keys)
-            request = GenerationRequest(request.prompt, PHOTO_STAND_IN_STYLE, request.seed, request.size, request.num_images)
+            request = replace(request, style=PHOTO_STAND_IN_STYLE)
         if request.style not in STYLES:
             raise PermanentProviderError(f"unknown style '{request.style}'; choose one of {', '.join(STYLES)}")
         if not 64 <= request.size <= 2048:
             raise PermanentProviderError("size must be between 64 and 2048 pixels")
         images = []
         for index in range(request.num_images):
-            variant = GenerationRequest(request.prompt, request.style, request.seed + index, request.size, 1)
-            image = draw_avatar(variant, on_progress)
+            image = draw_avatar(replace(request, seed=request.seed + index, num_images=1), on_progress)
             buffer = io.BytesIO()
             image.save(buffer, "PNG", optimize=True)
             images.append(GeneratedImage(data=buffer.getvalue(), content_type="image/png", width=request.size, height=request.size))
-        if on_progress:
-            on_progress(100, "Done")
-        return GenerationResult(images=images, provider=self.name, model=self.model, cost_usd=0.0)
+        on_progress(100, "Done")
+        return GenerationResult(
+            images=images, provider=self.name, model=self.model, cost_usd=0.0, licence_note=LICENCE_NOTE, model_version="1"
+        )
+
+    def cancel(self, request_id: str, *, model: str = "") -> None:
+        """Nothing runs elsewhere: a local drawing stops with its worker."""

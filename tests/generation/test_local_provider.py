@@ -5,13 +5,15 @@ import io
 import pytest
 from PIL import Image
 
-from generation.providers.base import GenerationRequest, PermanentProviderError
+from generation.providers.base import CallContext, GenerationRequest, PermanentProviderError
 from generation.providers.local import STYLES, LocalProvider, avatar_features
 
 
 def _generate(**params):
     steps = []
-    result = LocalProvider().generate(GenerationRequest(**{"prompt": "a person", "size": 128, **params}), lambda p, m: steps.append((p, m)))
+    result = LocalProvider().generate(
+        GenerationRequest(**{"prompt": "a person", "size": 128, **params}), CallContext(on_progress=lambda p, m: steps.append((p, m)))
+    )
     return result, steps
 
 

@@ -1,0 +1,458 @@
+"""The fal.ai adapter: submit to fal's queue, follow the request's status stream (or poll it), fetch the result."""
+
+import contextlib
+import json
+import queue
+import re
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import requests
+import urllib3
+
+from avatarsite.core.retries import retry_after_seconds
+
+from .base import (
+    CallContext,
+    ContentRefusedError,
+    GenerationRequest,
+    GenerationResult,
+    PermanentProviderError,
+    ProviderError,
+    TransientProviderError,
+)
+from .http import HttpProvider
+
+MODEL_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)+$")
+# Ids under these namespaces carry one more leading segment: workflows/owner/app/... (fal's AppId).
+NAMESPACES = ("workflows", "comfy")
+MODEL_INPUT_DEFAULTS: dict[str, dict[str, Any]] = {"fal-ai/flux/schnell": {"num_inference_steps": 4}}
+# fal's official clients know only these three; others (FAILED, CANCELED in 3rd-party schemas) are tolerated.
+QUEUED, RUNNING, COMPLETED = "IN_QUEUE", "IN_PROGRESS", "COMPLETED"
+FAILED_STATUSES = ("FAILED", "ERROR")
+CANCELED_STATUSES = ("CANCELED", "CANCELLED")
+# fal's infrastructure "request errors": a new try may succeed.
+TRANSIENT_ERROR_TYPES = frozenset(
+    {
+        "request_timeout",
+        "startup_timeout",
+        "runner_scheduling_failure",
+        "runner_connection_timeout",
+        "runner_disconnected",
+        "runner_connection_refused",
+        "runner_connection_error",
+        "runner_incomplete_response",
+        "runner_server_error",
+        "internal_error",
+        "client_disconnected",
+    }
+)
+STEP = re.compile(r"\b(\d+)\s*/\s*(\d+)\b")
+MAX_EVENT_BYTES = 1024 * 1024
+
+
+class _StatusStream:
+    """One connection to a request's status stream, read by a helper thread into `items`: status
+    objects, then ENDED (closed, cut or quiet past the read timeout) or UNAVAILABLE (no stream here:
+    404/405, another answer, or no connection), or an error to raise (401/403, a malformed event)."""
+
+    ENDED, UNAVAILABLE = object(), object()
+
+    def __init__(self, provider: "FalProvider", url: str, *, request_id: str) -> None:
+        self.items: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._response: requests.Response | None = None
+        threading.Thread(target=self._read, args=(provider, url, request_id), name="fal-status-stream", daemon=True).start()
+
+    def _read(self, provider: "FalProvider", url: str, request_id: str) -> None:
+        try:
+            self._open_and_read(provider, url, request_id)
+        except ProviderError as exc:
+            self.items.put(exc)
+        except Exception as exc:  # the waiting thread must hear of any failure, or it would wait until the deadline
+            self.items.put(TransientProviderError(f"fal status stream failed: {exc!r}", request_id=request_id, resumable=True))
+
+    def _open_and_read(self, provider: "FalProvider", url: str, request_id: str) -> None:
+        headers = {**provider.auth_headers(), "Accept": "text/event-stream"}
+        try:
+            response = provider.session.get(url, headers=headers, stream=True, timeout=provider.timeout)
+        except (requests.ConnectionError, requests.Timeout):
+            self.items.put(self.UNAVAILABLE)
+            return
+        with self._lock:
+            self._response = response
+            closed = self._closed
+        with response:
+            if closed:
+                return
+            content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if response.status_code in (401, 403):
+                self.items.put(provider.error_for(response, request_id=request_id))
+            elif response.status_code != 200 or content_type != "text/event-stream":
+                self.items.put(self.UNAVAILABLE)  # 404/405 = no stream here; other answers: polling has the retries
+            else:
+                for status in provider._events(response, request_id=request_id):
+                    self.items.put(status)
+                self.items.put(self.ENDED)
+
+    def close(self) -> None:
+        """Stop the reader: shutting the socket wakes its blocked read at once (close() alone would not)."""
+        with self._lock:
+            self._closed = True
+            response = self._response
+        connection = getattr(response.raw, "connection", None) if response is not None else None
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+@dataclass(frozen=True)
+class _Urls:
+    status: str
+    response: str
+    cancel: str
+
+
+class _Progress:
+    """Turns fal statuses into progress reports, sent only when they change (and never backwards)."""
+
+    def __init__(self, on_progress: Callable[[int, str], None]) -> None:
+        self.on_progress = on_progress
+        self.percent, self.message = 0, ""
+
+    def report(self, percent: int, message: str) -> None:
+        percent = max(percent, self.percent)
+        if (percent, message) != (self.percent, self.message):
+            self.percent, self.message = percent, message
+            self.on_progress(percent, message)
+
+    def status(self, status: dict) -> None:
+        name = status.get("status")
+        if name == QUEUED:
+            position = status.get("queue_position")
+            if isinstance(position, int) and position >= 0:
+                # fal's position is 0-based ("0" = next to run); people count from 1.
+                self.report(15 - min(position, 10), f"Waiting at fal, position {position + 1}")
+            else:
+                self.report(5, "Waiting at fal")
+        elif name == RUNNING:
+            step = _last_step(status.get("logs"))
+            if step is None:
+                self.report(20, "Generating at fal")
+            else:
+                done, total = step
+                self.report(20 + round(70 * done / total), f"Generating at fal (step {done}/{total})")
+
+
+def _last_step(logs: object) -> tuple[int, int] | None:
+    """The latest "step i/n" (or tqdm "i/n") in fal's log lines."""
+    if not isinstance(logs, list):
+        return None
+    for entry in reversed(logs):
+        message = entry.get("message") if isinstance(entry, dict) else None
+        match = STEP.search(message) if isinstance(message, str) else None
+        if match and int(match.group(2)) > 0 and int(match.group(1)) <= int(match.group(2)):
+            return int(match.group(1)), int(match.group(2))
+    return None
+
+
+def _with_query(url: str, query: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(query=f"{parts.query}&{query}" if parts.query else query))
+
+
+def _with_path_suffix(url: str, suffix: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + suffix))
+
+
+def _positive_int(value: object, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
+
+
+class FalProvider(HttpProvider):
+    """Runs fal models through the queue API (`api_url` is the queue base, e.g. https://queue.fal.run).
+
+    The wait follows `GET .../status/stream` (server-sent events), so completion is seen the moment
+    fal reports it; where the stream is not offered it polls `status_url` every `poll_interval`.
+    Either way cancel and the deadline are checked at least every `poll_interval`.
+    """
+
+    name = "fal"
+    default_api_url = "https://queue.fal.run"
+    default_model = "fal-ai/flux/schnell"
+    default_output_hosts = (".fal.media",)
+
+    def __init__(self, *, status_stream: bool = True, **options: Any) -> None:
+        """`status_stream`: follow the status stream (False = always poll)."""
+        super().__init__(**options)
+        self.status_stream = status_stream
+        # Cancel URLs fal handed back for requests being waited on (cancel() prefers them).
+        self._cancel_urls: dict[str, str] = {}
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Key {self.api_key}"}
+
+    def error_for(self, response: requests.Response, *, request_id: str = "", resumable: bool = False) -> ProviderError:
+        """As HttpProvider's, but fal's `X-Fal-Retryable` header overrides the guess from the code."""
+        error = super().error_for(response, request_id=request_id, resumable=resumable)
+        retryable = response.headers.get("X-Fal-Retryable", "").strip().lower()
+        if retryable == "true" and not isinstance(error, TransientProviderError):
+            return TransientProviderError(str(error), retry_after=retry_after_seconds(response), request_id=request_id, resumable=resumable)
+        if retryable == "false" and isinstance(error, TransientProviderError) and response.status_code != 429:
+            return PermanentProviderError(str(error), request_id=request_id)
+        return error
+
+    # --- URLs ----------------------------------------------------------------------------------
+    def requests_base(self, model: str) -> str:
+        """`{api_url}/{owner}/{app}/requests`: status, result and cancel drop the model's sub-path."""
+        if not MODEL_ID.match(model):
+            raise PermanentProviderError(f"fal: '{model}' is not an owner/app[/path] model id")
+        parts = model.split("/")
+        keep = 3 if parts[0] in NAMESPACES else 2
+        if len(parts) < keep:
+            raise PermanentProviderError(f"fal: '{model}' lacks the app after its namespace")
+        return f"{self.api_url}/{'/'.join(parts[:keep])}/requests"
+
+    def _computed_urls(self, model: str, request_id: str) -> _Urls:
+        base = f"{self.requests_base(model)}/{quote(request_id, safe='')}"
+        return _Urls(status=f"{base}/status", response=base, cancel=f"{base}/cancel")
+
+    def _own_url(self, value: object, default: str, *, request_id: str, model: str) -> str:
+        """A URL from fal's answer, if it points at fal itself; otherwise cancel and refuse."""
+        if not isinstance(value, str) or not value:
+            return default
+        try:
+            return self.ensure_own_host(value)
+        except PermanentProviderError as exc:
+            self.cancel(request_id, model=model)  # through the computed URL, on fal's own host
+            raise PermanentProviderError(str(exc), request_id=request_id) from exc
+
+    # --- generate ------------------------------------------------------------------------------
+    def input_for(self, model: str, request: GenerationRequest) -> dict[str, Any]:
+        """The model input (flux schema, §1.7): a square of `size` pixels, JPEG, safety checker on."""
+        return {
+            "prompt": request.prompt,
+            "image_size": {"width": request.size, "height": request.size},
+            "seed": request.seed,
+            "num_images": request.num_images,
+            "output_format": "jpeg",
+            "enable_safety_checker": True,
+            **MODEL_INPUT_DEFAULTS.get(model, {}),
+            **self.model_options(model).get("input", {}),
+        }
+
+    def generate(self, request: GenerationRequest, context: CallContext | None = None) -> GenerationResult:
+        context = context or CallContext()
+        model = request.model or self.default_model
+        self.requests_base(model)  # checks the model id before anything is sent
+        deadline = self.deadline_for(context)
+        progress = _Progress(context.on_progress)
+        if context.resume_id:
+            request_id = context.resume_id
+            urls = self._computed_urls(model, request_id)
+        else:
+            request_id, urls, answer = self._submit(request, model, context)
+            progress.status(answer)
+        self._cancel_urls[request_id] = urls.cancel
+        try:
+            status = None
+            if self.status_stream:
+                status = self._wait_streaming(urls, context, request_id=request_id, model=model, deadline=deadline, progress=progress)
+            if status is None:
+                status = self._wait_polling(urls, context, request_id=request_id, model=model, deadline=deadline, progress=progress)
+            return self._collect(status, urls.response, request, request_id=request_id, model=model, progress=progress)
+        finally:
+            self._cancel_urls.pop(request_id, None)
+
+    def _submit(self, request: GenerationRequest, model: str, context: CallContext) -> tuple[str, _Urls, dict]:
+        # Never retried here: a lost answer may still have created a billable request (the pipeline decides).
+        response = self.send("POST", f"{self.api_url}/{model}", json=self.input_for(model, request), retry=False)
+        answer = self.json_of(response)
+        request_id = answer.get("request_id")
+        if not isinstance(request_id, str) or not request_id:
+            raise TransientProviderError("fal accepted the request without a request_id")
+        context.on_submitted(request_id)
+        computed = self._computed_urls(model, request_id)
+        urls = _Urls(
+            status=self._own_url(answer.get("status_url"), computed.status, request_id=request_id, model=model),
+            response=self._own_url(answer.get("response_url"), computed.response, request_id=request_id, model=model),
+            cancel=self._own_url(answer.get("cancel_url"), computed.cancel, request_id=request_id, model=model),
+        )
+        return request_id, urls, answer
+
+    # --- waiting -------------------------------------------------------------------------------
+    def _wait_streaming(
+        self, urls: _Urls, context: CallContext, *, request_id: str, model: str, deadline: float, progress: _Progress
+    ) -> dict | None:
+        """The final status from the status stream, or None when fal does not offer it (then poll).
+
+        A helper thread reads the stream; this one waits for its events at most one poll interval
+        at a time, so cancel and the deadline are checked that often however quiet fal is, and a
+        quiet stream is not dropped and reopened every interval (costly with many requests)."""
+        url = _with_query(_with_path_suffix(urls.status, "/stream"), "logs=1")
+        while True:
+            stream = _StatusStream(self, url, request_id=request_id)
+            try:
+                outcome = self._follow(stream, context, request_id=request_id, model=model, deadline=deadline, progress=progress)
+            finally:
+                stream.close()
+            if outcome is _StatusStream.UNAVAILABLE:
+                return None
+            if isinstance(outcome, dict):
+                return outcome
+            # Closed before the final status: wait a little, so a flapping stream cannot spin.
+            self.wait_for_next_poll(context, request_id=request_id, model=model, deadline=deadline)
+
+    def _follow(
+        self, stream: "_StatusStream", context: CallContext, *, request_id: str, model: str, deadline: float, progress: _Progress
+    ) -> object:
+        """The final status, or why the stream stopped without one (ENDED, UNAVAILABLE)."""
+        checked: float | None = None
+        while True:
+            try:
+                item = stream.items.get(timeout=max(0.001, min(self.poll_interval, deadline - self.clock())))
+            except queue.Empty:
+                item = None
+            if item is None or checked is None or self.clock() - checked >= self.poll_interval:
+                self.stop_if_asked(context, request_id=request_id, model=model, deadline=deadline)
+                checked = self.clock()
+            if item is None:
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            if not isinstance(item, dict):
+                return item
+            progress.status(item)
+            if self._finished(item):
+                return item
+
+    def _events(self, response: requests.Response, *, request_id: str) -> Iterator[dict]:
+        """Each server-sent event's data as a status object (`event:`, `id:` and comments ignored)."""
+        buffer, data = b"", []
+        while True:
+            try:
+                # read1 hands over whatever arrived (read(n) would wait for n bytes: a late event).
+                chunk = response.raw.read1(64 * 1024)
+            except (urllib3.exceptions.HTTPError, requests.RequestException, OSError, ValueError):
+                return  # timed out, dropped, or shut by close(): the caller reopens if still waiting
+            if not chunk:
+                if data:
+                    yield self._event(data, request_id=request_id)
+                return
+            buffer += chunk
+            if len(buffer) > MAX_EVENT_BYTES:
+                raise TransientProviderError("fal sent an oversized status event", request_id=request_id, resumable=True)
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                line = line.rstrip(b"\r")
+                if not line:
+                    if data:
+                        yield self._event(data, request_id=request_id)
+                        data = []
+                elif line.startswith(b"data:"):
+                    data.append(line[5:].removeprefix(b" "))
+
+    def _event(self, data: list[bytes], *, request_id: str) -> dict:
+        try:
+            status = json.loads(b"\n".join(data))
+        except ValueError:
+            status = None
+        return self._checked_status(status, request_id=request_id)
+
+    def _wait_polling(
+        self, urls: _Urls, context: CallContext, *, request_id: str, model: str, deadline: float, progress: _Progress
+    ) -> dict:
+        url = _with_query(urls.status, "logs=1")
+        while True:
+            # 202 while queued or running, 200 when done; 5xx and network errors retried by send().
+            response = self.send("GET", url, request_id=request_id)
+            status = self._checked_status(self.json_of(response, request_id=request_id), request_id=request_id)
+            progress.status(status)
+            if self._finished(status):
+                return status
+            self.wait_for_next_poll(context, request_id=request_id, model=model, deadline=deadline)
+
+    def _checked_status(self, status: object, *, request_id: str) -> dict:
+        if not isinstance(status, dict) or not isinstance(status.get("status"), str):
+            raise TransientProviderError("fal sent a status that is not a JSON status object", request_id=request_id, resumable=True)
+        return status
+
+    @staticmethod
+    def _finished(status: dict) -> bool:
+        return status["status"] in (COMPLETED, *FAILED_STATUSES, *CANCELED_STATUSES)
+
+    # --- the result ----------------------------------------------------------------------------
+    def _collect(
+        self, status: dict, response_url: str, request: GenerationRequest, *, request_id: str, model: str, progress: _Progress
+    ) -> GenerationResult:
+        if status["status"] in CANCELED_STATUSES:
+            raise TransientProviderError("fal canceled the request", request_id=request_id)
+        # A failed request still ends COMPLETED, with `error`; the result call then answers the model's error code.
+        error = status.get("error") or (status["status"] if status["status"] in FAILED_STATUSES else "")
+        output = self._fetch_result(response_url, request_id=request_id, failed=bool(error))
+        if error:
+            kind = TransientProviderError if status.get("error_type") in TRANSIENT_ERROR_TYPES else PermanentProviderError
+            raise kind(f"fal reported an error: {str(error)[:200]}", request_id=request_id)
+        images = output.get("images")
+        if not isinstance(images, list) or not all(isinstance(item, dict) and isinstance(item.get("url"), str) for item in images):
+            raise TransientProviderError("fal sent a result without a list of image URLs", request_id=request_id)
+        flags = output.get("has_nsfw_concepts")
+        flags = flags if isinstance(flags, list) else []
+        kept = [item for index, item in enumerate(images) if not (index < len(flags) and flags[index] is True)]
+        refused = len(images) - len(kept)
+        if not kept:
+            if refused:
+                raise ContentRefusedError(f"fal's safety checker flagged all {refused} image(s)", request_id=request_id)
+            raise TransientProviderError("fal sent a result without images", request_id=request_id)
+        progress.report(95, "Downloading the image")
+        downloaded = self.download_outputs([item["url"] for item in kept], request_id=request_id)
+        # fal bills each image it made (flagged ones too), at the size it reports.
+        cost = sum(
+            self.cost(
+                model,
+                width=_positive_int(item.get("width"), request.size),
+                height=_positive_int(item.get("height"), request.size),
+                count=1,
+            )
+            for item in images
+        )
+        metadata = {"seed": output.get("seed"), "timings": output.get("timings"), "metrics": status.get("metrics")}
+        return GenerationResult(
+            images=downloaded,
+            provider=self.name,
+            model=model,
+            request_id=request_id,
+            cost_usd=round(cost, 6),
+            refused_count=refused,
+            licence_note=self.licence_note(model),
+            metadata={key: value for key, value in metadata.items() if value is not None},
+        )
+
+    def _fetch_result(self, url: str, *, request_id: str, failed: bool) -> dict:
+        """The output JSON. An error answer means the request is over (not resumable); a network
+        failure is resumable (fal keeps the result for a while)."""
+        try:
+            # A request reported failed answers its error again: retrying that would only add latency.
+            response = self.send("GET", url, retry=not failed, request_id=request_id)
+        except TransientProviderError as exc:
+            if isinstance(exc.__cause__, requests.RequestException):
+                raise
+            raise TransientProviderError(str(exc), retry_after=exc.retry_after, request_id=request_id) from exc
+        return self.json_of(response, request_id=request_id)
+
+    # --- cancel --------------------------------------------------------------------------------
+    def cancel(self, request_id: str, *, model: str = "") -> None:
+        """PUT .../requests/{id}/cancel. Best effort: ALREADY_COMPLETED (400), NOT_FOUND (404) and
+        network failures are all "nothing more to do"."""
+        try:
+            url = self._cancel_urls.get(request_id) or self._computed_urls(model or self.default_model, request_id).cancel
+            self.send("PUT", url)
+        except ProviderError:
+            pass
