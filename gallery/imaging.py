@@ -124,15 +124,25 @@ def placeholder_data_uri(image: Image.Image) -> str:
     return "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def render_variant(square: Image.Image, *, size: int, fmt: str) -> RenderedVariant:
+    """One size in one format, encoded as every variant is (so the same pixels give the same bytes)."""
+    resized = square if square.width == size else square.resize((size, size), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    resized.save(buffer, _PIL_FORMAT[fmt], quality=85 if fmt == "jpeg" else 82, optimize=fmt == "jpeg")
+    return RenderedVariant(size=size, format=fmt, data=buffer.getvalue())
+
+
+def variant_sizes(*, side: int, max_size: int, sizes: tuple[int, ...] = VARIANT_SIZES) -> list[int]:
+    """Every size up to the smaller of the source's side and the licence's limit; a source smaller
+    than the smallest size still yields one (upscaled) variant."""
+    limit = min(max_size, side)
+    return [s for s in sizes if s <= limit] or [min(sizes)]
+
+
 def render_variants(square: Image.Image, *, max_size: int, sizes: tuple[int, ...] = VARIANT_SIZES) -> list[RenderedVariant]:
     """Every size up to the smaller of the source's side and the licence's limit, in WebP and JPEG."""
-    limit = min(max_size, square.width)
-    variants = []
-    # A source smaller than the smallest size still yields one (upscaled) variant.
-    for size in [s for s in sizes if s <= limit] or [min(sizes)]:
-        resized = square.resize((size, size), Image.Resampling.LANCZOS)
-        for fmt in VARIANT_FORMATS:
-            buffer = io.BytesIO()
-            resized.save(buffer, _PIL_FORMAT[fmt], quality=85 if fmt == "jpeg" else 82, optimize=fmt == "jpeg")
-            variants.append(RenderedVariant(size=size, format=fmt, data=buffer.getvalue()))
-    return variants
+    return [
+        render_variant(square, size=size, fmt=fmt)
+        for size in variant_sizes(side=square.width, max_size=max_size, sizes=sizes)
+        for fmt in VARIANT_FORMATS
+    ]

@@ -150,3 +150,26 @@ def avatar_similar(*, avatar: Avatar, limit: int = 8, pool: int = 300) -> list[A
         return (-shared, imaging.hamming_distance(phash, int(other.phash, 16)))
 
     return attach_renditions(sorted(candidates, key=distance)[:limit])
+
+
+_TEXT_STOP_WORDS = frozenset({"and", "the", "with", "for", "from", "are", "its", "this", "that", "very", "some", "who", "has", "have"})
+
+
+def avatar_related_to_text(*, text: str, limit: int = 6) -> list[Avatar]:
+    """Premade avatars that share any word with a free text (a generation prompt), most
+    downloaded first; the most downloaded overall when none does."""
+    words = [w for w in (word.strip(".,;:!?\"'()").lower() for word in text.split()) if len(w) > 2 and w not in _TEXT_STOP_WORDS][:8]
+    queryset = _visible().defer("search").order_by("-download_count", "-id")
+    related: list[Avatar] = []
+    if words:
+        if connection.vendor == "postgresql":
+            matching = queryset.filter(search=SearchQuery(" or ".join(words), search_type="websearch", config="english"))
+        else:
+            condition = Q()
+            for word in words:
+                condition |= Q(title__icontains=word) | Q(tags__icontains=word)
+            matching = queryset.filter(condition)
+        related = list(matching[:limit])
+    if len(related) < limit:
+        related += list(queryset.exclude(pk__in=[a.pk for a in related])[: limit - len(related)])
+    return attach_renditions(related)

@@ -1,6 +1,5 @@
 """Writes on the gallery: sources, importing remote avatars, and whole import runs."""
 
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -8,11 +7,11 @@ from datetime import datetime
 from enum import StrEnum
 
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import storages
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+
+from avatarsite.core.storage import store_content
 
 from . import imaging
 from .importers.base import (
@@ -122,14 +121,7 @@ def _near_duplicate(*, phash: int, exclude_pk: int | None) -> Avatar | None:
 
 def _store_variant(*, variant: imaging.RenderedVariant) -> str:
     """Save under a key derived from the bytes: the same image is stored once and never changes."""
-    digest = hashlib.sha256(variant.data).hexdigest()
-    key = f"gallery/{digest[:2]}/{digest}.{'jpg' if variant.format == 'jpeg' else variant.format}"
-    storage = storages["public"]
-    if not storage.exists(key):
-        saved = storage.save(key, ContentFile(variant.data))
-        if saved != key:  # a concurrent import stored the same bytes first; keep one copy
-            storage.delete(saved)
-    return key
+    return store_content(storage="public", prefix="gallery", data=variant.data, fmt=variant.format, skip_existing=True)
 
 
 def avatar_import_remote(

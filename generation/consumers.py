@@ -22,17 +22,28 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
             # Someone else's job and a job that does not exist look the same.
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        self.group_name = job.group_name
+        self.job_id, self.group_name = job.pk, job.group_name
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
-        await self.send_json(job_state(job=job))
+        await self.send_json(await database_sync_to_async(job_state)(job=job))
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group_name"):
             await self.channel_layer.group_discard(self.group_name, self.channel_name)
 
     async def receive_json(self, content: dict, **kwargs) -> None:
-        """Clients only listen; anything they send is ignored."""
+        """Clients only listen, except to ask for the current state again (a queued job's place
+        in line moves without an event); anything else is ignored."""
+        if isinstance(content, dict) and content.get("type") == "refresh":
+            job = await database_sync_to_async(job_get_for_user)(job_id=self.job_id, user_id=self.scope["user"].pk)
+            if job is not None:
+                await self.send_json(await database_sync_to_async(job_state)(job=job))
+
+    async def decode_json(self, text_data: str) -> dict:
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:
+            return {}
 
     async def job_state(self, event: dict) -> None:
         await self.send_json(event)

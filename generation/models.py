@@ -40,11 +40,18 @@ class GenerationJob(models.Model):
     quota_refunded = models.BooleanField(default=False)
     reused_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     error_kind = models.CharField(max_length=16, blank=True, help_text="transient / permanent / refused / timeout on failure.")
+    # Times a worker started this job; a message that keeps killing workers stops after a few.
+    runs = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    deadline_at = models.DateTimeField(null=True, blank=True, help_text="The reconciler settles a job still unfinished then.")
+    deadline_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="The reconciler settles a job unfinished then (queued: wait limit; running: run limit).",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -73,6 +80,7 @@ class GeneratedImage(models.Model):
     variants = models.JSONField(default=list)
     provider = models.CharField(max_length=32)
     model = models.CharField(max_length=100)
+    model_version = models.CharField(max_length=100, blank=True)
     seed = models.BigIntegerField()
     prompt = models.TextField()
     licence_note = models.CharField(max_length=200, blank=True)
@@ -88,27 +96,44 @@ class GeneratedImage(models.Model):
 
 
 class CostEntry(models.Model):
-    """One provider call: what it cost and how it ended, so spend can be summed by day, provider and plan."""
+    """One provider call, opened before the call and settled once: the job's attempt history and
+    the cost ledger in one row, so spend can be summed by day, provider and plan.
+
+    A call opened by a worker that died stays `pending` with the provider's request id: the next
+    run (or the reconciler) resumes that request instead of paying for a new one.
+    """
 
     class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         REFUSED = "refused", "Refused"
+        CANCELED = "canceled", "Canceled"
 
     job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="cost_entries")
     provider = models.CharField(max_length=32)
     model = models.CharField(max_length=100)
     plan = models.CharField(max_length=32, blank=True)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    request_id = models.CharField(max_length=100, blank=True, help_text="The provider's id of the request, once it gave one.")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
     error_kind = models.CharField(max_length=16, blank=True)
     error = models.CharField(max_length=255, blank=True)
+    images = models.PositiveSmallIntegerField(default=0)
     megapixels = models.DecimalField(max_digits=8, decimal_places=3, default=0)
     cost_usd = models.DecimalField(max_digits=10, decimal_places=5, default=0)
     latency_ms = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["created_at"]
+        ordering = ["created_at", "id"]
+        verbose_name = "provider call"
+        constraints = [
+            # One provider request is one charge, however many runs saw it.
+            models.UniqueConstraint(
+                fields=["provider", "request_id"], condition=~models.Q(request_id=""), name="generation_cost_one_row_per_provider_request"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.provider}/{self.model} {self.outcome} ${self.cost_usd}"

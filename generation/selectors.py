@@ -1,11 +1,28 @@
-"""Reads of generation jobs."""
+"""Reads of generation jobs: their state (as websockets and the polling endpoint send it), queue
+position and ETA, lanes, and what to show while waiting or after a failure."""
 
+import math
+import statistics
 import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.files.storage import storages
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.urls import reverse
+from django.utils import timezone
 
-from .models import GeneratedImage, GenerationJob
+from gallery.models import Avatar
+from gallery.selectors import avatar_related_to_text
+
+from .models import CostEntry, GeneratedImage, GenerationJob
+from .providers.registry import provider_get
+
+LANE_LABELS = {"enterprise": "dedicated lane", "premium": "priority lane", "standard": "standard lane", "batch": "batch lane"}
 
 
 def image_state(*, image: GeneratedImage) -> dict:
@@ -31,10 +48,78 @@ def image_state(*, image: GeneratedImage) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class LaneEstimate:
+    """Where a request would stand: its lane, its place in line and when it should be done."""
+
+    queue: str
+    lane: str
+    position: int
+    eta_seconds: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.lane}, position {self.position}"
+
+
+def ai_available(*, chain: tuple[str, ...] | list[str]) -> bool:
+    """Is any provider of this chain set up here (with its key)?"""
+    return any(provider_get(entry.split(":", 1)[0]) is not None for entry in chain)
+
+
+def provider_latency_seconds(*, provider: str) -> float:
+    """The median time of this provider's recent successful calls (last hour), or the configured
+    starting value when there are too few; cached for half a minute."""
+    key = f"generation:latency:{provider}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    since = timezone.now() - timedelta(hours=1)
+    recent = CostEntry.objects.filter(provider=provider, outcome=CostEntry.Outcome.SUCCEEDED, created_at__gte=since)
+    latencies = list(recent.order_by("-created_at").values_list("latency_ms", flat=True)[:200])
+    enough = len(latencies) >= 3
+    seconds = statistics.median(latencies) / 1000 if enough else float(settings.GENERATION_EXPECTED_SECONDS.get(provider, 10))
+    cache.set(key, seconds, 30)
+    return seconds
+
+
+def lane_estimate(*, queue: str, chain: list[str] | tuple[str, ...], ahead: int) -> LaneEstimate:
+    """ETA from the queue depth, the lane's worker count and the first provider's recent latency."""
+    latency = provider_latency_seconds(provider=chain[0].split(":", 1)[0]) if chain else 10.0
+    workers = max(1, settings.GENERATION_QUEUE_CONCURRENCY.get(queue, 1))
+    eta = latency * (ahead // workers + 1)
+    return LaneEstimate(queue=queue, lane=LANE_LABELS.get(queue, f"{queue} lane"), position=ahead + 1, eta_seconds=math.ceil(eta))
+
+
+def queue_ahead(*, queue: str, before=None) -> int:
+    """Jobs waiting in this lane (accepted before `before`, when given)."""
+    waiting = GenerationJob.objects.filter(queue=queue, status=GenerationJob.Status.QUEUED)
+    return (waiting.filter(created_at__lt=before) if before is not None else waiting).count()
+
+
+def job_estimate(*, job: GenerationJob) -> LaneEstimate | None:
+    """For a queued job: its place in line and ETA; for a running one: the ETA of its run."""
+    if job.status == GenerationJob.Status.QUEUED:
+        return lane_estimate(queue=job.queue, chain=job.provider_chain, ahead=queue_ahead(queue=job.queue, before=job.created_at))
+    if job.status == GenerationJob.Status.RUNNING:
+        return lane_estimate(queue=job.queue, chain=job.provider_chain, ahead=0)
+    return None
+
+
+FAILURE_SUGGESTIONS = {
+    "refused": ["Describe the avatar differently: the image service judged this one unsafe.", "Pick one of the premade avatars below."],
+    "transient": ["Try again in a minute: the image services are busy.", "An instant style is drawn at once and costs nothing."],
+    "timeout": ["Try again: the lanes are moving again.", "An instant style is drawn at once and costs nothing."],
+    "lost": ["Try again with a different description.", "Pick one of the premade avatars below."],
+}
+DEFAULT_SUGGESTIONS = ["Try again with a simpler description.", "An instant style is drawn at once and costs nothing."]
+
+
 def job_state(*, job: GenerationJob) -> dict:
     """The job's public state, as sent to its websocket clients and by the polling endpoint."""
     finished = job.status == GenerationJob.Status.SUCCEEDED
-    return {
+    estimate = job_estimate(job=job)
+    state = {
         "type": "job.state",
         "job_id": str(job.id),
         "status": job.status,
@@ -46,11 +131,51 @@ def job_state(*, job: GenerationJob) -> dict:
         "seed": job.seed,
         "prompt": job.prompt,
         "queue": job.queue,
+        "lane": LANE_LABELS.get(job.queue, job.queue),
+        "queue_position": estimate.position if estimate and job.status == GenerationJob.Status.QUEUED else None,
+        "eta_seconds": estimate.eta_seconds if estimate else None,
+        "quota_units": 0 if job.quota_refunded else job.quota_units,
         "reused": job.reused_from_id is not None,
         "images": [image_state(image=image) for image in job.images.all()] if finished else [],
+        "suggestions": FAILURE_SUGGESTIONS.get(job.error_kind, DEFAULT_SUGGESTIONS) if job.status == GenerationJob.Status.FAILED else [],
         "created_at": job.created_at.isoformat(),
         "updated_at": job.updated_at.isoformat(),
     }
+    if job.status == GenerationJob.Status.FAILED:
+        state["similar"] = [_premade_state(avatar) for avatar in avatar_related_to_text(text=job.prompt, limit=6)]
+    return state
+
+
+def _premade_state(avatar: Avatar) -> dict:
+    return {"id": avatar.pk, "title": avatar.title, "image_url": avatar.card_src, "url": reverse("gallery:detail", args=[avatar.pk])}
+
+
+def job_thumbnail_url(*, job: GenerationJob, size: int = 256) -> str:
+    """The first result at `size` (or the nearest), for lists; empty when there is none."""
+    images = list(job.images.all())
+    if not images:
+        return ""
+    # The nearest size, WebP before JPEG (only the JPEG exists until the other sizes are made).
+    variants = sorted(images[0].variants, key=lambda v: (abs(v["size"] - size), v["format"] != "webp"))
+    return storages["default"].url(variants[0]["key"]) if variants else ""
+
+
+def job_attempts(*, job: GenerationJob) -> list[CostEntry]:
+    """The provider calls of a job, in order (the ledger lines are its attempts)."""
+    return list(job.cost_entries.order_by("created_at", "id"))
+
+
+def similar_for_prompt(*, user_id: int, prompt: str, limit: int = 6) -> dict:
+    """Something to look at while a custom avatar is made: premade avatars sharing its words and
+    the user's own earlier results for similar prompts."""
+    words = {w.lower() for w in prompt.split() if len(w) > 3}
+    own = []
+    for job in job_list_for_user(user_id=user_id).filter(status=GenerationJob.Status.SUCCEEDED).prefetch_related("images")[:50]:
+        if words & {w.lower() for w in job.prompt.split()} and job.images.all():
+            own.append({"job_id": str(job.id), "prompt": job.prompt, "image_url": job_thumbnail_url(job=job)})
+        if len(own) >= limit:
+            break
+    return {"premade": avatar_related_to_text(text=prompt, limit=limit), "own": own}
 
 
 def job_get_for_user(*, job_id: uuid.UUID | str, user_id: int) -> GenerationJob | None:
@@ -64,3 +189,36 @@ def job_get_for_user(*, job_id: uuid.UUID | str, user_id: int) -> GenerationJob 
 def job_list_for_user(*, user_id: int) -> QuerySet[GenerationJob]:
     """The user's jobs, newest first."""
     return GenerationJob.objects.filter(user_id=user_id).order_by("-created_at")
+
+
+@dataclass(frozen=True)
+class SpendLine:
+    """Provider spend: calls, images delivered and dollars, for one (day, provider, plan) or one provider."""
+
+    provider: str
+    calls: int
+    images: int
+    cost_usd: Decimal
+    day: date | None = None
+    plan: str = ""
+
+
+def spend_by_day(*, since: datetime, until: datetime | None = None) -> list[SpendLine]:
+    """The ledger summed per day, provider and plan (UTC days)."""
+    entries = CostEntry.objects.filter(created_at__gte=since)
+    if until is not None:
+        entries = entries.filter(created_at__lt=until)
+    rows = (
+        entries.annotate(day=TruncDate("created_at"))
+        .values("day", "provider", "plan")
+        .annotate(calls=Count("id"), images=Sum("images"), cost=Sum("cost_usd"))
+        .order_by("day", "provider", "plan")
+    )
+    return [SpendLine(r["provider"], r["calls"], r["images"] or 0, r["cost"] or Decimal(0), r["day"], r["plan"]) for r in rows]
+
+
+def spend_totals(*, queryset: QuerySet[CostEntry] | None = None) -> list[SpendLine]:
+    """The ledger (or part of it) summed per provider, most spent first."""
+    entries = CostEntry.objects.all() if queryset is None else queryset
+    rows = entries.order_by().values("provider").annotate(calls=Count("id"), images=Sum("images"), cost=Sum("cost_usd")).order_by("-cost")
+    return [SpendLine(r["provider"], r["calls"], r["images"] or 0, r["cost"] or Decimal(0)) for r in rows]

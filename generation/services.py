@@ -1,6 +1,8 @@
 """Writes of the generation app: accept a request (validate, quota, reuse, enqueue), run a job
 along its provider chain, store the results, cancel, and settle jobs past their deadline."""
 
+import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -12,20 +14,31 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.files.storage import storages
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from avatarsite.core.storage import store_content
 from billing.entitlements import Entitlements, entitlements
 from gallery import imaging
 
+from .breaker import breaker_allows, breaker_record_failure, breaker_record_success
 from .models import CostEntry, GeneratedImage, GenerationJob
 from .progress import job_notify, job_progress_report
-from .providers.base import ContentRefusedError, GenerationRequest, GenerationResult, PermanentProviderError, TransientProviderError
+from .providers.base import (
+    CallContext,
+    ContentRefusedError,
+    GenerationRequest,
+    GenerationResult,
+    PermanentProviderError,
+    ProviderCanceledError,
+    ProviderError,
+    TransientProviderError,
+)
 from .providers.local import STYLES as LOCAL_STYLES
 from .providers.registry import provider_get
 from .quotas import quota_check_locked, quota_refund
+from .selectors import LANE_LABELS
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +148,7 @@ def generation_job_create(
         "queue": plan.queue,
         "priority": plan.priority,
         "provider_chain": list(request.chain),
+        "message": f"Waiting in the {LANE_LABELS.get(plan.queue, plan.queue)}",
     }
     with transaction.atomic():
         earlier = GenerationJob.objects.filter(request_key=request.key, status=GenerationJob.Status.SUCCEEDED, reused_from=None)
@@ -144,7 +158,7 @@ def generation_job_create(
         units = 0 if request.chain == LOCAL_CHAIN else request.num_images
         quota_check_locked(user_id=user_id, plan=plan, units=units, now=now)
         job = GenerationJob.objects.create(
-            **fields, quota_units=units, deadline_at=now + timedelta(seconds=settings.GENERATION_JOB_DEADLINE_SECONDS)
+            **fields, quota_units=units, deadline_at=now + timedelta(seconds=settings.GENERATION_QUEUE_TIMEOUT_SECONDS)
         )
         transaction.on_commit(lambda: _enqueue(job))
     return job
@@ -152,10 +166,9 @@ def generation_job_create(
 
 def _job_reuse(*, earlier: GenerationJob, fields: dict, now) -> GenerationJob:
     job = GenerationJob.objects.create(
-        **fields,
+        **{**fields, "message": "Ready: the same request was made before, so it cost nothing."},
         status=GenerationJob.Status.SUCCEEDED,
         progress=100,
-        message="Ready: the same request was made before, so it cost nothing.",
         reused_from=earlier,
         started_at=now,
         finished_at=now,
@@ -167,78 +180,136 @@ def _job_reuse(*, earlier: GenerationJob, fields: dict, now) -> GenerationJob:
         )
         for image in earlier.images.all()
     )
+    transaction.on_commit(lambda: _enqueue_images_finish(job))  # in case the earlier job's sizes are still coming
     return job
 
 
-def _store_image(*, data: bytes) -> tuple[int, int, list[dict]]:
-    """Verify and re-encode the provider's bytes into the gallery's variants, stored privately
-    under content-addressed keys (the same bytes are stored once; a re-run stores nothing new)."""
-    image = imaging.decode_image(data)
-    square = imaging.square_crop(image)
-    storage = storages["default"]
-    variants = []
-    for variant in imaging.render_variants(square, max_size=square.width, sizes=(*imaging.VARIANT_SIZES, 2048)):
-        digest = hashlib.sha256(variant.data).hexdigest()
-        key = f"generated/{digest[:2]}/{digest}.{'jpg' if variant.format == 'jpeg' else variant.format}"
-        if not storage.exists(key):
-            storage.save(key, ContentFile(variant.data))
-        variants.append({"size": variant.size, "format": variant.format, "key": key, "bytes": len(variant.data)})
-    return square.width, square.height, variants
+# --- running a job -------------------------------------------------------------------------------
 
 
-def _record_cost(*, job: GenerationJob, provider: str, model: str, outcome: str, started: float, **extra) -> None:
-    CostEntry.objects.create(
-        job=job,
-        provider=provider,
-        model=model,
-        plan=job.plan,
-        outcome=outcome,
-        latency_ms=int((time.monotonic() - started) * 1000),
-        **extra,
-    )
+@dataclass(frozen=True)
+class StoredImage:
+    width: int
+    height: int
+    variants: list[dict]
+
+
+# Generated images are served up to 2048 px (premium), plus the gallery's sizes below their own side.
+LARGEST_GENERATED = 2048
+
+
+def _generated_sizes(side: int) -> list[int]:
+    largest = min(side, LARGEST_GENERATED)
+    return [size for size in imaging.VARIANT_SIZES if size < largest] + [largest]
+
+
+def _store_variant(*, square, size: int, fmt: str) -> dict:
+    variant = imaging.render_variant(square, size=size, fmt=fmt)
+    key = store_content(storage="default", prefix="generated", data=variant.data, fmt=fmt)
+    return {"size": size, "format": fmt, "key": key, "bytes": len(variant.data)}
+
+
+def _store_image(*, data: bytes) -> StoredImage:
+    """Verify the provider's bytes (type, size, pixel count, integrity) and re-encode them into one
+    JPEG at the largest size served, stored privately under a content-addressed key: the result
+    goes out with that; the other sizes and formats follow (`generation_job_images_finish`).
+    Raises imaging.UnsafeImageError for bytes that are not an image we accept."""
+    square = imaging.square_crop(imaging.decode_image(data))
+    size = _generated_sizes(square.width)[-1]
+    return StoredImage(size, size, [_store_variant(square=square, size=size, fmt="jpeg")])
+
+
+def generation_job_images_finish(*, job_id: str) -> int:
+    """Render and store every size and format a succeeded job's images still lack, then tell the
+    job's listeners. Idempotent (what is stored is skipped; keys are content-addressed)."""
+    job = GenerationJob.objects.filter(pk=job_id, status=GenerationJob.Status.SUCCEEDED).first()
+    if job is None:
+        return 0
+    added = 0
+    for image in job.images.all():
+        have = {(v["size"], v["format"]) for v in image.variants}
+        primary = max(image.variants, key=lambda v: (v["size"], v["format"] == "jpeg"))
+        wanted = [(size, fmt) for size in _generated_sizes(primary["size"]) for fmt in imaging.VARIANT_FORMATS if (size, fmt) not in have]
+        if not wanted:
+            continue
+        with storages["default"].open(primary["key"]) as stored:
+            square = imaging.decode_image(stored.read())
+        new = [_store_variant(square=square, size=size, fmt=fmt) for size, fmt in wanted]
+        with transaction.atomic():
+            image = GeneratedImage.objects.select_for_update().get(pk=image.pk)
+            merged = {(v["size"], v["format"]): v for v in [*image.variants, *new]}
+            image.variants = [merged[key] for key in sorted(merged)]
+            image.save(update_fields=["variants"])
+        added += len(new)
+    if added:
+        job_notify(job=job)
+    return added
+
+
+def _enqueue_images_finish(job: GenerationJob) -> None:
+    from .tasks import job_images_finish
+
+    # After the lane's waiting jobs: the user already has the result, these are the other sizes.
+    job_images_finish.apply_async(args=[str(job.id)], queue=job.queue, priority=9)
 
 
 class _Progress:
-    """Forwards a provider's progress to the job, skipping updates that would not show."""
+    """Forwards a provider's progress to the job, skipping updates nobody would see."""
 
     def __init__(self, job: GenerationJob) -> None:
-        self.job, self.last = job, -1
+        self.job, self.percent, self.message, self.at = job, -1, "", 0.0
 
     def __call__(self, percent: int, message: str) -> None:
         percent = max(5, min(95, percent))
-        if percent >= self.last + 5 or percent == 95:
-            self.last = percent
-            job_progress_report(job=self.job, progress=percent, message=message)
+        now = time.monotonic()
+        if percent >= self.percent + 5 or percent == 95 or (message != self.message and now - self.at >= 0.25):
+            self.percent, self.message, self.at = max(percent, self.percent), message, now
+            job_progress_report(job=self.job, progress=self.percent, message=message)
 
 
-def _call_with_retries(provider, request: GenerationRequest, progress: _Progress) -> GenerationResult:
-    """Transient errors are retried with exponential backoff and jitter (or the server's Retry-After)."""
-    attempts, backoff = settings.GENERATION_PROVIDER_ATTEMPTS, settings.GENERATION_PROVIDER_BACKOFF_SECONDS
-    for attempt in range(1, attempts + 1):
-        try:
-            return provider.generate(request, progress)
-        except TransientProviderError as exc:
-            if attempt == attempts:
-                raise
-            wait = max(getattr(exc, "retry_after", 0) or 0, backoff * 2 ** (attempt - 1) * (0.5 + secrets.randbelow(1000) / 1000))
-            time.sleep(min(wait, 30))
-    raise AssertionError("unreachable")
+class _CancelWatch:
+    """Asked by adapters between polls: has the user canceled this job? (read at most every 0.5 s)"""
+
+    def __init__(self, job_id) -> None:
+        self.job_id, self.checked_at, self.canceled = job_id, 0.0, False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self.canceled and now - self.checked_at >= 0.5:
+            self.checked_at = now
+            self.canceled = GenerationJob.objects.filter(pk=self.job_id, status=GenerationJob.Status.CANCELED).exists()
+        return self.canceled
 
 
-def generation_job_run(*, job_id: str) -> GenerationJob | None:
-    """Run a job along its chain. A job already finished (a redelivered task) is left alone, so
-    nothing is charged, counted or stored twice; a job found running was cut off and runs again."""
+def _job_claim(*, job_id: str) -> tuple[GenerationJob | None, bool]:
+    """Mark the job running for this run; (job, may_run). A finished job is left alone, so a
+    redelivered task charges, counts and stores nothing twice; a job found running was cut off
+    and runs again (resuming its provider request), up to GENERATION_MAX_RUNS starts."""
+    now = timezone.now()
     with transaction.atomic():
         job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status in GenerationJob.TERMINAL_STATUSES:
-            return job
+            return job, False
+        job.runs += 1
         job.status = GenerationJob.Status.RUNNING
-        job.started_at = job.started_at or timezone.now()
-        job.progress, job.message = max(job.progress, 1), "Starting"
-        job.save(update_fields=["status", "started_at", "progress", "message", "updated_at"])
-    job_notify(job=job)
+        job.started_at = job.started_at or now
+        job.progress, job.message = max(job.progress, 1), "Starting" if job.runs == 1 else "Picking up where the last run stopped"
+        job.deadline_at = now + timedelta(seconds=settings.GENERATION_RUN_TIMEOUT_SECONDS)
+        job.save(update_fields=["runs", "status", "started_at", "progress", "message", "deadline_at", "updated_at"])
+    return job, job.runs <= settings.GENERATION_MAX_RUNS
 
-    request = GenerationRequest(prompt=job.prompt, style=job.style, seed=job.seed, size=job.size, num_images=job.num_images)
+
+def generation_job_run(*, job_id: str) -> GenerationJob | None:
+    """Run a job along its provider chain: each provider is retried on transient errors, then the
+    next one is tried; a provider whose breaker is open is skipped."""
+    job, may_run = _job_claim(job_id=job_id)
+    if job is None or job.status in GenerationJob.TERMINAL_STATUSES:
+        return job
+    if not may_run:
+        return _job_fail(job=job, kind="lost", message="This job kept stopping its worker, so it was given up. Your quota was returned.")
+    job_notify(job=job)
+    deadline = time.monotonic() + max(1.0, (job.deadline_at - timezone.now()).total_seconds())
+    watch = _CancelWatch(job.pk)
     failures: list[str] = []
     error_kind = "permanent"
     for entry in job.provider_chain:
@@ -247,75 +318,176 @@ def generation_job_run(*, job_id: str) -> GenerationJob | None:
         if provider is None:
             failures.append(f"{name} is not set up")
             continue
-        if hasattr(provider, "with_model"):
-            provider = provider.with_model(model)
-        started = time.monotonic()
-        try:
-            result = _call_with_retries(provider, request, _Progress(job))
-        except ContentRefusedError as exc:
-            _record_cost(
-                job=job,
-                provider=name,
-                model=model,
-                outcome=CostEntry.Outcome.REFUSED,
-                started=started,
-                error_kind="refused",
-                error=str(exc)[:255],
-            )
-            return _job_fail(
-                job=job, kind="refused", message="The provider refused this image as unsafe content. Nothing was charged to your quota."
-            )
-        except (TransientProviderError, PermanentProviderError) as exc:
-            kind = "transient" if isinstance(exc, TransientProviderError) else "permanent"
-            _record_cost(
-                job=job,
-                provider=name,
-                model=model,
-                outcome=CostEntry.Outcome.FAILED,
-                started=started,
-                error_kind=kind,
-                error=str(exc)[:255],
-            )
-            failures.append(f"{name}: {exc}")
-            error_kind = kind
-            logger.warning("job %s: %s failed (%s): %s", job.id, name, kind, exc)
+        resuming = _call_pending(job=job, provider=name, model=model) is not None
+        if not resuming and not breaker_allows(provider=name):
+            failures.append(f"{name} is failing right now (circuit open)")
+            error_kind = "transient"
             continue
-        megapixels = Decimal(job.size * job.size * len(result.images)) / Decimal(1_000_000)
-        _record_cost(
-            job=job, provider=name, model=result.model, outcome=CostEntry.Outcome.SUCCEEDED, started=started,
-            megapixels=megapixels.quantize(Decimal("0.001")), cost_usd=Decimal(str(result.cost_usd)),
-        )  # fmt: skip
-        return _job_succeed(job=job, result=result)
+        request = GenerationRequest(
+            prompt=job.prompt, model=model, style=job.style, seed=job.seed, size=job.size, num_images=job.num_images
+        )
+        try:
+            result, stored = _call_with_retries(job=job, provider=provider, request=request, deadline=deadline, watch=watch)
+        except ContentRefusedError:
+            return _job_fail(job=job, kind="refused", message=REFUSED_MESSAGE)
+        except ProviderCanceledError:
+            return GenerationJob.objects.get(pk=job.pk)
+        except ProviderError as exc:
+            failures.append(f"{name}: {exc}")
+            error_kind = exc.kind
+            logger.warning("job %s: %s failed (%s): %s", job.id, name, exc.kind, exc)
+            if watch() or time.monotonic() >= deadline:
+                break
+            continue
+        return _job_succeed(job=job, result=result, stored=stored)
+    if watch():
+        return GenerationJob.objects.get(pk=job.pk)
     logger.warning("job %s failed on every provider: %s", job.id, "; ".join(failures))
-    return _job_fail(
-        job=job, kind=error_kind, message="Every image service failed this time. Your quota was not used; please try again shortly."
-    )
+    return _job_fail(job=job, kind=error_kind, message=FAILED_EVERYWHERE_MESSAGE)
 
 
-def _job_succeed(*, job: GenerationJob, result: GenerationResult) -> GenerationJob:
-    stored = [_store_image(data=image.data) for image in result.images]  # files first, rows after
+FAILED_EVERYWHERE_MESSAGE = "Every image service failed this time. Your quota was not used; please try again shortly."
+REFUSED_MESSAGE = "The image service refused this image as unsafe content. Nothing was charged to your quota."
+
+
+def _call_pending(*, job: GenerationJob, provider: str, model: str) -> CostEntry | None:
+    return job.cost_entries.filter(provider=provider, model=model, outcome=CostEntry.Outcome.PENDING).order_by("created_at").first()
+
+
+def _call_record_request_id(call_id: int, request_id: str) -> None:
+    """The provider's id, saved before any waiting, so that a re-run resumes instead of paying again."""
+    if not request_id:
+        return
+    with contextlib.suppress(IntegrityError), transaction.atomic():  # recorded on another row already: keep that one
+        CostEntry.objects.filter(pk=call_id, request_id="").update(request_id=request_id)
+
+
+def _call_settle(*, call: CostEntry, outcome: str, error: ProviderError | None = None, result: GenerationResult | None = None) -> bool:
+    """Close a provider call once (two runs settling the same call write one line)."""
+    fields: dict = {"outcome": outcome, "finished_at": timezone.now()}
+    fields["latency_ms"] = int((fields["finished_at"] - call.created_at).total_seconds() * 1000)
+    if error is not None:
+        fields.update(error_kind=error.kind, error=str(error)[:255])
+        if error.request_id:
+            fields["request_id"] = error.request_id
+    if result is not None:
+        pixels = sum(image.width * image.height for image in result.images)
+        fields.update(
+            images=len(result.images),
+            megapixels=(Decimal(pixels) / Decimal(1_000_000)).quantize(Decimal("0.001")),
+            cost_usd=Decimal(str(result.cost_usd)),
+        )
+        if result.request_id:
+            fields["request_id"] = result.request_id
+    pending = CostEntry.objects.filter(pk=call.pk, outcome=CostEntry.Outcome.PENDING)
+    try:
+        with transaction.atomic():
+            return bool(pending.update(**fields))
+    except IntegrityError:  # the request id is recorded on another row already: keep that one
+        fields.pop("request_id")
+        return bool(pending.update(**fields))
+
+
+def _call_with_retries(
+    *, job: GenerationJob, provider, request: GenerationRequest, deadline: float, watch: _CancelWatch
+) -> tuple[GenerationResult, list[StoredImage]]:
+    """Call one provider until it delivers usable images, with backoff and jitter (or the server's
+    Retry-After) between transient failures. A request still alive at the provider is resumed,
+    never submitted again. Every call is one ledger row, opened before it starts."""
+    attempts, backoff = settings.GENERATION_PROVIDER_ATTEMPTS, settings.GENERATION_PROVIDER_BACKOFF_SECONDS
+    progress = _Progress(job)
+    for attempt in range(1, attempts + 1):
+        call = _call_pending(job=job, provider=provider.name, model=request.model)
+        lookup_since = call.created_at.timestamp() if call is not None and not call.request_id else None
+        if call is None:
+            call = CostEntry.objects.create(job=job, provider=provider.name, model=request.model, plan=job.plan)
+        context = CallContext(
+            on_progress=progress,
+            on_submitted=functools.partial(_call_record_request_id, call.pk),
+            should_cancel=watch,
+            resume_id=call.request_id,
+            lookup_since=lookup_since,
+            deadline=deadline,
+        )
+        try:
+            result = provider.generate(request, context)
+            stored = _store_results(result)
+        except TransientProviderError as exc:
+            call.refresh_from_db(fields=["request_id"])  # on_submitted may have recorded it meanwhile
+            resumable = exc.resumable and bool(exc.request_id or call.request_id)
+            last = attempt == attempts or time.monotonic() >= deadline or watch()
+            if resumable and not last:
+                _call_record_request_id(call.pk, exc.request_id)
+            else:
+                if resumable:  # giving up on a request that may still run (and bill) there
+                    with contextlib.suppress(Exception):
+                        provider.cancel(exc.request_id or call.request_id, model=request.model)
+                _call_settle(call=call, outcome=CostEntry.Outcome.FAILED, error=exc)
+                breaker_record_failure(provider=provider.name)
+            if last:
+                raise
+            jitter = 0.5 + secrets.randbelow(1000) / 1000
+            wait = max(exc.retry_after or 0.0, backoff * 2 ** (attempt - 1) * jitter)
+            time.sleep(max(0.0, min(wait, 30.0, deadline - time.monotonic())))
+            continue
+        except ProviderCanceledError as exc:
+            _call_settle(call=call, outcome=CostEntry.Outcome.CANCELED, error=exc)
+            raise
+        except ContentRefusedError as exc:
+            _call_settle(call=call, outcome=CostEntry.Outcome.REFUSED, error=exc)
+            breaker_record_success(provider=provider.name)  # it answered: the provider is healthy
+            raise
+        except PermanentProviderError as exc:
+            _call_settle(call=call, outcome=CostEntry.Outcome.FAILED, error=exc)
+            raise
+        except imaging.UnsafeImageError as exc:  # charged, but nothing we can serve: count the cost, try the next
+            error = PermanentProviderError(f"{provider.name} returned an unusable image: {exc}")
+            _call_settle(call=call, outcome=CostEntry.Outcome.FAILED, error=error, result=result)
+            raise error from exc
+        _call_settle(call=call, outcome=CostEntry.Outcome.SUCCEEDED, result=result)
+        breaker_record_success(provider=provider.name)
+        return result, stored
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _store_results(result: GenerationResult) -> list[StoredImage]:
+    if not result.images:
+        raise ContentRefusedError(f"{result.provider} delivered no image", request_id=result.request_id)
+    return [_store_image(data=image.data) for image in result.images]
+
+
+def _job_succeed(*, job: GenerationJob, result: GenerationResult, stored: list[StoredImage]) -> GenerationJob:
+    """Record the stored images (files first, rows after) and finish the job, once."""
     with transaction.atomic():
         job = GenerationJob.objects.select_for_update().get(pk=job.pk)
-        if job.status in GenerationJob.TERMINAL_STATUSES:  # canceled meanwhile: keep that answer
+        if job.status in GenerationJob.TERMINAL_STATUSES:  # canceled meanwhile, or settled by the reconciler
             return job
-        for index, (width, height, variants) in enumerate(stored):
+        for index, image in enumerate(stored):
             GeneratedImage.objects.update_or_create(
                 job=job,
                 index=index,
                 defaults={
-                    "width": width, "height": height, "variants": variants, "provider": result.provider, "model": result.model,
-                    "seed": job.seed + index, "prompt": job.prompt, "licence_note": result.metadata.get("licence", ""),
-                    "content_rating": "general",
+                    "width": image.width, "height": image.height, "variants": image.variants, "provider": result.provider,
+                    "model": result.model, "model_version": result.model_version, "seed": job.seed + index,
+                    "prompt": job.prompt, "licence_note": result.licence_note, "content_rating": "general",
                 },
             )  # fmt: skip
-        job.status, job.progress, job.message = GenerationJob.Status.SUCCEEDED, 100, "Done"
-        job.finished_at = timezone.now()
-        job.save(update_fields=["status", "progress", "message", "finished_at", "updated_at"])
+        fields = ["status", "progress", "message", "finished_at", "updated_at"]
+        job.status, job.progress, job.finished_at = GenerationJob.Status.SUCCEEDED, 100, timezone.now()
+        job.message = "Done"
+        if result.refused_count and job.quota_units:
+            # Images the provider withheld are not charged: the job keeps only what it delivered.
+            job.quota_units = max(0, job.quota_units - result.refused_count)
+            job.message = f"Done. {result.refused_count} image(s) were withheld as unsafe and not charged."
+            fields.append("quota_units")
+        job.save(update_fields=fields)
+        transaction.on_commit(lambda: _enqueue_images_finish(job))
     job_notify(job=job)
     return job
 
 
 def _job_fail(*, job: GenerationJob, kind: str, message: str) -> GenerationJob:
+    """Fail the job, give its quota back, and stop whatever it left running at a provider."""
     with transaction.atomic():
         job = GenerationJob.objects.select_for_update().get(pk=job.pk)
         if job.status in GenerationJob.TERMINAL_STATUSES:
@@ -323,13 +495,28 @@ def _job_fail(*, job: GenerationJob, kind: str, message: str) -> GenerationJob:
         job.status, job.error_kind, job.message = GenerationJob.Status.FAILED, kind, message
         job.finished_at = timezone.now()
         job.save(update_fields=["status", "error_kind", "message", "finished_at", "updated_at"])
-        quota_refund(job_id=job.pk)
+        job.quota_refunded = quota_refund(job_id=job.pk) or job.quota_refunded
+        abandoned = list(job.cost_entries.filter(outcome=CostEntry.Outcome.PENDING))
+    _calls_abandon(calls=abandoned, reason="the job was given up")
     job_notify(job=job)
     return job
 
 
+def _calls_abandon(*, calls: list[CostEntry], reason: str) -> None:
+    """Ask the provider to stop each open request (best effort) and close its ledger line."""
+    for call in calls:
+        provider = provider_get(call.provider)
+        if provider is not None and call.request_id:
+            try:
+                provider.cancel(call.request_id, model=call.model)
+            except Exception:  # best effort: the line is closed either way
+                logger.exception("could not cancel %s request %s", call.provider, call.request_id)
+        _call_settle(call=call, outcome=CostEntry.Outcome.CANCELED, error=ProviderCanceledError(reason))
+
+
 def generation_job_cancel(*, job: GenerationJob) -> GenerationJob:
-    """Cancel a queued or running job and give its quota back (no provider has delivered for it)."""
+    """Cancel a queued or running job. Its quota comes back unless a provider already delivered
+    (and charged) for it; a running worker notices within a poll and stops the provider."""
     with transaction.atomic():
         job = GenerationJob.objects.select_for_update().get(pk=job.pk)
         if job.status in GenerationJob.TERMINAL_STATUSES:
@@ -337,6 +524,72 @@ def generation_job_cancel(*, job: GenerationJob) -> GenerationJob:
         job.status, job.message = GenerationJob.Status.CANCELED, "Canceled"
         job.finished_at = timezone.now()
         job.save(update_fields=["status", "message", "finished_at", "updated_at"])
-        quota_refund(job_id=job.pk)
+        if not job.cost_entries.filter(outcome=CostEntry.Outcome.SUCCEEDED).exists():
+            job.quota_refunded = quota_refund(job_id=job.pk) or job.quota_refunded
     job_notify(job=job)
     return job
+
+
+# --- the reconciler ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReconcileSummary:
+    succeeded: int = 0
+    failed: int = 0
+    calls_closed: int = 0
+
+
+def generation_jobs_reconcile(*, resume_seconds: float = 20.0) -> ReconcileSummary:
+    """Settle every job past its deadline (a lost worker, a lost provider answer): ask the provider
+    once more for a request it was running, and keep the result if it finished; otherwise fail the
+    job and give its quota back. Then close provider calls left open by finished jobs."""
+    now, grace = timezone.now(), settings.GENERATION_RECONCILE_GRACE_SECONDS
+    overdue = GenerationJob.objects.filter(
+        status__in=(GenerationJob.Status.QUEUED, GenerationJob.Status.RUNNING),
+        deadline_at__lt=now - timedelta(seconds=grace),
+    ).values_list("pk", "deadline_at")
+    succeeded = failed = 0
+    for job_id, deadline_at in overdue[:200]:
+        # Claim: move the deadline on, so a second reconciler skips it; a run that finishes meanwhile wins.
+        claimed = GenerationJob.objects.filter(pk=job_id, deadline_at=deadline_at).update(
+            deadline_at=now + timedelta(seconds=resume_seconds + grace)
+        )
+        if not claimed:
+            continue
+        job = _job_settle_overdue(job=GenerationJob.objects.get(pk=job_id), resume_seconds=resume_seconds)
+        succeeded += job.status == GenerationJob.Status.SUCCEEDED
+        failed += job.status == GenerationJob.Status.FAILED
+    orphans = list(
+        CostEntry.objects.filter(
+            outcome=CostEntry.Outcome.PENDING,
+            job__status__in=GenerationJob.TERMINAL_STATUSES,
+            created_at__lt=now - timedelta(seconds=grace),
+        )[:200]
+    )
+    _calls_abandon(calls=orphans, reason="the job had already ended")
+    return ReconcileSummary(succeeded=succeeded, failed=failed, calls_closed=len(orphans))
+
+
+def _job_settle_overdue(*, job: GenerationJob, resume_seconds: float) -> GenerationJob:
+    for call in job.cost_entries.filter(outcome=CostEntry.Outcome.PENDING).exclude(request_id=""):
+        provider = provider_get(call.provider)
+        if provider is None:
+            continue
+        request = GenerationRequest(
+            prompt=job.prompt, model=call.model, style=job.style, seed=job.seed, size=job.size, num_images=job.num_images
+        )
+        context = CallContext(resume_id=call.request_id, deadline=time.monotonic() + resume_seconds)
+        try:
+            result = provider.generate(request, context)
+            stored = _store_results(result)
+        except (ProviderError, imaging.UnsafeImageError) as exc:
+            logger.warning("reconciler: job %s, %s request %s did not finish: %s", job.id, call.provider, call.request_id, exc)
+            continue
+        _call_settle(call=call, outcome=CostEntry.Outcome.SUCCEEDED, result=result)
+        return _job_succeed(job=job, result=result, stored=stored)
+    if job.status == GenerationJob.Status.QUEUED:
+        message = "This waited too long in the queue, so it was given up. Your quota was returned; please try again."
+    else:
+        message = "This generation stopped answering, so it was given up. Your quota was returned; please try again."
+    return _job_fail(job=job, kind="timeout", message=message)

@@ -1,10 +1,12 @@
 """Celery tasks of the generation app: thin wrappers around services."""
 
+from dataclasses import asdict
+
 from celery import shared_task
 
 from .models import GenerationJob
 from .progress import job_progress_report
-from .services import generation_job_run
+from .services import generation_job_images_finish, generation_job_run, generation_jobs_reconcile
 
 
 @shared_task(name="generation.tasks.job_progress_publish", acks_late=True)
@@ -20,6 +22,18 @@ def job_progress_publish(job_id: str, progress: int, message: str = "", status: 
 @shared_task(name="generation.tasks.job_run", acks_late=True, reject_on_worker_lost=True)
 def job_run(job_id: str) -> str | None:
     """Run one job (queue and priority come from its plan at enqueue time). Redelivery is safe:
-    the service leaves a finished job alone."""
+    the service leaves a finished job alone and resumes a cut-off one without paying twice."""
     job = generation_job_run(job_id=job_id)
     return job.status if job else None
+
+
+@shared_task(name="generation.tasks.job_images_finish", acks_late=True, reject_on_worker_lost=True)
+def job_images_finish(job_id: str) -> int:
+    """After a job succeeds with its first image: the other sizes and formats."""
+    return generation_job_images_finish(job_id=job_id)
+
+
+@shared_task(name="generation.tasks.jobs_reconcile", acks_late=True)
+def jobs_reconcile() -> dict:
+    """Beat, every GENERATION_RECONCILE_EVERY_SECONDS: settle jobs past their deadline."""
+    return asdict(generation_jobs_reconcile())

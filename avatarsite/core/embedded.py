@@ -8,9 +8,12 @@ works (handy for a quick look), but production runs workers as their own process
 import logging
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import uvicorn
+from celery.beat import EmbeddedService
 from celery.worker import WorkController
+from django.conf import settings
 
 from avatarsite.celery import QUEUES
 from avatarsite.celery import app as celery_app
@@ -26,6 +29,7 @@ class EmbeddedWorker:
     queues: tuple[str, ...] = QUEUES
     _controller: WorkController | None = field(default=None, init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
+    _beat: threading.Thread | None = field(default=None, init=False)
 
     def start(self) -> None:
         # WorkController (unlike `celery worker`) installs no signal handlers, so it can run
@@ -42,9 +46,16 @@ class EmbeddedWorker:
         )
         self._thread = threading.Thread(target=self._controller.start, name="celery-embedded", daemon=True)
         self._thread.start()
+        # Beat in a thread too (the worker's own -B would fork a process, which cannot reach an
+        # in-process broker): it schedules the job reconciler and the gallery refresh.
+        Path(settings.MEDIA_ROOT).mkdir(parents=True, exist_ok=True)
+        self._beat = EmbeddedService(celery_app, thread=True, schedule_filename=str(Path(settings.MEDIA_ROOT) / "celerybeat-schedule"))
+        self._beat.start()
         logger.info("embedded Celery worker consuming %s", ", ".join(self.queues))
 
     def stop(self) -> None:
+        if self._beat is not None:
+            self._beat.stop()
         if self._controller is not None:
             self._controller.stop(in_sighandler=False)
         if self._thread is not None:

@@ -159,7 +159,18 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=10 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 # Must exceed the longest task, or Redis hands a running task to a second worker.
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 5 * 60)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # Ten priority steps (Redis: 0 runs first), and a worker that consumes several queues drains
+    # them in the order it lists them (enterprise, premium, standard, batch) instead of round robin.
+    "priority_steps": list(range(10)),
+    "sep": ":",
+    "queue_order_strategy": "priority",
+}
+# Without it, a task sent with no priority lands in the base list, which Redis serves first.
+CELERY_TASK_DEFAULT_PRIORITY = 5
+# A lost broker connection would redeliver late-ack tasks while the originals keep running.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 30
@@ -169,11 +180,18 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 GALLERY_IMPORT_SCHEDULE_HOURS = env.int("GALLERY_IMPORT_SCHEDULE_HOURS", default=6)
+GENERATION_RECONCILE_EVERY_SECONDS = env.int("GENERATION_RECONCILE_EVERY_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE = {
     "gallery-refresh-imports": {
         "task": "gallery.tasks.refresh_scheduled_imports",
         "schedule": GALLERY_IMPORT_SCHEDULE_HOURS * 3600,
         "options": {"queue": "batch"},
+    },
+    # Settles jobs past their deadline (lost worker, lost provider answer): nothing stays "running".
+    "generation-reconcile-jobs": {
+        "task": "generation.tasks.jobs_reconcile",
+        "schedule": GENERATION_RECONCILE_EVERY_SECONDS,
+        "options": {"queue": "standard", "priority": 0, "expires": GENERATION_RECONCILE_EVERY_SECONDS},
     },
 }
 
@@ -211,7 +229,9 @@ if R2_ENDPOINT_URL:
         "secret_key": env("R2_SECRET_ACCESS_KEY"),
         "client_config": _r2_client_config,
         "default_acl": None,  # R2 has no object ACLs; public access comes from the public bucket.
-        "file_overwrite": False,
+        # Every key we write is content-addressed (avatarsite/core/storage.py): the same key is the
+        # same bytes, so overwriting is right, and it spares the existence check of each upload.
+        "file_overwrite": True,
     }
     _public_url = urlsplit(env("R2_PUBLIC_URL"))
     STORAGES = {
@@ -243,11 +263,11 @@ else:
     STORAGES = {
         "default": {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": MEDIA_ROOT / "private", "base_url": f"{MEDIA_URL}private/"},
+            "OPTIONS": {"location": MEDIA_ROOT / "private", "base_url": f"{MEDIA_URL}private/", "allow_overwrite": True},
         },
         "public": {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": MEDIA_ROOT / "public", "base_url": f"{MEDIA_URL}public/"},
+            "OPTIONS": {"location": MEDIA_ROOT / "public", "base_url": f"{MEDIA_URL}public/", "allow_overwrite": True},
         },
         "staticfiles": _staticfiles,
     }
@@ -260,19 +280,86 @@ PEXELS_API_KEY = env("PEXELS_API_KEY", default="")
 GENERATED_PHOTOS_API_URL = env("GENERATED_PHOTOS_API_URL", default="https://api.generated.photos")
 GENERATED_PHOTOS_API_KEY = env("GENERATED_PHOTOS_API_KEY", default="")
 # --- Generation ---------------------------------------------------------------------------------
-# Provider adapters by name (the plan's chain names them); fal and Replicate join when configured.
-GENERATION_PROVIDERS = {
-    "local": {"BACKEND": "generation.providers.local.LocalProvider", "OPTIONS": {}},
-}
-# With no AI provider set up (no keys), AI requests are drawn by the local generator instead.
-GENERATION_LOCAL_WHEN_UNCONFIGURED = env.bool("GENERATION_LOCAL_WHEN_UNCONFIGURED", default=True)
-GENERATION_JOB_DEADLINE_SECONDS = env.int("GENERATION_JOB_DEADLINE_SECONDS", default=300)
-GENERATION_PROVIDER_ATTEMPTS = env.int("GENERATION_PROVIDER_ATTEMPTS", default=3)
-GENERATION_PROVIDER_BACKOFF_SECONDS = env.float("GENERATION_PROVIDER_BACKOFF_SECONDS", default=1.0)
-
 # Outbound fetches of URLs a third party chose (image files, provider outputs, webhooks) go only to
 # public addresses over https. Local fakes need loopback and plain http: tests and development only.
 OUTBOUND_ALLOW_LOOPBACK = env.bool("OUTBOUND_ALLOW_LOOPBACK", default=False)
+FAL_KEY = env("FAL_KEY", default="")
+FAL_QUEUE_URL = env("FAL_QUEUE_URL", default="https://queue.fal.run")
+REPLICATE_API_TOKEN = env("REPLICATE_API_TOKEN", default="")
+REPLICATE_API_URL = env("REPLICATE_API_URL", default="https://api.replicate.com")
+_provider_common = {
+    "allow_loopback": OUTBOUND_ALLOW_LOOPBACK,
+    "poll_interval": env.float("GENERATION_POLL_INTERVAL_SECONDS", default=0.5),
+    "max_wait": env.float("GENERATION_PROVIDER_MAX_WAIT_SECONDS", default=240.0),
+}
+# Provider adapters by name (a plan's chain names them as "<provider>:<model>"); an adapter without
+# its key counts as not set up. Costs are what the provider bills, for the ledger and spend alerts.
+GENERATION_PROVIDERS = {
+    "local": {"BACKEND": "generation.providers.local.LocalProvider", "OPTIONS": {}},
+    "fal": {
+        "BACKEND": "generation.providers.fal.FalProvider",
+        "OPTIONS": {
+            **_provider_common,
+            "api_url": FAL_QUEUE_URL,
+            "api_key": FAL_KEY,
+            "output_hosts": env.list("FAL_OUTPUT_HOSTS", default=[".fal.media"]),
+            "models": {
+                "fal-ai/flux/schnell": {
+                    "cost_per_megapixel": env.float("FAL_FLUX_SCHNELL_COST_PER_MEGAPIXEL", default=0.003),
+                    "licence": "FLUX.1 [schnell] (Apache-2.0): the image may be used commercially.",
+                },
+                "fal-ai/flux/dev": {
+                    "cost_per_megapixel": env.float("FAL_FLUX_DEV_COST_PER_MEGAPIXEL", default=0.025),
+                    "licence": "FLUX.1 [dev] through fal's commercial licence: the image may be used commercially.",
+                },
+            },
+        },
+    },
+    "replicate": {
+        "BACKEND": "generation.providers.replicate.ReplicateProvider",
+        "OPTIONS": {
+            **_provider_common,
+            "api_url": REPLICATE_API_URL,
+            "api_key": REPLICATE_API_TOKEN,
+            "prefer_wait": env.int("REPLICATE_PREFER_WAIT_SECONDS", default=10),
+            "output_hosts": env.list("REPLICATE_OUTPUT_HOSTS", default=["replicate.delivery", ".replicate.delivery"]),
+            "models": {
+                "black-forest-labs/flux-schnell": {
+                    "cost_per_image": env.float("REPLICATE_FLUX_SCHNELL_COST_PER_IMAGE", default=0.003),
+                    "licence": "FLUX.1 [schnell] (Apache-2.0): the image may be used commercially.",
+                },
+                "black-forest-labs/flux-dev": {
+                    "cost_per_image": env.float("REPLICATE_FLUX_DEV_COST_PER_IMAGE", default=0.025),
+                    "licence": "FLUX.1 [dev] through Replicate's commercial licence: the image may be used commercially.",
+                },
+            },
+        },
+    },
+}
+# With no AI provider set up (no keys), AI requests are drawn by the local generator instead.
+GENERATION_LOCAL_WHEN_UNCONFIGURED = env.bool("GENERATION_LOCAL_WHEN_UNCONFIGURED", default=True)
+# How long a job may wait in its queue, and how long a run may take, before it is given up (its
+# quota returned). The reconciler settles jobs past either limit, so none stays "running" forever.
+GENERATION_QUEUE_TIMEOUT_SECONDS = env.int("GENERATION_QUEUE_TIMEOUT_SECONDS", default=600)
+GENERATION_RUN_TIMEOUT_SECONDS = env.int("GENERATION_RUN_TIMEOUT_SECONDS", default=300)
+# The reconciler leaves a job this long past its deadline to the run that owns it (storing results).
+GENERATION_RECONCILE_GRACE_SECONDS = env.int("GENERATION_RECONCILE_GRACE_SECONDS", default=30)
+# A job whose runs keep dying (a poison message) fails after this many starts.
+GENERATION_MAX_RUNS = env.int("GENERATION_MAX_RUNS", default=3)
+GENERATION_PROVIDER_ATTEMPTS = env.int("GENERATION_PROVIDER_ATTEMPTS", default=3)
+GENERATION_PROVIDER_BACKOFF_SECONDS = env.float("GENERATION_PROVIDER_BACKOFF_SECONDS", default=1.0)
+# Worker processes per lane (as deployed) and each provider's expected time per image before
+# there are measurements: the ETA shown before a request is made comes from these and the queue depth.
+GENERATION_QUEUE_CONCURRENCY = env.dict(
+    "GENERATION_QUEUE_CONCURRENCY", cast={"value": int}, default={"enterprise": 2, "premium": 4, "standard": 4}
+)
+GENERATION_EXPECTED_SECONDS = {"local": 1, "fal": 4, "replicate": 6}
+# Circuit breaker per provider, shared by all workers through the cache.
+GENERATION_BREAKER_FAILURES = env.int("GENERATION_BREAKER_FAILURES", default=5)
+GENERATION_BREAKER_WINDOW_SECONDS = env.int("GENERATION_BREAKER_WINDOW_SECONDS", default=60)
+GENERATION_BREAKER_COOLDOWN_SECONDS = env.int("GENERATION_BREAKER_COOLDOWN_SECONDS", default=30)
+GENERATION_BREAKER_PROBE_SECONDS = env.int("GENERATION_BREAKER_PROBE_SECONDS", default=60)
+
 GALLERY_IMPORTERS = {
     "pexels": {
         "BACKEND": "gallery.importers.pexels.PexelsImporter",

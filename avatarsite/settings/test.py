@@ -19,5 +19,6 @@ WHITENOISE_AUTOREFRESH = True
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # The fake services listen on 127.0.0.1 over plain http.
 OUTBOUND_ALLOW_LOOPBACK = True
-for _importer in GALLERY_IMPORTERS.values():  # noqa: F405
-    _importer["OPTIONS"]["allow_loopback"] = True
+for _adapter in (*GALLERY_IMPORTERS.values(), *GENERATION_PROVIDERS.values()):  # noqa: F405
+    if "allow_loopback" in _adapter["OPTIONS"]:
+        _adapter["OPTIONS"]["allow_loopback"] = True

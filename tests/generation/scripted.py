@@ -1,15 +1,16 @@
 """A provider adapter whose answers a test scripts: stands in for fal/Replicate in pipeline tests
 (the protocol fakes test the real adapters themselves)."""
 
+import uuid
 from collections import deque
 
 from generation.providers.base import (
+    CallContext,
     ContentRefusedError,
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
     PermanentProviderError,
-    ProgressCallback,
     TransientProviderError,
 )
 from generation.providers.local import LocalProvider
@@ -19,22 +20,47 @@ CALLS: list[str] = []
 
 
 class ScriptedProvider:
-    """Each call pops the next answer for its name: "ok", "transient", "permanent" or "refused"."""
+    """Each call pops the next answer for its name: "ok", "transient", "lost" (transient, but the
+    request lives on at the provider: resumable), "permanent", "refused", "partial" (one of two
+    images withheld) or "not-an-image". CALLS records each call, and "<name>:resume:<id>" when a
+    call resumes a recorded request instead of submitting."""
 
     configured = True
 
     def __init__(self, *, name: str) -> None:
         self.name = name
 
-    def generate(self, request: GenerationRequest, on_progress: ProgressCallback | None = None) -> GenerationResult:
-        CALLS.append(self.name)
+    def generate(self, request: GenerationRequest, context: CallContext | None = None) -> GenerationResult:
+        context = context or CallContext()
+        request_id = context.resume_id
+        if request_id:
+            CALLS.append(f"{self.name}:resume:{request_id}")
+        else:
+            CALLS.append(self.name)
+            request_id = f"{self.name}-{uuid.uuid4().hex[:8]}"
+            context.on_submitted(request_id)
         answer = SCRIPTS.get(self.name, deque()).popleft() if SCRIPTS.get(self.name) else "ok"
         if answer == "transient":
             raise TransientProviderError(f"{self.name} answered 503")
+        if answer == "lost":
+            raise TransientProviderError(f"{self.name} stopped answering", request_id=request_id, resumable=True)
         if answer == "permanent":
             raise PermanentProviderError(f"{self.name} answered 422")
         if answer == "refused":
             raise ContentRefusedError(f"{self.name} flagged NSFW content")
-        drawn = LocalProvider().generate(request, on_progress)
+        if answer == "not-an-image":
+            images = [GeneratedImage(b"<html>an error page</html>", "image/png", 1024, 1024)]
+            return GenerationResult(images=images, provider=self.name, model=request.model, cost_usd=0.003)
+        drawn = LocalProvider().generate(request, context)
         images = [GeneratedImage(i.data, i.content_type, i.width, i.height) for i in drawn.images]
-        return GenerationResult(images=images, provider=self.name, model=f"{self.name}-model", cost_usd=0.003)
+        refused = 1 if answer == "partial" else 0
+        return GenerationResult(
+            images=images[: len(images) - refused] if refused else images,
+            provider=self.name,
+            model=request.model,
+            cost_usd=0.003 * (len(images) - refused),
+            refused_count=refused,
+        )
+
+    def cancel(self, request_id: str, *, model: str = "") -> None:
+        CALLS.append(f"{self.name}:cancel:{request_id}")

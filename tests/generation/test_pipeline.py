@@ -3,15 +3,27 @@
 import threading
 import time
 from collections import deque
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.files.storage import storages
 from django.db import connection
+from django.utils import timezone
 
 from avatarsite.accounts.services import user_create
+from generation.breaker import breaker_allows, breaker_record_success, breaker_state
 from generation.models import CostEntry, GeneratedImage, GenerationJob
 from generation.quotas import QuotaExceededError
-from generation.services import GenerationError, PromptRefusedError, generation_job_cancel, generation_job_create, generation_job_run
+from generation.services import (
+    GenerationError,
+    PromptRefusedError,
+    generation_job_cancel,
+    generation_job_create,
+    generation_job_images_finish,
+    generation_job_run,
+    generation_jobs_reconcile,
+)
 from tests.generation import scripted
 
 PROMPT = "A smiling woman with curly red hair and round glasses"
@@ -40,12 +52,13 @@ def user(db):
     return user_create(username="ada", email="ada@example.com", password="a-long-password-1")
 
 
-def test_a_job_runs_once_stores_private_variants_and_a_rerun_changes_nothing(providers, user):
+def test_a_job_runs_once_stores_private_variants_and_a_rerun_changes_nothing(providers, user, django_capture_on_commit_callbacks):
     job = generation_job_create(user_id=user.pk, prompt=PROMPT, seed=7)
     assert (job.status, job.queue, job.quota_units) == ("queued", "standard", 1)
     assert job.provider_chain == ["fal:fal-ai/flux/schnell", "replicate:black-forest-labs/flux-schnell"]
 
-    done = generation_job_run(job_id=str(job.id))
+    with django_capture_on_commit_callbacks() as finishing:
+        done = generation_job_run(job_id=str(job.id))
     again = generation_job_run(job_id=str(job.id))  # a redelivered task
 
     assert done.status == again.status == "succeeded"
@@ -53,8 +66,14 @@ def test_a_job_runs_once_stores_private_variants_and_a_rerun_changes_nothing(pro
     assert CostEntry.objects.filter(job=job).count() == 1
     image = GeneratedImage.objects.get(job=job)
     assert (image.provider, image.seed, image.prompt) == ("fal", 7, PROMPT)
-    sizes = sorted({v["size"] for v in image.variants})
-    assert sizes == [64, 128, 256, 512, 1024]
+    # The result goes out with one re-encoded JPEG; the other sizes follow in a task of their own.
+    assert [(v["size"], v["format"]) for v in image.variants] == [(1024, "jpeg")]
+    assert len(finishing) == 1
+    assert generation_job_images_finish(job_id=str(job.id)) == 9
+    assert generation_job_images_finish(job_id=str(job.id)) == 0  # a redelivered task adds nothing
+    image.refresh_from_db()
+    assert sorted({v["size"] for v in image.variants}) == [64, 128, 256, 512, 1024]
+    assert {v["format"] for v in image.variants} == {"jpeg", "webp"}
     storage = storages["default"]
     assert all(storage.exists(v["key"]) for v in image.variants)
     assert "X-Amz-Signature" in storage.url(image.variants[0]["key"])  # private: signed URLs only
@@ -68,7 +87,7 @@ def test_transient_failures_are_retried_then_the_next_provider_serves(providers,
     assert done.status == "succeeded"
     assert scripted.CALLS == ["fal", "fal", "fal", "replicate"]
     outcomes = list(CostEntry.objects.filter(job=job).values_list("provider", "outcome"))
-    assert outcomes == [("fal", "failed"), ("replicate", "succeeded")]
+    assert outcomes == [("fal", "failed")] * 3 + [("replicate", "succeeded")]  # one ledger line per call
 
 
 def test_job_run_refunds_quota_when_all_providers_fail(providers, user):
@@ -178,3 +197,158 @@ def test_concurrent_requests_at_the_quota_edge_let_exactly_five_through(provider
     assert (len(accepted), len(refused)) == (5, 3)
     assert GenerationJob.objects.filter(user=owner).count() == 5
     assert sorted(enqueued) == sorted(accepted)  # each accepted job enqueued once, after commit
+
+
+def _premium(user) -> None:
+    from billing.models import Plan, Subscription
+
+    Subscription.objects.create(user=user, plan=Plan.objects.get(slug="premium"))
+
+
+def _cut_off_mid_call(job: GenerationJob, *, request_id: str, runs: int = 1, overdue: bool = False) -> CostEntry:
+    """The state a worker killed while waiting on a provider leaves behind."""
+    GenerationJob.objects.filter(pk=job.pk).update(
+        status="running", runs=runs, deadline_at=timezone.now() - timedelta(minutes=5) if overdue else job.deadline_at
+    )
+    provider, model = job.provider_chain[0].split(":", 1)
+    return CostEntry.objects.create(job=job, provider=provider, model=model, plan=job.plan, request_id=request_id)
+
+
+def test_a_request_that_stops_answering_is_resumed_by_its_id_not_submitted_again(providers, user):
+    script("fal", "lost")
+    job = generation_job_create(user_id=user.pk, prompt=PROMPT)
+    done = generation_job_run(job_id=str(job.id))
+
+    call = CostEntry.objects.get(job=job)
+    assert done.status == "succeeded"
+    assert ["fal", f"fal:resume:{call.request_id}"] == scripted.CALLS
+    assert (call.outcome, call.request_id.startswith("fal-")) == ("succeeded", True)
+
+
+def test_a_run_cut_off_mid_call_resumes_the_recorded_request_and_charges_once(providers, user):
+    job = generation_job_create(user_id=user.pk, prompt=PROMPT)
+    _cut_off_mid_call(job, request_id="fal-abc123")
+
+    done = generation_job_run(job_id=str(job.id))
+
+    assert (done.status, done.runs) == ("succeeded", 2)
+    assert scripted.CALLS == ["fal:resume:fal-abc123"]
+    assert list(CostEntry.objects.filter(job=job).values_list("request_id", "outcome")) == [("fal-abc123", "succeeded")]
+    assert (done.quota_units, done.quota_refunded) == (1, False)
+    assert GeneratedImage.objects.filter(job=job).count() == 1
+
+
+def test_a_job_that_keeps_stopping_its_worker_is_given_up_after_max_runs(providers, user, settings):
+    job = generation_job_create(user_id=user.pk, prompt=PROMPT)
+    _cut_off_mid_call(job, request_id="fal-poison", runs=settings.GENERATION_MAX_RUNS)
+
+    done = generation_job_run(job_id=str(job.id))
+
+    assert (done.status, done.error_kind, done.quota_refunded) == ("failed", "lost", True)
+    assert scripted.CALLS == ["fal:cancel:fal-poison"]  # what it left running there is stopped
+    assert CostEntry.objects.get(job=job).outcome == "canceled"
+
+
+def test_images_the_provider_withholds_are_not_charged(providers, user):
+    _premium(user)
+    script("replicate", "partial")
+    job = generation_job_create(user_id=user.pk, prompt=PROMPT, num_images=2)
+    assert (job.queue, job.quota_units) == ("premium", 2)
+
+    done = generation_job_run(job_id=str(job.id))
+
+    assert (done.status, done.quota_units) == ("succeeded", 1)
+    assert "withheld" in done.message
+    assert done.images.count() == 1
+
+
+def test_an_unusable_image_is_paid_for_in_the_ledger_and_the_next_provider_serves(providers, user):
+    script("fal", "not-an-image")
+    job = generation_job_create(user_id=user.pk, prompt=PROMPT)
+    done = generation_job_run(job_id=str(job.id))
+
+    assert done.status == "succeeded"
+    calls = list(CostEntry.objects.filter(job=job).values_list("provider", "outcome", "cost_usd"))
+    assert calls == [("fal", "failed", Decimal("0.003")), ("replicate", "succeeded", Decimal("0.003"))]
+    assert "unusable image" in CostEntry.objects.get(job=job, provider="fal").error
+
+
+def test_the_breaker_skips_a_failing_provider_then_a_single_probe_closes_it(providers, user, settings, monkeypatch):
+    settings.GENERATION_PROVIDER_ATTEMPTS = 1
+    settings.GENERATION_BREAKER_FAILURES = 2
+    settings.GENERATION_BREAKER_COOLDOWN_SECONDS = 30
+    script("fal", "transient", "transient")
+    for n in range(2):
+        generation_job_run(job_id=str(generation_job_create(user_id=user.pk, prompt=f"{PROMPT} {n}").id))
+    assert breaker_state(provider="fal").state == "open"
+
+    scripted.CALLS.clear()
+    generation_job_run(job_id=str(generation_job_create(user_id=user.pk, prompt=f"{PROMPT} open").id))
+    assert scripted.CALLS == ["replicate"]  # fal skipped while open
+
+    later = time.time() + 31
+    monkeypatch.setattr("generation.breaker.time.time", lambda: later)  # the cool-down is over
+    assert breaker_state(provider="fal").state == "half-open"
+    assert breaker_allows(provider="fal")
+    assert not breaker_allows(provider="fal")  # one probe at a time
+    breaker_record_success(provider="fal")
+    assert breaker_state(provider="fal").state == "closed"
+
+
+def test_the_reconciler_fails_a_job_that_waited_too_long_and_returns_its_quota(providers, user):
+    job = generation_job_create(user_id=user.pk, prompt=PROMPT)
+    GenerationJob.objects.filter(pk=job.pk).update(deadline_at=timezone.now() - timedelta(minutes=5))
+
+    summary = generation_jobs_reconcile()
+
+    job.refresh_from_db()
+    assert summary.failed == 1
+    assert (job.status, job.error_kind, job.quota_refunded) == ("failed", "timeout", True)
+    assert "waited too long" in job.message
+    assert generation_job_run(job_id=str(job.id)).status == "failed"  # the late task changes nothing
+
+
+def test_the_reconciler_finishes_a_stuck_job_from_the_request_its_worker_left(providers, user):
+    job = generation_job_create(user_id=user.pk, prompt=PROMPT)
+    _cut_off_mid_call(job, request_id="fal-left-behind", overdue=True)
+
+    summary = generation_jobs_reconcile()
+
+    job.refresh_from_db()
+    assert (summary.succeeded, job.status, job.quota_refunded) == (1, "succeeded", False)
+    assert scripted.CALLS == ["fal:resume:fal-left-behind"]
+    assert list(CostEntry.objects.filter(job=job).values_list("outcome", flat=True)) == ["succeeded"]
+
+
+def test_the_reconciler_cancels_an_unfinished_request_there_and_refunds(providers, user):
+    script("fal", "lost")
+    job = generation_job_create(user_id=user.pk, prompt=PROMPT)
+    _cut_off_mid_call(job, request_id="fal-hung", overdue=True)
+
+    generation_jobs_reconcile()
+
+    job.refresh_from_db()
+    assert (job.status, job.quota_refunded) == ("failed", True)
+    assert scripted.CALLS == ["fal:resume:fal-hung", "fal:cancel:fal-hung"]
+    assert CostEntry.objects.get(job=job).outcome == "canceled"
+
+
+def test_the_reconciler_closes_a_request_left_open_by_a_finished_job(providers, user):
+    job = generation_job_create(user_id=user.pk, prompt=PROMPT)
+    call = _cut_off_mid_call(job, request_id="fal-orphan")
+    generation_job_cancel(job=job)
+    CostEntry.objects.filter(pk=call.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+
+    assert generation_jobs_reconcile().calls_closed == 1
+    assert scripted.CALLS == ["fal:cancel:fal-orphan"]
+    assert CostEntry.objects.get(pk=call.pk).outcome == "canceled"
+
+
+def test_canceling_after_a_provider_delivered_does_not_refund(providers, user):
+    job = generation_job_create(user_id=user.pk, prompt=PROMPT)
+    call = _cut_off_mid_call(job, request_id="fal-done")
+    CostEntry.objects.filter(pk=call.pk).update(outcome="succeeded", cost_usd=Decimal("0.003"))
+
+    canceled = generation_job_cancel(job=job)
+
+    assert (canceled.status, canceled.quota_refunded) == ("canceled", False)

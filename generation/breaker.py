@@ -1,0 +1,86 @@
+"""A circuit breaker per provider, kept in the shared cache (Redis in production) so that every
+worker process skips a provider that keeps failing, and one of them probes it after a cool-down.
+
+closed: calls go through; transient failures are counted in a sliding window.
+open: `GENERATION_BREAKER_FAILURES` failures within `GENERATION_BREAKER_WINDOW_SECONDS` open it for
+`GENERATION_BREAKER_COOLDOWN_SECONDS`; callers skip the provider and fall back.
+half-open: after the cool-down one caller (an atomic cache.add) may probe; its success closes the
+breaker, its failure opens it for another cool-down.
+"""
+
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+
+
+def _keys(provider: str) -> tuple[str, str, str]:
+    prefix = f"generation:breaker:{provider}"
+    return f"{prefix}:failures", f"{prefix}:open-until", f"{prefix}:probe"
+
+
+@dataclass(frozen=True)
+class BreakerState:
+    provider: str
+    state: str
+    failures: int
+    open_until: float | None
+
+
+def breaker_state(*, provider: str) -> BreakerState:
+    failures_key, open_key, _ = _keys(provider)
+    values = cache.get_many([failures_key, open_key])
+    open_until = values.get(open_key)
+    if open_until is None:
+        state = CLOSED
+    elif time.time() < open_until:
+        state = OPEN
+    else:
+        state = HALF_OPEN
+    return BreakerState(provider, state, int(values.get(failures_key) or 0), open_until)
+
+
+def breaker_allows(*, provider: str) -> bool:
+    """May a call go to this provider now? In half-open state only the first caller may."""
+    _, open_key, probe_key = _keys(provider)
+    open_until = cache.get(open_key)
+    if open_until is None:
+        return True
+    if time.time() < open_until:
+        return False
+    return cache.add(probe_key, 1, timeout=settings.GENERATION_BREAKER_PROBE_SECONDS)
+
+
+def breaker_record_success(*, provider: str) -> None:
+    keys = _keys(provider)
+    if any(value is not None for value in cache.get_many(keys).values()):
+        cache.delete_many(keys)
+
+
+def breaker_record_failure(*, provider: str) -> None:
+    failures_key, open_key, probe_key = _keys(provider)
+    cooldown = settings.GENERATION_BREAKER_COOLDOWN_SECONDS
+    if cache.get(open_key) is not None:  # a failed probe: open for another cool-down
+        _open(open_key, cooldown)
+        cache.delete(probe_key)
+        return
+    window = settings.GENERATION_BREAKER_WINDOW_SECONDS
+    if cache.add(failures_key, 1, timeout=window):
+        failures = 1
+    else:
+        try:
+            failures = cache.incr(failures_key)
+        except ValueError:  # the window ran out between add and incr
+            cache.add(failures_key, 1, timeout=window)
+            failures = 1
+    if failures >= settings.GENERATION_BREAKER_FAILURES:
+        _open(open_key, cooldown)
+        cache.delete(failures_key)
+
+
+def _open(open_key: str, cooldown: float) -> None:
+    # The marker outlives the cool-down, so that the first call after it is a probe.
+    cache.set(open_key, time.time() + cooldown, timeout=int(cooldown * 10) + 60)
