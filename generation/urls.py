@@ -7,6 +7,7 @@ from . import views
 app_name = "generation"
 urlpatterns = [
     path("", views.index, name="index"),
+    path("history/", views.history, name="history"),
     path("jobs/<uuid:job_id>/", views.job, name="job"),
     path("jobs/<uuid:job_id>/status/", views.job_status, name="job_status"),
     path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job_cancel"),

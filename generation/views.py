@@ -1,9 +1,11 @@
-"""Generation pages: the form and history, one job's live page, its JSON state, and cancel."""
+"""Generation pages: the form (with what a request will cost and when it will be ready), one job's
+live page, its JSON state, cancel, and the "My avatars" history."""
 
 import contextlib
 import uuid
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -13,8 +15,18 @@ from billing.entitlements import entitlements
 
 from .forms import GenerateForm
 from .quotas import QuotaExceededError, quota_status
-from .selectors import job_get_for_user, job_list_for_user, job_state
-from .services import GenerationError, JobNotCancelableError, generation_job_cancel, generation_job_create
+from .selectors import (
+    ai_available,
+    job_attempts,
+    job_get_for_user,
+    job_list_for_user,
+    job_state,
+    job_thumbnail_url,
+    lane_estimate,
+    queue_ahead,
+    similar_for_prompt,
+)
+from .services import LOCAL_CHAIN, LOCAL_STYLES, GenerationError, JobNotCancelableError, generation_job_cancel, generation_job_create
 
 
 @login_required
@@ -37,12 +49,18 @@ def index(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("generation:job", job_id=job.id)
     plan = entitlements(user_id=request.user.pk)
+    ai_ready = ai_available(chain=plan.provider_chain)
+    chain = plan.provider_chain if ai_ready else LOCAL_CHAIN
     context = {
         "form": form,
         "plan": plan,
         "quota": quota_status(user_id=request.user.pk, plan=plan, now=timezone.now()),
         "quota_error": quota_error,
-        "jobs": job_list_for_user(user_id=request.user.pk)[:20],
+        # Before anything is submitted: where an AI request would stand, and what it costs.
+        "estimate": lane_estimate(queue=plan.queue, chain=chain, ahead=queue_ahead(queue=plan.queue)),
+        "instant_styles": list(LOCAL_STYLES),
+        "ai_ready": ai_ready,
+        "recent": [(job, job_thumbnail_url(job=job)) for job in job_list_for_user(user_id=request.user.pk).prefetch_related("images")[:6]],
     }
     return render(request, "generation/index.html", context, status=429 if quota_error else 200)
 
@@ -58,7 +76,13 @@ def _own_job(request: HttpRequest, job_id: uuid.UUID):
 @require_GET
 def job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = _own_job(request, job_id)
-    return render(request, "generation/job.html", {"job": job, "state": job_state(job=job)})
+    context = {
+        "job": job,
+        "state": job_state(job=job),
+        "attempts": job_attempts(job=job),
+        "similar": similar_for_prompt(user_id=request.user.pk, prompt=job.prompt),
+    }
+    return render(request, "generation/job.html", context)
 
 
 @login_required
@@ -75,3 +99,13 @@ def job_cancel(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     with contextlib.suppress(JobNotCancelableError):  # it finished first; the page shows how
         generation_job_cancel(job=job)
     return redirect("generation:job", job_id=job_id)
+
+
+@login_required
+@require_GET
+def history(request: HttpRequest) -> HttpResponse:
+    """My avatars: every job of the user, newest first, with its result."""
+    jobs = job_list_for_user(user_id=request.user.pk).prefetch_related("images")
+    page = Paginator(jobs, 24).get_page(request.GET.get("page"))
+    rows = [(job, job_thumbnail_url(job=job)) for job in page.object_list]
+    return render(request, "generation/history.html", {"page": page, "rows": rows})

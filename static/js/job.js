@@ -1,30 +1,38 @@
-// Live progress of one job: the websocket sends the saved state first, then every change;
-// if websockets are unavailable, the JSON status endpoint is polled instead.
+// Live progress of one job. The websocket sends the saved state first, then every change; while
+// the job waits in line the page asks for a fresh state (its place moves up). If the socket drops
+// it reconnects (and gets the state again, so nothing is missed); without websockets the JSON
+// status endpoint is polled instead.
 (function () {
   const card = document.querySelector("[data-job]");
   if (!card) return;
   const bar = card.querySelector("[data-bar]");
   const message = card.querySelector("[data-message]");
+  const eta = card.querySelector("[data-eta]");
   const result = card.querySelector("[data-result]");
-  const cancel = card.querySelector("[data-cancel]");
+  const suggestions = card.querySelector("[data-suggestions]");
+  const again = card.querySelector("[data-again]");
+  const similarTitle = document.querySelector("[data-similar-title]");
   const terminal = ["succeeded", "failed", "canceled"];
-  let done = false;
+  let done = terminal.includes(card.dataset.status);
+  let socket = null;
+  let failures = 0;
 
-  function show(state) {
-    bar.style.width = state.progress + "%";
-    card.querySelector("[role=progressbar]").setAttribute("aria-valuenow", state.progress);
-    message.textContent = state.message || state.status;
-    card.dataset.status = state.status;
-    if (!terminal.includes(state.status)) return;
-    done = true;
-    if (cancel) cancel.remove();
-    if (state.status !== "succeeded" || result.children.length) return;
-    for (const image of state.images) {
-      const img = document.createElement("img");
-      img.className = "preview circle";
-      img.src = image.preview_url;
-      img.alt = "Your generated avatar";
-      img.width = img.height = 240;
+  let shownVariants = -1;
+  function showImages(images) {
+    // Drawn again when more sizes arrive (the first image comes alone, the rest follow).
+    const variants = images.reduce((count, image) => count + image.variants.length, 0);
+    if (variants === shownVariants) return;
+    shownVariants = variants;
+    result.replaceChildren();
+    for (const image of images) {
+      for (const shape of ["circle", "square"]) {
+        const img = document.createElement("img");
+        img.className = "preview " + shape;
+        img.src = image.preview_url;
+        img.alt = "Your generated avatar";
+        img.width = img.height = 240;
+        result.append(img);
+      }
       const links = document.createElement("div");
       links.className = "downloads";
       for (const variant of image.variants) {
@@ -35,8 +43,41 @@
         link.textContent = variant.size + " px · " + variant.format.toUpperCase();
         links.append(link);
       }
-      result.append(img, links);
+      const provenance = document.createElement("p");
+      provenance.className = "muted provenance";
+      const p = image.provenance;
+      provenance.textContent = [p.provider, p.model, "seed " + p.seed, p.licence_note].filter(Boolean).join(" · ");
+      result.append(links, provenance);
     }
+  }
+
+  function show(state) {
+    bar.style.width = state.progress + "%";
+    card.querySelector("[role=progressbar]").setAttribute("aria-valuenow", state.progress);
+    message.textContent = state.message || state.status;
+    card.dataset.status = state.status;
+    if (state.eta_seconds !== null && state.eta_seconds !== undefined && !terminal.includes(state.status)) {
+      const place = state.queue_position ? "Position " + state.queue_position + " in the " + state.lane + " · " : "";
+      eta.textContent = place + "ready in about " + state.eta_seconds + " s";
+      eta.hidden = false;
+    } else {
+      eta.hidden = true;
+    }
+    if (!terminal.includes(state.status)) return;
+    done = true;
+    const cancel = card.querySelector("[data-cancel]");
+    if (cancel) cancel.remove();
+    if (again && state.status !== "canceled") again.hidden = false;
+    if (state.status === "succeeded") {
+      showImages(state.images);
+      if (similarTitle) similarTitle.textContent = "More like this";
+    }
+    if (state.status === "failed") {
+      suggestions.replaceChildren(...state.suggestions.map((text) => Object.assign(document.createElement("li"), { textContent: text })));
+      if (similarTitle) similarTitle.textContent = "Premade avatars you may like instead";
+    }
+    // A succeeded job keeps listening: its other sizes arrive in a later message.
+    if (socket && state.status !== "succeeded") socket.close();
   }
 
   function poll() {
@@ -47,13 +88,31 @@
       .finally(() => { if (!done) setTimeout(poll, 1500); });
   }
 
-  if (terminal.includes(card.dataset.status)) return;
-  try {
+  function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    const socket = new WebSocket(scheme + location.host + card.dataset.wsPath);
+    try {
+      socket = new WebSocket(scheme + location.host + card.dataset.wsPath);
+    } catch (error) {
+      poll();
+      return;
+    }
+    let refresher = null;
+    socket.onopen = () => {
+      failures = 0;
+      // While queued, ask for the state now and then: the place in line moves as others finish.
+      refresher = setInterval(() => {
+        if (card.dataset.status === "queued" && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "refresh" }));
+      }, 3000);
+    };
     socket.onmessage = (event) => show(JSON.parse(event.data));
-    socket.onclose = () => { if (!done) poll(); };
-  } catch (error) {
-    poll();
+    socket.onclose = () => {
+      clearInterval(refresher);
+      if (done) return;
+      failures += 1;
+      if (failures > 3) poll();
+      else setTimeout(connect, 500 * failures);
+    };
   }
+
+  if (!["failed", "canceled"].includes(card.dataset.status)) connect();
 })();

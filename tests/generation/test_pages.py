@@ -75,3 +75,86 @@ def test_cancel_stops_a_queued_job_and_returns_its_quota(client, ada, settings):
     job.refresh_from_db()
     assert (job.status, job.quota_refunded) == ("canceled", True)
     assert generation_job_run(job_id=str(job.id)).status == "canceled"  # a late task does nothing
+
+
+def test_the_form_shows_the_cost_lane_position_and_eta_before_anything_is_submitted(client, ada, settings):
+    settings.GENERATION_PROVIDERS = {
+        **settings.GENERATION_PROVIDERS,
+        "fal": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "fal"}},
+    }
+    bob = user_create(username="bob2", email="bob2@example.com", password="a-long-password-1")
+    generation_job_create(user_id=bob.pk, prompt="someone ahead in line")
+    client.force_login(ada)
+
+    page = client.get(reverse("generation:index")).content.decode()
+
+    assert "Costs <strong>1 generation</strong>" in page
+    assert "standard lane, position 2" in page  # one free job is waiting ahead
+    assert "ready in about <strong>" in page
+    assert "5</strong> of 5 generations left this day" in page
+
+
+def test_without_an_ai_service_the_form_says_the_request_is_free_and_drawn_locally(client, ada):
+    client.force_login(ada)
+    page = client.get(reverse("generation:index")).content.decode()
+    assert "no AI image service is set up" in page
+    assert "Costs <strong>1 generation</strong>" not in page
+
+
+def test_the_quota_warning_appears_at_80_percent(client, ada, settings):
+    settings.GENERATION_PROVIDERS = {
+        **settings.GENERATION_PROVIDERS,
+        "fal": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "fal"}},
+    }
+    client.force_login(ada)
+    for n in range(3):
+        generation_job_create(user_id=ada.pk, prompt=f"portrait {n}")
+    assert "data-quota-warning" not in client.get(reverse("generation:index")).content.decode()
+    generation_job_create(user_id=ada.pk, prompt="portrait 4")
+    assert "data-quota-warning" in client.get(reverse("generation:index")).content.decode()
+
+
+def test_a_failed_job_explains_itself_and_offers_premade_avatars_instead(client, ada, settings):
+    from avatarsite.core.demo import demo_library_load
+    from generation.services import _job_fail
+
+    demo_library_load(count=4, size=128)
+    job = generation_job_create(user_id=ada.pk, prompt="a smiling woman with red hair", style="flat")
+    _job_fail(job=job, kind="transient", message="Every image service failed this time.")
+    client.force_login(ada)
+
+    state = client.get(reverse("generation:job_status", args=[job.id])).json()
+    page = client.get(reverse("generation:job", args=[job.id])).content.decode()
+
+    assert state["status"] == "failed"
+    assert "Try again" in state["suggestions"][0]
+    assert len(state["similar"]) == 4
+    assert state["similar"][0]["url"].startswith("/gallery/")
+    assert "Premade avatars you may like instead" in page
+    assert page.count('class="avatar-card"') == 4
+
+
+def test_my_avatars_lists_the_users_jobs_with_their_thumbnails_and_nobody_elses(client, ada, bob):
+    mine = generation_job_create(user_id=ada.pk, prompt="A calm man with a beard", style="mono")
+    generation_job_run(job_id=str(mine.id))
+    generation_job_create(user_id=bob.pk, prompt="Bob's secret portrait", style="mono")
+    client.force_login(ada)
+
+    page = client.get(reverse("generation:history")).content.decode()
+
+    assert f'data-history-job="{mine.id}"' in page
+    assert "A calm man with a beard" in page
+    assert "secret" not in page
+    assert 'class="thumb"' in page
+    assert "X-Amz-Signature" in page  # private files: signed URLs
+
+
+def test_the_queued_job_page_says_where_it_stands(client, ada):
+    job = generation_job_create(user_id=ada.pk, prompt="A calm man with a beard", style="pastel")
+    client.force_login(ada)
+
+    state = client.get(reverse("generation:job_status", args=[job.id])).json()
+
+    assert (state["status"], state["queue_position"], state["lane"]) == ("queued", 1, "standard lane")
+    assert state["eta_seconds"] >= 1
+    assert state["message"] == "Waiting in the standard lane"

@@ -1,0 +1,80 @@
+"""Generating an avatar in headless Chromium: sign in, ask, watch the bar fill live, see the image.
+
+The real ASGI server and a real Celery worker process, on PostgreSQL, Redis and the S3 server.
+The worker starts only after the job page is open, so the page shows the job waiting in line and
+then every progress event as it arrives over the websocket.
+"""
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from avatarsite.accounts.services import user_create
+from generation.models import GenerationJob
+from tests.e2e.test_home_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.processes import celery_worker_args, free_port, project_env, running, subprocess_database_url, uvicorn_args
+
+PASSWORD = "a-long-password-1"
+IMAGE_LOADED = "(() => { const i = document.querySelector('[data-result] img'); return i.complete && i.naturalWidth > 0; })()"
+# Collects every value the progress bar shows, so the test can tell live updates from a jump to the end.
+RECORD_PROGRESS = """
+window.__progress = [];
+const bar = document.querySelector('[role=progressbar]');
+new MutationObserver(() => window.__progress.push(Number(bar.getAttribute('aria-valuenow'))))
+  .observe(bar, {attributes: true, attributeFilter: ['aria-valuenow']});
+"""
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_user_generates_an_avatar_and_watches_it_being_made(artifacts_dir):
+    user_create(username="painter", email="painter@example.com", password=PASSWORD)
+    env = project_env(DATABASE_URL=subprocess_database_url())
+    port = free_port()
+    site = f"http://127.0.0.1:{port}"
+    with (
+        running(uvicorn_args(port), env=env, port=port, log=artifacts_dir / "e2e-generate-uvicorn.log"),
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{site}/accounts/login/?next=/generate/")
+        page.fill("input[name=username]", "painter")
+        page.fill("input[name=password]", PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{site}/generate/")
+        estimate = page.locator("[data-estimate-ai]").inner_text()
+        page.select_option("select[name=style]", "neon")
+        instant_shown = page.locator("[data-estimate-instant]").is_visible()
+        page.select_option("select[name=style]", "photo")
+        page.fill("textarea[name=prompt]", "A smiling woman with curly red hair and round glasses")
+        page.get_by_role("button", name="Generate").click()
+        page.wait_for_url(f"{site}/generate/jobs/**")
+        page.wait_for_function("document.querySelector('[data-job]').dataset.status === 'queued'")
+        queued_text = page.locator("[data-eta]").inner_text()
+        page.evaluate(RECORD_PROGRESS)
+        page.screenshot(path=str(artifacts_dir / "generate-queued.png"))
+
+        with running(celery_worker_args("standard"), env=env, log=artifacts_dir / "e2e-generate-worker.log"):
+            page.wait_for_function("document.querySelector('[role=progressbar]').getAttribute('aria-valuenow') === '100'", timeout=60_000)
+            page.wait_for_selector("[data-result] img.preview.circle", timeout=10_000)
+            image_loaded = page.evaluate(
+                "(() => { const i = document.querySelector('[data-result] img'); return i.complete && i.naturalWidth > 0; })()"
+            )
+            # The other sizes follow the first image; the download buttons grow when they arrive.
+            page.wait_for_function("document.querySelectorAll('[data-result] .downloads a').length >= 10", timeout=30_000)
+            downloads = page.locator("[data-result] .downloads a").all_inner_texts()
+        progress = page.evaluate("window.__progress")
+        page.screenshot(path=str(artifacts_dir / "generate-done.png"), full_page=True)
+        browser.close()
+
+    job = GenerationJob.objects.get(user__username="painter")
+    assert "standard lane, position 1" in estimate
+    assert instant_shown
+    assert "Position 1 in the standard lane" in queued_text
+    assert job.status == "succeeded"
+    assert image_loaded
+    assert progress[-1] == 100
+    assert any(0 < value < 100 for value in progress), progress  # it moved live, not only at the end
+    assert progress == sorted(progress)
+    assert "1024 px · JPEG" in downloads
+    assert "256 px · WEBP" in downloads
