@@ -1,0 +1,304 @@
+"""The provider contract (generation/providers/base.py), one suite for every adapter.
+
+The fal and Replicate adapters run against their fakes over loopback HTTP through the fakes'
+common interface (`adapter_options()`, `next_outcomes`, `submissions`, `cancellations`,
+`default_model`); the local generator joins the cases that apply to a provider without a remote
+request. Protocol details of each adapter are tested in test_provider_fal.py / test_provider_replicate.py.
+"""
+
+import io
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from PIL import Image
+
+from avatarsite.core import outbound
+from generation.providers.base import (
+    CallContext,
+    ContentRefusedError,
+    GenerationRequest,
+    PermanentProviderError,
+    Provider,
+    ProviderCanceledError,
+    TransientProviderError,
+)
+from generation.providers.fal import FalProvider
+from generation.providers.local import LocalProvider
+from generation.providers.replicate import ReplicateProvider
+from tests.fakes.fal import FakeFal
+from tests.fakes.replicate import FakeReplicate
+
+# 512 px is a size every adapter can deliver exactly (Replicate's flux: 0.25 megapixels at 1:1).
+SIZE = 512
+METADATA_HOST = "169.254.169.254"
+CONTENT_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+
+
+@dataclass
+class Subject:
+    """One adapter under contract, with its fake (None for the local generator)."""
+
+    name: str
+    provider: Provider
+    fake: FakeFal | FakeReplicate | None = None
+    # Is the provider's request still unfinished there (fake-specific, behind one question)?
+    unfinished: Callable[[str], bool] = lambda request_id: False
+    # Where the fake serves output files.
+    output_prefix: str = ""
+
+    def outputs_fetched(self) -> int:
+        if self.fake is None:
+            return 0
+        return sum(1 for seen in self.fake.requests if seen["method"] == "GET" and seen["path"].startswith(self.output_prefix))
+
+
+def _subject(name: str) -> Subject:
+    if name == "fal":
+        fal = FakeFal(latency=0.1).start()
+        return Subject(
+            name,
+            FalProvider(**fal.adapter_options()),
+            fal,
+            unfinished=lambda request_id: fal.phase(request_id) != "COMPLETED",
+            output_prefix="/files/",
+        )
+    if name == "replicate":
+        replicate = FakeReplicate(latency=0.1).start()
+        return Subject(
+            name,
+            ReplicateProvider(**replicate.adapter_options()),
+            replicate,
+            unfinished=lambda request_id: replicate.status_of(request_id) not in ("succeeded", "failed", "canceled"),
+            output_prefix="/output/",
+        )
+    return Subject(name, LocalProvider())
+
+
+@pytest.fixture(params=["fal", "replicate"])
+def remote(request) -> Iterator[Subject]:
+    """An adapter that calls a provider over HTTP, against its fake."""
+    subject = _subject(request.param)
+    yield subject
+    subject.fake.stop()
+
+
+@pytest.fixture(params=["fal", "replicate", "local"])
+def any_provider(request) -> Iterator[Subject]:
+    """Every adapter, the local generator included."""
+    subject = _subject(request.param)
+    yield subject
+    if subject.fake is not None:
+        subject.fake.stop()
+
+
+def _request(subject: Subject, **overrides: object) -> GenerationRequest:
+    model = subject.fake.default_model if subject.fake is not None else ""
+    return GenerationRequest(**{"prompt": "a smiling woman with red hair", "model": model, "seed": 42, "size": SIZE, **overrides})
+
+
+@dataclass
+class Recorder:
+    """A CallContext that remembers what the adapter told it, and can cancel once submitted."""
+
+    subject: Subject
+    cancel_after_submit: float | None = None
+    submitted: list = field(default_factory=list)
+    progress: list = field(default_factory=list)
+    submitted_at: float | None = None
+
+    def on_submitted(self, request_id: str) -> None:
+        self.submitted_at = time.monotonic()
+        self.submitted.append(
+            {"id": request_id, "unfinished": self.subject.unfinished(request_id), "outputs_fetched": self.subject.outputs_fetched()}
+        )
+
+    def should_cancel(self) -> bool:
+        if self.cancel_after_submit is None or self.submitted_at is None:
+            return False
+        return time.monotonic() - self.submitted_at >= self.cancel_after_submit
+
+    def context(self, **options: object) -> CallContext:
+        return CallContext(
+            on_progress=lambda percent, message: self.progress.append((percent, message)),
+            on_submitted=self.on_submitted,
+            should_cancel=self.should_cancel,
+            **options,
+        )
+
+
+# --- the happy path ----------------------------------------------------------------------------------
+def test_generate_returns_decodable_images_of_the_requested_size_with_provenance_and_cost(any_provider: Subject) -> None:
+    result = any_provider.provider.generate(_request(any_provider), Recorder(any_provider).context())
+
+    assert len(result.images) == 1
+    image = result.images[0]
+    decoded = Image.open(io.BytesIO(image.data))
+    decoded.load()  # the whole file decodes, not only its header
+    assert decoded.size == (image.width, image.height) == (SIZE, SIZE)
+    assert decoded.format == CONTENT_FORMATS[image.content_type]
+    assert result.provider == any_provider.provider.name == any_provider.name
+    assert result.licence_note
+    assert result.refused_count == 0
+    if any_provider.fake is not None:
+        assert result.model == any_provider.fake.default_model
+        assert result.request_id
+        assert result.cost_usd > 0
+        assert any_provider.fake.submissions == 1
+    else:
+        assert result.model == LocalProvider.model
+        assert result.cost_usd == 0
+
+
+def test_on_submitted_is_called_once_with_the_request_id_before_the_request_completes(remote: Subject) -> None:
+    # Well past Replicate's Prefer: wait (1 s in the fake's options): the create answers while it still runs.
+    remote.fake.latency = 3.0
+    recorder = Recorder(remote)
+
+    result = remote.provider.generate(_request(remote), recorder.context())
+
+    assert [call["id"] for call in recorder.submitted] == [result.request_id]
+    assert recorder.submitted[0]["unfinished"]  # the provider was still working on it
+    assert recorder.submitted[0]["outputs_fetched"] == 0  # nothing was downloaded yet
+    assert remote.fake.submissions == 1
+
+
+def test_the_local_generator_never_reports_a_provider_request() -> None:
+    local = _subject("local")
+    recorder = Recorder(local)
+    result = local.provider.generate(_request(local), recorder.context())
+
+    assert recorder.submitted == []
+    assert result.request_id == ""
+
+
+class Crash(Exception):
+    """The worker dying right after it recorded the provider's request id."""
+
+
+def test_resuming_with_the_recorded_id_finishes_that_request_without_a_new_submission(remote: Subject) -> None:
+    recorded: list[str] = []
+
+    def record_then_die(request_id: str) -> None:
+        recorded.append(request_id)
+        raise Crash
+
+    with pytest.raises(Crash):
+        remote.provider.generate(_request(remote), CallContext(on_submitted=record_then_die))
+    resumed_recorder = Recorder(remote)
+    result = remote.provider.generate(_request(remote), resumed_recorder.context(resume_id=recorded[0]))
+
+    assert remote.fake.submissions == 1
+    assert result.request_id == recorded[0]
+    assert (result.images[0].width, result.images[0].height) == (SIZE, SIZE)
+    assert resumed_recorder.submitted == []  # nothing new was submitted, so nothing new to record
+
+
+# --- cancel and deadline -----------------------------------------------------------------------------
+def test_a_user_cancel_mid_run_cancels_at_the_provider_and_raises_canceled(remote: Subject) -> None:
+    remote.fake.next_outcomes.append("hang")
+    recorder = Recorder(remote, cancel_after_submit=0.2)
+    started = time.monotonic()
+
+    with pytest.raises(ProviderCanceledError) as caught:
+        remote.provider.generate(_request(remote), recorder.context())
+
+    request_id = recorder.submitted[0]["id"]
+    assert caught.value.request_id == request_id
+    assert remote.fake.cancellations == [request_id]
+    assert remote.fake.submissions == 1
+    assert time.monotonic() - started < 10
+
+
+def test_a_deadline_cancels_at_the_provider_and_raises_transient(remote: Subject) -> None:
+    remote.fake.next_outcomes.append("hang")
+    recorder = Recorder(remote)
+    started = time.monotonic()
+
+    with pytest.raises(TransientProviderError) as caught:
+        remote.provider.generate(_request(remote), recorder.context(deadline=started + 0.5))
+
+    assert time.monotonic() - started >= 0.5
+    assert time.monotonic() - started < 10
+    assert not caught.value.resumable  # canceled there: nothing left to resume
+    assert remote.fake.cancellations == [recorder.submitted[0]["id"]]
+
+
+# --- outcomes ----------------------------------------------------------------------------------------
+def test_every_image_flagged_nsfw_is_a_content_refusal(remote: Subject) -> None:
+    remote.fake.next_outcomes.append("nsfw")
+
+    with pytest.raises(ContentRefusedError) as caught:
+        remote.provider.generate(_request(remote), Recorder(remote).context())
+
+    assert caught.value.request_id
+    assert caught.value.kind == "refused"
+
+
+def test_some_images_flagged_nsfw_are_withheld_and_counted_as_refused(remote: Subject) -> None:
+    remote.fake.next_outcomes.append("nsfw_partial")
+
+    result = remote.provider.generate(_request(remote, num_images=2), Recorder(remote).context())
+
+    assert len(result.images) == 1
+    assert result.refused_count == 1
+    Image.open(io.BytesIO(result.images[0].data)).load()
+
+
+def test_a_model_error_is_permanent(remote: Subject) -> None:
+    remote.fake.next_outcomes.append("error_permanent")
+
+    with pytest.raises(PermanentProviderError) as caught:
+        remote.provider.generate(_request(remote), Recorder(remote).context())
+
+    assert caught.value.kind == "permanent"
+    assert remote.fake.submissions == 1
+
+
+def test_a_request_the_local_generator_cannot_draw_is_permanent() -> None:
+    local = _subject("local")
+    with pytest.raises(PermanentProviderError):
+        local.provider.generate(_request(local, style="oil-painting"))
+
+
+def test_a_provider_side_infrastructure_failure_is_transient(remote: Subject) -> None:
+    remote.fake.next_outcomes.append("error_transient")
+
+    with pytest.raises(TransientProviderError) as caught:
+        remote.provider.generate(_request(remote), Recorder(remote).context())
+
+    assert caught.value.kind == "transient"
+    assert remote.fake.submissions == 1
+
+
+# --- outputs (P-SEC-4) ---------------------------------------------------------------------------------
+def test_an_output_redirecting_to_the_metadata_address_is_refused_and_never_fetched(
+    remote: Subject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """P-SEC-4: the output URL answers 302 to http://169.254.169.254/...; no connection goes there."""
+    resolved: list[str] = []
+    connected: list[object] = []
+    real_resolve, real_connect = outbound.resolve, socket.socket.connect
+
+    def recording_resolve(host: str, port: int) -> list[str]:
+        resolved.append(host)
+        return real_resolve(host, port)
+
+    def recording_connect(sock: socket.socket, address: object) -> None:
+        connected.append(address)
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(outbound, "resolve", recording_resolve)
+    monkeypatch.setattr(socket.socket, "connect", recording_connect)
+    remote.fake.next_outcomes.append("redirect_private")
+
+    with pytest.raises(PermanentProviderError, match="redirect"):
+        remote.provider.generate(_request(remote), Recorder(remote).context())
+
+    assert remote.outputs_fetched() == 1  # the output was asked for on the allowed host...
+    assert METADATA_HOST not in resolved  # ...and its redirect was never followed
+    hosts = [address[0] for address in connected if isinstance(address, tuple)]
+    assert "127.0.0.1" in hosts  # connections are seen here...
+    assert METADATA_HOST not in hosts  # ...and none went to the metadata address
