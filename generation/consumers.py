@@ -1,5 +1,7 @@
 """Websocket consumer that streams one job's progress to its owner."""
 
+import time
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -7,6 +9,7 @@ from .selectors import job_get_for_user, job_state
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
+REFRESH_MIN_SECONDS = 1.0
 
 
 class JobProgressConsumer(AsyncJsonWebsocketConsumer):
@@ -35,6 +38,10 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
         """Clients only listen, except to ask for the current state again (a queued job's place
         in line moves without an event); anything else is ignored."""
         if isinstance(content, dict) and content.get("type") == "refresh":
+            now = time.monotonic()
+            if now - getattr(self, "refreshed_at", 0.0) < REFRESH_MIN_SECONDS:  # a chatty client costs no queries
+                return
+            self.refreshed_at = now
             job = await database_sync_to_async(job_get_for_user)(job_id=self.job_id, user_id=self.scope["user"].pk)
             if job is not None:
                 await self.send_json(await database_sync_to_async(job_state)(job=job))

@@ -40,6 +40,7 @@ def image_state(*, image: GeneratedImage) -> dict:
         "provenance": {
             "provider": image.provider,
             "model": image.model,
+            "model_version": image.model_version,
             "seed": image.seed,
             "prompt": image.prompt,
             "licence_note": image.licence_note,

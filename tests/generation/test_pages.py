@@ -38,7 +38,8 @@ def test_the_status_endpoint_gives_the_state_with_image_urls_to_the_owner_only(c
     state = client.get(reverse("generation:job_status", args=[job.id])).json()
     assert (state["status"], state["progress"]) == ("succeeded", 100)
     assert state["images"][0]["variants"]
-    assert state["images"][0]["provenance"]["provider"] == "local"
+    provenance = state["images"][0]["provenance"]
+    assert (provenance["provider"], provenance["model"], provenance["model_version"]) == ("local", "avatarsite/procedural-v1", "1")
 
     client.force_login(bob)
     assert client.get(reverse("generation:job_status", args=[job.id])).status_code == 404

@@ -55,6 +55,25 @@ async def test_owner_connects_and_first_receives_the_persisted_job_state(owner_a
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
+async def test_a_client_may_ask_for_the_state_again_at_most_once_a_second_and_garbage_is_ignored(owner_and_job):
+    owner, job = owner_and_job
+    cookie = await database_sync_to_async(_session_cookie)(owner)
+    connected, _, communicator = await _connect(f"/ws/jobs/{job.pk}/", [(b"origin", ORIGIN.encode()), (b"cookie", cookie.encode())])
+    assert connected
+    await communicator.receive_json_from(timeout=5)  # the state on connect
+
+    await communicator.send_to(text_data="{not json")
+    await communicator.send_json_to({"type": "refresh"})
+    refreshed = await communicator.receive_json_from(timeout=5)
+    await communicator.send_json_to({"type": "refresh"})  # too soon: ignored
+
+    assert (refreshed["job_id"], refreshed["status"], refreshed["queue_position"]) == (str(job.pk), "queued", 1)
+    assert await communicator.receive_nothing(timeout=0.5)
+    await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
 @pytest.mark.parametrize(
     ("who", "origin", "expected_close"),
     [
