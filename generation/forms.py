@@ -1,6 +1,8 @@
-"""The generate form: what a signed-in user asks for."""
+"""The generate form: what a signed-in user asks for, within what their plan allows."""
 
 from django import forms
+
+from billing.entitlements import Entitlements
 
 from .services import STYLES
 
@@ -11,6 +13,7 @@ STYLE_LABELS = {
     "neon": "Neon (instant)",
     "mono": "Mono (instant)",
 }
+SIZES = (512, 1024, 2048)
 
 
 class GenerateForm(forms.Form):
@@ -18,4 +21,14 @@ class GenerateForm(forms.Form):
         max_length=500, widget=forms.Textarea(attrs={"rows": 3, "placeholder": "A smiling woman with curly red hair and round glasses"})
     )
     style = forms.ChoiceField(choices=[(style, STYLE_LABELS.get(style, style)) for style in STYLES], initial="photo")
+    # Optional: a post without them (an old page, a script) gets 1024 px and one image.
+    size = forms.TypedChoiceField(coerce=int, initial=1024, required=False, empty_value=None, label="Size (px)")
+    num_images = forms.TypedChoiceField(coerce=int, initial=1, required=False, empty_value=1, label="Images")
     seed = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1, help_text="Leave empty for a new one each time.")
+
+    def __init__(self, *args, plan: Entitlements, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["size"].choices = [(size, f"{size} x {size}") for size in SIZES if size <= plan.max_size]
+        self.fields["num_images"].choices = [(n, str(n)) for n in range(1, plan.max_images_per_request + 1)]
+        if plan.max_images_per_request == 1:
+            self.fields["num_images"].widget = forms.HiddenInput()

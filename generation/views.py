@@ -32,7 +32,8 @@ from .services import LOCAL_CHAIN, LOCAL_STYLES, GenerationError, JobNotCancelab
 @login_required
 @require_http_methods(["GET", "POST"])
 def index(request: HttpRequest) -> HttpResponse:
-    form = GenerateForm(request.POST or None)
+    plan = entitlements(user_id=request.user.pk)
+    form = GenerateForm(request.POST or None, plan=plan)
     quota_error = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -40,6 +41,8 @@ def index(request: HttpRequest) -> HttpResponse:
                 user_id=request.user.pk,
                 prompt=form.cleaned_data["prompt"],
                 style=form.cleaned_data["style"],
+                size=form.cleaned_data["size"],
+                num_images=form.cleaned_data["num_images"],
                 seed=form.cleaned_data["seed"],
             )
         except GenerationError as exc:
@@ -48,7 +51,6 @@ def index(request: HttpRequest) -> HttpResponse:
             quota_error = exc
         else:
             return redirect("generation:job", job_id=job.id)
-    plan = entitlements(user_id=request.user.pk)
     ai_ready = ai_available(chain=plan.provider_chain)
     chain = plan.provider_chain if ai_ready else LOCAL_CHAIN
     context = {

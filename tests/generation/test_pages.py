@@ -89,7 +89,7 @@ def test_the_form_shows_the_cost_lane_position_and_eta_before_anything_is_submit
 
     page = client.get(reverse("generation:index")).content.decode()
 
-    assert "Costs <strong>1 generation</strong>" in page
+    assert "Costs <strong data-units>1 generation</strong> from your quota (one per image)" in page
     assert "standard lane, position 2" in page  # one free job is waiting ahead
     assert "ready in about <strong>" in page
     assert "5</strong> of 5 generations left this day" in page
@@ -99,7 +99,7 @@ def test_without_an_ai_service_the_form_says_the_request_is_free_and_drawn_local
     client.force_login(ada)
     page = client.get(reverse("generation:index")).content.decode()
     assert "no AI image service is set up" in page
-    assert "Costs <strong>1 generation</strong>" not in page
+    assert "Costs <strong data-units>" not in page
 
 
 def test_the_quota_warning_appears_at_80_percent(client, ada, settings):
@@ -159,3 +159,28 @@ def test_the_queued_job_page_says_where_it_stands(client, ada):
     assert (state["status"], state["queue_position"], state["lane"]) == ("queued", 1, "standard lane")
     assert state["eta_seconds"] >= 1
     assert state["message"] == "Waiting in the standard lane"
+
+
+def test_premium_users_may_ask_for_more_images_and_larger_sizes_and_the_form_holds_them_to_their_plan(client, ada, settings):
+    from billing.models import Plan, Subscription
+
+    settings.GENERATION_PROVIDERS = {
+        **settings.GENERATION_PROVIDERS,
+        "replicate": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "replicate"}},
+    }
+    client.force_login(ada)
+    free_form = client.get(reverse("generation:index")).content.decode()
+    assert 'value="2048"' not in free_form
+    assert 'type="hidden" name="num_images"' in free_form
+
+    Subscription.objects.create(user=ada, plan=Plan.objects.get(slug="premium"))
+    premium_form = client.get(reverse("generation:index")).content.decode()
+    assert 'value="2048"' in premium_form
+    assert '<option value="4">4</option>' in premium_form
+    client.post(reverse("generation:index"), {"prompt": "A calm man with a beard", "style": "photo", "size": 2048, "num_images": 3})
+    job = GenerationJob.objects.get(user=ada)
+    assert (job.size, job.num_images, job.quota_units, job.queue) == (2048, 3, 3, "premium")
+
+    refused = client.post(reverse("generation:index"), {"prompt": "Another one", "style": "photo", "size": 4096, "num_images": 9})
+    assert refused.status_code == 200
+    assert "Select a valid choice" in refused.content.decode()
