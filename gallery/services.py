@@ -1,6 +1,7 @@
 """Writes on the gallery: sources, importing remote avatars, and whole import runs."""
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -193,8 +194,11 @@ def import_run(
     query: ImportQuery,
     limit: int,
     on_item: Callable[[ImportSummary], None] | None = None,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> ImportSummary:
-    """Import up to `limit` avatars, resuming where the last run of this query stopped.
+    """Import up to `limit` avatars, resuming where the last run of this query stopped; stop
+    between items once `clock()` passes `deadline`.
 
     Each page's cursor is saved before its items are processed, so a run cut off at any point
     continues from that page next time; items already stored are then only updated.
@@ -218,9 +222,14 @@ def import_run(
         _source_save_cursor(source=source, key=key, cursor=cursor)  # this page, until it is done
         items = page.items[: limit - summary.processed]
         for remote in items:
+            if deadline is not None and clock() > deadline:
+                summary.stopped_reason = "the run's time is up; the next run continues from this page"
+                break
             summary.count(_import_one(importer=importer, source=source, remote=remote, summary=summary))
             if on_item:
                 on_item(summary)
+        if summary.stopped_reason:
+            break
         if len(items) < len(page.items):
             break  # the limit fell inside this page: the next run starts on it again
         if page.next_cursor is None:

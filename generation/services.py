@@ -249,8 +249,9 @@ def generation_job_images_finish(*, job_id: str) -> int:
 def _enqueue_images_finish(job: GenerationJob) -> None:
     from .tasks import job_images_finish
 
-    # After the lane's waiting jobs: the user already has the result, these are the other sizes.
-    job_images_finish.apply_async(args=[str(job.id)], queue=job.queue, priority=9)
+    # Just after the waiting jobs of the same plan (the user already has the result; these are the
+    # other sizes), and still before lower plans' jobs on a worker shared by several lanes.
+    job_images_finish.apply_async(args=[str(job.id)], queue=job.queue, priority=min(9, job.priority + 1))
 
 
 class _Progress:

@@ -156,13 +156,19 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=10 * 60)
-CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
+# 30 s to clean up before the hard kill, or a quarter of a short limit: "limit - 30" would be zero
+# (no soft limit) or negative (raised as soon as any task starts) for a limit of 30 s or less.
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - min(30, CELERY_TASK_TIME_LIMIT // 4)
+# A scheduled gallery import has its own limit (a run cut off resumes where it stopped next time).
+GALLERY_IMPORT_TIME_LIMIT_SECONDS = env.int("GALLERY_IMPORT_TIME_LIMIT_SECONDS", default=840)
 # Must exceed the longest task, or Redis hands a running task to a second worker.
-CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 5 * 60)
+CELERY_VISIBILITY_TIMEOUT = env.int(
+    "CELERY_VISIBILITY_TIMEOUT", default=max(CELERY_TASK_TIME_LIMIT, GALLERY_IMPORT_TIME_LIMIT_SECONDS) + 5 * 60
+)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
-    # Ten priority steps (Redis: 0 runs first), and a worker that consumes several queues drains
-    # them in the order it lists them (enterprise, premium, standard, batch) instead of round robin.
+    # Ten priority steps (Redis: 0 runs first). A worker consuming several queues takes the highest
+    # priority message among them, the order of its -Q list breaking ties (not round robin).
     "priority_steps": list(range(10)),
     "sep": ":",
     "queue_order_strategy": "priority",

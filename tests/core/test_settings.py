@@ -103,6 +103,10 @@ def test_visibility_timeout_outlasts_the_longest_task():
     visibility_timeout = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
     assert visibility_timeout > settings.CELERY_TASK_TIME_LIMIT
     assert settings.CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS["visibility_timeout"] == visibility_timeout
+    app.loader.import_default_modules()  # every task of the project, with its own limits
+    for name, task in app.tasks.items():
+        if not name.startswith("celery."):
+            assert (task.time_limit or settings.CELERY_TASK_TIME_LIMIT) < visibility_timeout, name
     longest_run = settings.GENERATION_RUN_TIMEOUT_SECONDS + settings.GENERATION_RECONCILE_GRACE_SECONDS
     assert longest_run < settings.CELERY_TASK_SOFT_TIME_LIMIT
     # A countdown or ETA longer than the visibility timeout would be redelivered while it waits:

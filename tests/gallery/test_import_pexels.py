@@ -84,6 +84,18 @@ def test_a_run_cut_off_by_its_limit_resumes_on_the_page_where_it_stopped(pexels,
     assert Source.objects.get(slug="pexels").resume_state == {}
 
 
+def test_a_run_out_of_time_stops_between_items_and_the_next_run_resumes_on_that_page(pexels, importer):
+    source = source_get_or_create(slug="pexels")
+    query = ImportQuery(query="portrait", per_page=3)
+    ticks = iter(range(100))  # one tick per look at the clock: time runs out before the 5th item
+    first = import_run(importer=importer, source=source, query=query, limit=100, deadline=3.5, clock=lambda: next(ticks))
+    second = import_run(importer=importer, source=source_get_or_create(slug="pexels"), query=query, limit=100)
+
+    assert (first.new, first.finished) == (4, False)
+    assert "time is up" in first.stopped_reason
+    assert (second.new, second.updated, second.finished) == (6, 1, True)  # page 2 again: item 4 known
+
+
 def test_the_same_picture_from_two_ids_is_imported_once(pexels, importer):
     pexels.image_faults[7] = 2  # photo 7 is photo 2's picture again
 
