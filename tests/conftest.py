@@ -133,6 +133,17 @@ def _empty_cache() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _empty_broker() -> None:
+    """Each test starts with empty queues: messages an earlier test enqueued (for jobs whose rows
+    are gone) must not reach the workers a later test starts, nor its message counts."""
+    import redis
+    from django.conf import settings
+
+    with redis.Redis.from_url(settings.CELERY_BROKER_URL) as broker:
+        broker.flushdb()
+
+
+@pytest.fixture(autouse=True)
 def _default_plans(request) -> None:
     """Tests with database access find the seeded plans, even after a transactional test flushed
     the tables (a flush also empties what data migrations created)."""

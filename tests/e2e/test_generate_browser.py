@@ -57,9 +57,8 @@ def test_a_user_generates_an_avatar_and_watches_it_being_made(artifacts_dir):
         with running(celery_worker_args("standard"), env=env, log=artifacts_dir / "e2e-generate-worker.log"):
             page.wait_for_function("document.querySelector('[role=progressbar]').getAttribute('aria-valuenow') === '100'", timeout=60_000)
             page.wait_for_selector("[data-result] img.preview.circle", timeout=10_000)
-            image_loaded = page.evaluate(
-                "(() => { const i = document.querySelector('[data-result] img'); return i.complete && i.naturalWidth > 0; })()"
-            )
+            page.wait_for_function(IMAGE_LOADED, timeout=10_000)  # the presigned file, from the S3 server
+            image_loaded = page.evaluate(IMAGE_LOADED)
             # The other sizes follow the first image; the download buttons grow when they arrive.
             page.wait_for_function("document.querySelectorAll('[data-result] .downloads a').length >= 10", timeout=30_000)
             downloads = page.locator("[data-result] .downloads a").all_inner_texts()
