@@ -5,7 +5,6 @@ Run it by hand: `python -m tests.fakes.fal --port 8123 --latency 0.75` serves un
 
 import argparse
 import base64
-import contextlib
 import functools
 import io
 import json
@@ -24,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from PIL import Image, ImageDraw
 
-from tests.fakes.server import LoopbackServer
+from tests.fakes.server import FakeHandler, LoopbackServer
 
 STEPS = 4
 MAX_SIDE = 14142  # fal toolkit's ImageSize limit
@@ -337,26 +336,11 @@ class FakeFal(LoopbackServer):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(FakeHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as fal's gateway; the stream is chunked
             timeout = 60  # idle keep-alive connections are closed after this
             # Headers and body go out in two writes: with Nagle on, the body waits for the client's delayed ACK (40 ms).
             disable_nagle_algorithm = True
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def _send(self, status: int, body: bytes | dict, content_type: str = "application/json", headers: dict | None = None) -> None:
-                data = json.dumps(body).encode() if isinstance(body, dict) else body
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                # The client may have given up first, which is what a slow-answer test wants.
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(data)
 
             def _fault(self, faults: deque) -> bool:
                 """Answer a scripted fault for this endpoint; False when the normal answer should follow."""

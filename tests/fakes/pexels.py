@@ -1,6 +1,5 @@
 """A local Pexels API (search, curated, images) that speaks the documented protocol, with faults on demand."""
 
-import contextlib
 import io
 import json
 import random
@@ -12,7 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from PIL import Image, ImageDraw
 
-from tests.fakes.server import LoopbackServer
+from tests.fakes.server import FakeHandler, LoopbackServer
 
 MAX_PER_PAGE = 80
 
@@ -90,21 +89,7 @@ class FakePexels(LoopbackServer):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def _send(self, status: int, body: bytes, content_type: str = "application/json", headers: dict | None = None) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                # The client may have timed out first, which is what a slow-response test wants.
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(body)
-
+        class Handler(FakeHandler):
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 fake.requests.append({"path": parts.path, "query": parse_qs(parts.query), "headers": dict(self.headers)})

@@ -41,7 +41,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from PIL import Image, ImageDraw
 
-from tests.fakes.server import LoopbackServer
+from tests.fakes.server import FakeHandler, LoopbackServer
 
 NSFW_ERROR = "All generated images contained NSFW content. Try running it again with a different prompt."
 MODEL_ERROR = "Prediction failed: RuntimeError: the model could not process this input"
@@ -323,22 +323,8 @@ class FakeReplicate(LoopbackServer):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(FakeHandler):
             protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def _send(self, status: int, body: bytes, content_type: str = "application/json", headers: dict | None = None) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                # The client may have timed out or hung up first, which is what some tests want.
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(body)
 
             def _json(self, status: int, body: object, bucket: str = "other", headers: dict | None = None) -> None:
                 self._send(status, json.dumps(body).encode(), headers={**fake._rate_headers(bucket), **(headers or {})})

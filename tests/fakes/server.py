@@ -1,8 +1,30 @@
-"""The plumbing every fake service shares: a threaded HTTP server on a free loopback port."""
+"""The plumbing every fake service shares: a threaded HTTP server on a free loopback port, and a
+request handler base that answers quietly."""
 
+import contextlib
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
+
+
+class FakeHandler(BaseHTTPRequestHandler):
+    """No access log; `_send` writes one answer, and a client that already hung up (some tests time
+    out on purpose) is not an error."""
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def _send(self, status: int, body: bytes | dict, content_type: str = "application/json", headers: dict | None = None) -> None:
+        data = json.dumps(body).encode() if isinstance(body, dict) else body
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(data)
 
 
 class LoopbackServer:
