@@ -143,6 +143,16 @@ def _empty_broker() -> None:
         broker.flushdb()
 
 
+@pytest.fixture
+def broker():
+    """A client on the broker's Redis database (emptied before each test), to look at the queues."""
+    import redis
+    from django.conf import settings
+
+    with redis.Redis.from_url(settings.CELERY_BROKER_URL) as client:
+        yield client
+
+
 @pytest.fixture(autouse=True)
 def _default_plans(request) -> None:
     """Tests with database access find the seeded plans, even after a transactional test flushed

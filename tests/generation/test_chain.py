@@ -270,11 +270,6 @@ def test_running_the_same_jobs_storage_twice_writes_the_same_keys_and_no_orphans
 
 
 # --- P-CEL-8: enqueue after commit only ------------------------------------------------------------------
-def _broker() -> redis.Redis:
-    assert django_settings.CELERY_BROKER_URL.startswith("redis://"), "P-CEL-8 is about the real Redis broker"
-    return redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
-
-
 def _queued_messages(broker: redis.Redis, queue: str) -> list[dict]:
     """Every message waiting in `queue`: its base list and kombu's priority lists (`queue:N`)."""
     messages = []
@@ -284,17 +279,12 @@ def _queued_messages(broker: redis.Redis, queue: str) -> list[dict]:
     return messages
 
 
-def _purge(broker: redis.Redis, queue: str) -> None:
-    broker.delete(queue, *[f"{queue}:{step}" for step in range(10)])
-
-
 @pytest.fixture
-def standard_queue() -> Iterator[redis.Redis]:
-    broker = _broker()
-    _purge(broker, "standard")
+def standard_queue(broker) -> Iterator[redis.Redis]:
+    """The broker (the test run's real Redis; queues emptied before each test), emptied after too."""
+    assert django_settings.CELERY_BROKER_URL.startswith("redis://"), "P-CEL-8 is about the real Redis broker"
     yield broker
-    _purge(broker, "standard")
-    broker.close()
+    broker.flushdb()
 
 
 class Boom(Exception):

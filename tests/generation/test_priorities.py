@@ -10,20 +10,12 @@ from generation.services import generation_job_create
 from generation.tasks import job_run
 from tests.fakes.fal import FakeFal
 from tests.support.processes import running
-from tests.support.workers import broker_client, broker_reset, fal_providers, log_tail, wait_for, worker_args, worker_env
+from tests.support.workers import fal_providers, log_tail, wait_for, worker_args, worker_env
 
 PROMPT = "A cheerful robot with round eyes"
 LOCAL_STYLE = "flat"  # drawn by the local generator: instant, no provider, no quota
 # A premium job may wait this long for an idle premium worker while the free lane is busy.
 PREMIUM_START_BOUND_SECONDS = 5.0
-
-
-@pytest.fixture
-def broker():
-    client = broker_client()
-    broker_reset(client)
-    yield client
-    client.close()
 
 
 def _user(name: str, *, premium: bool = False):

@@ -15,8 +15,6 @@ from generation.tasks import job_images_finish, job_progress_publish, job_run
 from tests.fakes.fal import FakeFal
 from tests.support.processes import running
 from tests.support.workers import (
-    broker_client,
-    broker_reset,
     broker_unacked,
     broker_waiting,
     fal_providers,
@@ -39,14 +37,6 @@ def fal(settings):
     fal_providers(settings, server)
     yield server
     server.stop()
-
-
-@pytest.fixture
-def broker():
-    client = broker_client()
-    broker_reset(client)
-    yield client
-    client.close()
 
 
 @pytest.fixture

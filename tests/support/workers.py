@@ -6,11 +6,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from avatarsite.celery import QUEUES
 from tests.support.processes import celery_worker_args, project_env, subprocess_database_url
 
 # The queues declared in avatarsite/celery.py; with priority steps 0-9 and sep ":", priority n > 0
 # of queue q is the Redis list "q:n" (priority 0 is the bare list).
-QUEUES = ("enterprise", "premium", "standard", "batch")
 
 
 def wait_for(predicate: Callable[[], object], *, timeout: float, interval: float = 0.1, what: str = "the condition") -> object:
@@ -71,21 +71,6 @@ def pool_child(worker_pid: int, *, timeout: float = 30.0) -> int:
     """The one pool process of a `-c 1` worker."""
     children = wait_for(lambda: (found := child_pids(worker_pid)) and len(found) == 1 and found, timeout=timeout, what="one pool child")
     return children[0]
-
-
-def broker_client():
-    """A Redis client on the broker database (this run's own Redis server)."""
-    import redis
-    from django.conf import settings
-
-    return redis.Redis.from_url(settings.CELERY_BROKER_URL)
-
-
-def broker_reset(client) -> None:
-    """Empty every queue (all priority lists) and the unacked bookkeeping left by earlier tests
-    (safe: each pytest run has a Redis of its own, and no worker runs between tests)."""
-    keys = [f"{queue}{suffix}" for queue in QUEUES for suffix in ("", *(f":{n}" for n in range(1, 10)))]
-    client.delete(*keys, "unacked", "unacked_index", "unacked_mutex")
 
 
 def broker_unacked(client) -> list[dict]:
