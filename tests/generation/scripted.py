@@ -1,8 +1,11 @@
 """A provider adapter whose answers a test scripts: stands in for fal/Replicate in pipeline tests
 (the protocol fakes test the real adapters themselves)."""
 
+import io
 import uuid
 from collections import deque
+
+from PIL import Image
 
 from generation.providers.base import (
     CallContext,
@@ -15,6 +18,15 @@ from generation.providers.base import (
 )
 from generation.providers.local import LocalProvider
 
+
+def _bomb() -> bytes:
+    """A PNG of a few KB that declares 20,000 x 20,000 pixels (P-SEC-5)."""
+    buffer = io.BytesIO()
+    Image.new("1", (20_000, 20_000)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+UNUSABLE = {"not-an-image": lambda: b"<html>an error page</html>", "bomb": _bomb}
 SCRIPTS: dict[str, deque] = {}
 CALLS: list[str] = []
 
@@ -22,8 +34,9 @@ CALLS: list[str] = []
 class ScriptedProvider:
     """Each call pops the next answer for its name: "ok", "transient", "lost" (transient, but the
     request lives on at the provider: resumable), "permanent", "refused", "partial" (one of two
-    images withheld) or "not-an-image". CALLS records each call, and "<name>:resume:<id>" when a
-    call resumes a recorded request instead of submitting."""
+    images withheld), "not-an-image" or "bomb" (a small PNG declaring 20,000 x 20,000 pixels).
+    CALLS records each call, and "<name>:resume:<id>" when a call resumes a recorded request
+    instead of submitting."""
 
     configured = True
 
@@ -48,8 +61,8 @@ class ScriptedProvider:
             raise PermanentProviderError(f"{self.name} answered 422")
         if answer == "refused":
             raise ContentRefusedError(f"{self.name} flagged NSFW content")
-        if answer == "not-an-image":
-            images = [GeneratedImage(b"<html>an error page</html>", "image/png", 1024, 1024)]
+        if answer in UNUSABLE:
+            images = [GeneratedImage(UNUSABLE[answer](), "image/png", 1024, 1024)]
             return GenerationResult(images=images, provider=self.name, model=request.model, cost_usd=0.003)
         drawn = LocalProvider().generate(request, context)
         images = [GeneratedImage(i.data, i.content_type, i.width, i.height) for i in drawn.images]
