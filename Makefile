@@ -57,6 +57,7 @@ bench: system-deps $(VENV)/.dev
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench.healthz
 	$(BIN)/python -m bench.gallery
+	$(BIN)/python -m bench.generation
 
 clean:
 	rm -rf $(VENV) db.sqlite3 media staticfiles test-artifacts

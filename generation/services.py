@@ -173,14 +173,16 @@ def _job_reuse(*, earlier: GenerationJob, fields: dict, now) -> GenerationJob:
         started_at=now,
         finished_at=now,
     )
+    images = list(earlier.images.all())
     GeneratedImage.objects.bulk_create(
         GeneratedImage(
             **{f.attname: getattr(image, f.attname) for f in GeneratedImage._meta.concrete_fields if f.attname not in ("id", "job_id")},
             job=job,
         )
-        for image in earlier.images.all()
+        for image in images
     )
-    transaction.on_commit(lambda: _enqueue_images_finish(job))  # in case the earlier job's sizes are still coming
+    if any(len(image.variants) < len(_generated_sizes(image.width)) * len(imaging.VARIANT_FORMATS) for image in images):
+        transaction.on_commit(lambda: _enqueue_images_finish(job))  # the earlier job's sizes are still coming
     return job
 
 
@@ -319,7 +321,8 @@ def generation_job_run(*, job_id: str) -> GenerationJob | None:
         if provider is None:
             failures.append(f"{name} is not set up")
             continue
-        resuming = _call_pending(job=job, provider=name, model=model) is not None
+        # Only a later run can find a call left open (each run settles its own): a first run skips the query.
+        resuming = job.runs > 1 and _call_pending(job=job, provider=name, model=model) is not None
         if not resuming and not breaker_allows(provider=name):
             failures.append(f"{name} is failing right now (circuit open)")
             error_kind = "transient"
@@ -398,7 +401,7 @@ def _call_with_retries(
     attempts, backoff = settings.GENERATION_PROVIDER_ATTEMPTS, settings.GENERATION_PROVIDER_BACKOFF_SECONDS
     progress = _Progress(job)
     for attempt in range(1, attempts + 1):
-        call = _call_pending(job=job, provider=provider.name, model=request.model)
+        call = _call_pending(job=job, provider=provider.name, model=request.model) if job.runs > 1 or attempt > 1 else None
         lookup_since = call.created_at.timestamp() if call is not None and not call.request_id else None
         if call is None:
             call = CostEntry.objects.create(job=job, provider=provider.name, model=request.model, plan=job.plan)

@@ -19,7 +19,7 @@ def job_progress_publish(job_id: str, progress: int, message: str = "", status: 
     return True
 
 
-@shared_task(name="generation.tasks.job_run", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name="generation.tasks.job_run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def job_run(job_id: str) -> str | None:
     """Run one job (queue and priority come from its plan at enqueue time). Redelivery is safe:
     the service leaves a finished job alone and resumes a cut-off one without paying twice."""
@@ -27,7 +27,7 @@ def job_run(job_id: str) -> str | None:
     return job.status if job else None
 
 
-@shared_task(name="generation.tasks.job_images_finish", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name="generation.tasks.job_images_finish", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def job_images_finish(job_id: str) -> int:
     """After a job succeeds with its first image: the other sizes and formats."""
     return generation_job_images_finish(job_id=job_id)
