@@ -15,7 +15,7 @@ urlpatterns = [
     path("accounts/", include("avatarsite.accounts.urls")),
     path("gallery/", include("gallery.urls")),
     path("generate/", include("generation.urls")),
-    path("pricing/", include("billing.urls")),
+    path("", include("billing.urls")),
     path("admin/", admin.site.urls),
 ]
 

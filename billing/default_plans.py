@@ -4,6 +4,7 @@ DEFAULT_PLANS = [
     {
         "slug": "free",
         "name": "Free",
+        "display_order": 1,
         "price_usd_per_month": 0,
         "queue": "standard",
         "priority": 5,
@@ -17,6 +18,7 @@ DEFAULT_PLANS = [
     {
         "slug": "premium",
         "name": "Premium",
+        "display_order": 2,
         "price_usd_per_month": 10,
         "queue": "premium",
         "priority": 1,
@@ -29,6 +31,8 @@ DEFAULT_PLANS = [
     {
         "slug": "enterprise",
         "name": "Enterprise",
+        "display_order": 3,
+        "contracted": True,
         "price_usd_per_month": 0,
         "queue": "enterprise",
         "priority": 0,

@@ -41,7 +41,9 @@ class Entitlements:
         )
 
 
-def _subscription_counts(subscription: Subscription, now: datetime) -> bool:
+def subscription_entitled(subscription: Subscription, now: datetime | None = None) -> bool:
+    """Whether the row still grants its plan: active within its period, or past due within grace."""
+    now = now or timezone.now()
     if subscription.status == Subscription.Status.ACTIVE:
         return subscription.current_period_end is None or subscription.current_period_end > now
     if subscription.status == Subscription.Status.PAST_DUE:
@@ -53,6 +55,6 @@ def entitlements(*, user_id: int, now: datetime | None = None) -> Entitlements:
     """The user's current plan's entitlements: read fresh each time, so a change applies at once."""
     now = now or timezone.now()
     subscription = Subscription.objects.select_related("plan").filter(user_id=user_id).first()
-    if subscription is not None and _subscription_counts(subscription, now):
+    if subscription is not None and subscription_entitled(subscription, now):
         return Entitlements.of(subscription.plan)
     return Entitlements.of(Plan.objects.get(is_default=True))

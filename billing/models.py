@@ -1,7 +1,7 @@
-"""Billing data: plans (entitlements as data) and each user's subscription to one.
+"""Billing data: plans (entitlements as data), each user's subscription, and what Stripe told us
+(customers, events stored by id before anything is done with them, invoices, checkout attempts)."""
 
-Stripe ids, webhook events and API keys arrive with the billing and API work and extend these.
-"""
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -13,6 +13,11 @@ class Plan(models.Model):
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=60)
     price_usd_per_month = models.DecimalField(max_digits=8, decimal_places=2, default=0)
+    display_order = models.PositiveSmallIntegerField(default=0, help_text="Place on the pricing page.")
+    contracted = models.BooleanField(default=False, help_text="Sold by contract (assigned by an operator), not by self-serve checkout.")
+    stripe_price_id = models.CharField(
+        max_length=100, blank=True, help_text="The Stripe Price sold by checkout (empty: the setting STRIPE_PREMIUM_PRICE_ID for premium)."
+    )
     queue = models.CharField(max_length=32, help_text="The Celery queue its generations run on.")
     priority = models.PositiveSmallIntegerField(default=5, help_text="Celery priority within the queue (0 = first).")
     provider_chain = models.JSONField(
@@ -28,6 +33,7 @@ class Plan(models.Model):
     is_default = models.BooleanField(default=False, help_text="The plan of users without a subscription (exactly one).")
 
     class Meta:
+        ordering = ["display_order", "id"]
         constraints = [models.UniqueConstraint(fields=["is_default"], condition=models.Q(is_default=True), name="billing_one_default_plan")]
 
     def __str__(self) -> str:
@@ -35,20 +41,124 @@ class Plan(models.Model):
 
 
 class Subscription(models.Model):
-    """A user's paid or assigned plan. No row, or an ended one, means the default (free) plan."""
+    """A user's paid or assigned plan. No row, or an ended one, means the default (free) plan.
+
+    For a Stripe subscription the row mirrors Stripe's absolute state, written only from newer
+    observations than the one it holds (`stripe_state_at`), so events applied out of order or twice
+    never leave it wrong.
+    """
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         PAST_DUE = "past_due", "Past due (grace period)"
+        INCOMPLETE = "incomplete", "Waiting for the first payment"
         CANCELED = "canceled", "Canceled"
+
+    class Source(models.TextChoices):
+        STRIPE = "stripe", "Stripe"
+        OPERATOR = "operator", "Assigned by an operator"
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscription")
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="subscriptions")
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.OPERATOR)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     current_period_end = models.DateTimeField(null=True, blank=True, help_text="Empty = no end (e.g. an operator-assigned plan).")
+    cancel_at_period_end = models.BooleanField(default=False)
     grace_until = models.DateTimeField(null=True, blank=True, help_text="While past due, the plan holds until then.")
+    stripe_subscription_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    stripe_status = models.CharField(max_length=32, blank=True, help_text="Stripe's own status word.")
+    stripe_state_at = models.DateTimeField(null=True, blank=True, help_text="When Stripe's state held here was observed.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return f"{self.user} on {self.plan} ({self.status})"
+
+
+class StripeCustomer(models.Model):
+    """The Stripe customer of a user (created at their first checkout)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="stripe_customer")
+    customer_id = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} ({self.user})"
+
+
+class StripeEvent(models.Model):
+    """Every webhook event, stored by its Stripe id before it is processed: a repeat is a no-op."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored (a type we do not handle)"
+        FAILED = "failed", "Failed (will be retried)"
+
+    id = models.CharField(max_length=100, primary_key=True)
+    type = models.CharField(max_length=100, db_index=True)
+    created = models.DateTimeField(help_text="When Stripe created the event.")
+    livemode = models.BooleanField(default=False)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=255, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.type} ({self.status})"
+
+
+class Invoice(models.Model):
+    """An invoice Stripe told us about (paid or failed), once per Stripe id."""
+
+    stripe_invoice_id = models.CharField(max_length=100, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invoices")
+    stripe_subscription_id = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=32)
+    amount_paid = models.PositiveIntegerField(default=0, help_text="In the currency's smallest unit (cents).")
+    amount_due = models.PositiveIntegerField(default=0)
+    currency = models.CharField(max_length=8, default="usd")
+    hosted_invoice_url = models.URLField(max_length=500, blank=True)
+    invoice_pdf = models.URLField(max_length=500, blank=True)
+    period_end = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_invoice_id} {self.status}"
+
+    @property
+    def amount_display(self) -> str:
+        """The amount in currency units, e.g. "10.00 USD" (zero-decimal currencies aside)."""
+        return f"{self.amount_due / 100:.2f} {self.currency.upper()}"
+
+
+class CheckoutAttempt(models.Model):
+    """One "upgrade" click's Checkout Session. Its id makes the idempotency key, so a retried or
+    repeated request reuses the same Stripe session instead of creating another."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        COMPLETE = "complete", "Complete"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="checkout_attempts")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="+")
+    price_id = models.CharField(max_length=100)
+    stripe_session_id = models.CharField(max_length=100, blank=True)
+    url = models.URLField(max_length=1000, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.plan} ({self.status})"

@@ -1,7 +1,47 @@
-"""Writes of the billing app."""
+"""Writes of the billing app: checkout, the portal, Stripe's state applied to subscriptions, events.
 
+The subscription row mirrors Stripe's absolute state and is only written from an observation newer
+than the one it holds, so events applied twice, late or out of order never leave it wrong; events
+are stored by their Stripe id before anything is done with them, so a repeat is a no-op.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from . import stripe_client
 from .default_plans import DEFAULT_PLANS
-from .models import Plan
+from .entitlements import subscription_entitled
+from .models import CheckoutAttempt, Invoice, Plan, StripeCustomer, StripeEvent, Subscription
+from .selectors import plan_price_id
+from .stripe_client import StripeRejectedError, StripeUnavailableError, SubscriptionSnapshot
+
+logger = logging.getLogger(__name__)
+
+# Stripe's statuses and what they mean for the plan.
+_STATUS_OF_STRIPE = {
+    "active": Subscription.Status.ACTIVE,
+    "trialing": Subscription.Status.ACTIVE,
+    "past_due": Subscription.Status.PAST_DUE,
+    "incomplete": Subscription.Status.INCOMPLETE,
+}
+# A checkout link is reused for a repeated click this long (Stripe keeps sessions for 24 h).
+CHECKOUT_REUSE = timedelta(hours=1)
+
+
+class BillingError(Exception):
+    """A billing request that cannot be done; the message is for the user."""
+
+
+class BillingUnavailableError(BillingError):
+    """Stripe is not configured here or cannot be reached: nothing was done, try again later."""
 
 
 def plan_defaults_ensure() -> None:
@@ -9,3 +49,295 @@ def plan_defaults_ensure() -> None:
     database, and operators who deleted one by mistake, call this)."""
     for plan in DEFAULT_PLANS:
         Plan.objects.get_or_create(slug=plan["slug"], defaults=plan)
+
+
+def _unavailable(exc: Exception) -> BillingUnavailableError:
+    logger.warning("Stripe call failed: %s", exc)
+    return BillingUnavailableError("Payments are unavailable right now: nothing was charged. Please try again in a few minutes.")
+
+
+def _customer_id_for(user) -> str:
+    """The user's Stripe customer, created once (a retry after a lost answer gets the same one back)."""
+    known = StripeCustomer.objects.filter(user=user).values_list("customer_id", flat=True).first()
+    if known:
+        return known
+    customer = stripe_client.customer_create(
+        email=user.email, name=user.get_full_name() or user.username, user_id=user.pk, idempotency_key=f"customer-{user.pk}"
+    )
+    StripeCustomer.objects.get_or_create(user=user, defaults={"customer_id": customer["id"]})
+    return customer["id"]
+
+
+def checkout_start(*, user, plan: Plan, success_url: str, cancel_url: str) -> str:
+    """The Stripe Checkout URL where `user` subscribes to `plan`.
+
+    A repeated click within the hour gets the same session; a click that failed (Stripe down)
+    is retried with the same idempotency key, so Stripe never holds two sessions for one intent.
+    Nothing about the subscription is recorded here: that waits for Stripe's confirmation.
+    """
+    if not stripe_client.configured():
+        raise BillingUnavailableError("Payments are not set up on this site yet.")
+    price_id = plan_price_id(plan)
+    if not price_id:
+        raise BillingError(f"The {plan.name} plan is not sold online.")
+    current = Subscription.objects.filter(user=user).select_related("plan").first()
+    if current is not None and subscription_entitled(current) and current.plan_id == plan.pk:
+        raise BillingError(f"You are already on {plan.name}.")
+    attempt = (
+        CheckoutAttempt.objects.filter(
+            user=user, plan=plan, price_id=price_id, status=CheckoutAttempt.Status.OPEN, created_at__gte=timezone.now() - CHECKOUT_REUSE
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if attempt is not None and attempt.url:
+        return attempt.url
+    if attempt is None:
+        attempt = CheckoutAttempt.objects.create(user=user, plan=plan, price_id=price_id)
+    try:
+        customer_id = _customer_id_for(user)
+        session = stripe_client.checkout_session_create(
+            customer_id=customer_id,
+            price_id=price_id,
+            success_url=success_url,
+            cancel_url=cancel_url,
+            user_id=user.pk,
+            plan=plan.slug,
+            idempotency_key=f"checkout-session-{attempt.pk}",
+        )
+    except StripeUnavailableError as exc:
+        raise _unavailable(exc) from exc
+    except StripeRejectedError as exc:
+        logger.error("Stripe refused a checkout for user %s: %s", user.pk, exc)
+        raise BillingError("Checkout could not be opened; the team has been told. Nothing was charged.") from exc
+    attempt.stripe_session_id = session["id"]
+    attempt.url = session["url"]
+    attempt.save(update_fields=["stripe_session_id", "url"])
+    return session["url"]
+
+
+def checkout_confirm(*, user, session_id: str) -> Subscription | None:
+    """On return from Checkout: if Stripe says the session is paid, apply its subscription now
+    (the webhook will say the same later). None when Stripe has not confirmed (yet)."""
+    attempt = CheckoutAttempt.objects.filter(user=user, stripe_session_id=session_id).first()
+    if attempt is None or not stripe_client.configured():
+        return None
+    observed_at = timezone.now()
+    try:
+        session = stripe_client.checkout_session_retrieve(session_id)
+    except (StripeUnavailableError, StripeRejectedError) as exc:
+        logger.warning("checkout %s not confirmed on return: %s", session_id, exc)
+        return None
+    return checkout_session_apply(session=session, observed_at=observed_at)
+
+
+def checkout_session_apply(*, session: dict, observed_at: datetime) -> Subscription | None:
+    user_id = _int_or_none(session.get("client_reference_id"))
+    if session.get("status") != "complete" or user_id is None:
+        return None
+    CheckoutAttempt.objects.filter(stripe_session_id=session["id"]).update(status=CheckoutAttempt.Status.COMPLETE)
+    subscription = session.get("subscription")
+    if isinstance(subscription, dict):
+        snapshot = SubscriptionSnapshot.of(subscription)
+    elif subscription:
+        snapshot = stripe_client.subscription_retrieve(subscription)
+    else:
+        return None
+    if snapshot.customer_id and get_user_model().objects.filter(pk=user_id).exists():
+        StripeCustomer.objects.get_or_create(user_id=user_id, defaults={"customer_id": snapshot.customer_id})
+    return subscription_apply(snapshot=snapshot, observed_at=observed_at, user_id=user_id)
+
+
+def portal_start(*, user, return_url: str) -> str:
+    """A Customer Portal link (change card, see invoices, cancel) for a user who has paid before."""
+    customer_id = StripeCustomer.objects.filter(user=user).values_list("customer_id", flat=True).first()
+    if not customer_id:
+        raise BillingError("There is no billing account to manage yet.")
+    if not stripe_client.configured():
+        raise BillingUnavailableError("Payments are not set up on this site yet.")
+    try:
+        # One key per click: the library's own retries reuse it.
+        session = stripe_client.portal_session_create(
+            customer_id=customer_id, return_url=return_url, idempotency_key=f"portal-{user.pk}-{timezone.now().timestamp():.6f}"
+        )
+    except StripeUnavailableError as exc:
+        raise _unavailable(exc) from exc
+    except StripeRejectedError as exc:
+        logger.error("Stripe refused a portal session for user %s: %s", user.pk, exc)
+        raise BillingError("The billing portal could not be opened; the team has been told.") from exc
+    return session["url"]
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _user_id_for(snapshot: SubscriptionSnapshot) -> int | None:
+    known = StripeCustomer.objects.filter(customer_id=snapshot.customer_id).values_list("user_id", flat=True).first()
+    if known:
+        return known
+    user_id = _int_or_none(snapshot.metadata.get("user_id"))
+    return user_id if user_id and get_user_model().objects.filter(pk=user_id).exists() else None
+
+
+def _plan_for(snapshot: SubscriptionSnapshot) -> Plan | None:
+    if snapshot.price_id:
+        plan = Plan.objects.filter(stripe_price_id=snapshot.price_id).first()
+        if plan is None and snapshot.price_id == settings.STRIPE_PREMIUM_PRICE_ID:
+            plan = Plan.objects.filter(slug="premium").first()
+        if plan is not None:
+            return plan
+    # Checkout puts the plan in the subscription's metadata (ours, signed by Stripe's delivery).
+    return Plan.objects.filter(slug=snapshot.metadata.get("plan", "")).first()
+
+
+@transaction.atomic
+def subscription_apply(*, snapshot: SubscriptionSnapshot, observed_at: datetime, user_id: int | None = None) -> Subscription | None:
+    """Make the user's subscription mirror Stripe's `snapshot`, seen at `observed_at`.
+
+    An observation older than the one already held is dropped, so order of arrival does not matter.
+    Another subscription's end does not end the one the user holds now, and an operator-assigned
+    plan is not replaced by Stripe. Past due keeps the plan for BILLING_GRACE_DAYS.
+    """
+    user_id = user_id or _user_id_for(snapshot)
+    plan = _plan_for(snapshot)
+    if user_id is None or plan is None:
+        logger.warning("Stripe subscription %s: no user or plan here for it (customer %s)", snapshot.id, snapshot.customer_id)
+        return None
+    get_user_model().objects.select_for_update().filter(pk=user_id).first()  # one writer per user
+    status = _STATUS_OF_STRIPE.get(snapshot.status, Subscription.Status.CANCELED)
+    current = Subscription.objects.filter(user_id=user_id).first()
+    if current is not None:
+        if current.stripe_state_at is not None and observed_at < current.stripe_state_at:
+            return current
+        holds_plan = subscription_entitled(current, observed_at)
+        if holds_plan and current.source == Subscription.Source.OPERATOR:
+            logger.warning("user %s has an operator-assigned plan; Stripe subscription %s not applied", user_id, snapshot.id)
+            return current
+        ended = status not in (Subscription.Status.ACTIVE, Subscription.Status.PAST_DUE)
+        if holds_plan and current.stripe_subscription_id != snapshot.id and ended:
+            return current  # an older subscription ended; the current one stands
+    subscription = current or Subscription(user_id=user_id)
+    if status == Subscription.Status.PAST_DUE:
+        if subscription.status != Subscription.Status.PAST_DUE or subscription.grace_until is None:
+            subscription.grace_until = observed_at + timedelta(days=settings.BILLING_GRACE_DAYS)
+    else:
+        subscription.grace_until = None
+    subscription.plan = plan
+    subscription.source = Subscription.Source.STRIPE
+    subscription.status = status
+    subscription.current_period_end = snapshot.current_period_end
+    subscription.cancel_at_period_end = snapshot.cancel_at_period_end
+    subscription.stripe_subscription_id = snapshot.id
+    subscription.stripe_status = snapshot.status
+    subscription.stripe_state_at = observed_at
+    subscription.save()
+    return subscription
+
+
+def subscription_refresh(*, subscription_id: str, user_id: int | None = None) -> Subscription | None:
+    """Fetch a subscription's current state from Stripe and apply it (the newest state, whatever
+    event brought us here)."""
+    observed_at = timezone.now()
+    return subscription_apply(snapshot=stripe_client.subscription_retrieve(subscription_id), observed_at=observed_at, user_id=user_id)
+
+
+def invoice_record(*, invoice: dict) -> Invoice | None:
+    """Keep an invoice Stripe told us about (once per id; a later status overwrites an earlier one)."""
+    user_id = StripeCustomer.objects.filter(customer_id=invoice.get("customer") or "").values_list("user_id", flat=True).first()
+    if user_id is None:
+        return None
+    fields = {
+        "user_id": user_id,
+        "stripe_subscription_id": invoice_subscription_id(invoice),
+        "status": invoice.get("status") or "",
+        "amount_paid": invoice.get("amount_paid") or 0,
+        "amount_due": invoice.get("amount_due") or 0,
+        "currency": invoice.get("currency") or "usd",
+        "hosted_invoice_url": invoice.get("hosted_invoice_url") or "",
+        "invoice_pdf": invoice.get("invoice_pdf") or "",
+        "period_end": _from_timestamp(invoice.get("period_end")),
+        "created": _from_timestamp(invoice.get("created")) or timezone.now(),
+    }
+    record, _ = Invoice.objects.update_or_create(stripe_invoice_id=invoice["id"], defaults=fields)
+    return record
+
+
+def invoice_subscription_id(invoice: dict) -> str:
+    """Where the subscription sits on an invoice (moved under `parent` in API 2025-03-31)."""
+    details = (invoice.get("parent") or {}).get("subscription_details") or {}
+    subscription = details.get("subscription") or invoice.get("subscription") or ""
+    return subscription["id"] if isinstance(subscription, dict) else subscription
+
+
+def _from_timestamp(value: Any) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else None
+
+
+def stripe_event_receive(*, event: dict) -> tuple[StripeEvent, bool]:
+    """Store a verified event by its id; True if it is new. Processing is enqueued after commit,
+    so the webhook answers at once and a duplicate delivery changes nothing."""
+    from .tasks import stripe_event_process  # tasks import services; the reverse import happens at call time
+
+    ours = bool(event.get("livemode")) == stripe_client.livemode()
+    fields = {
+        "type": event["type"],
+        "created": _from_timestamp(event.get("created")) or timezone.now(),
+        "livemode": bool(event.get("livemode")),
+        "payload": event,
+        "status": StripeEvent.Status.RECEIVED if ours else StripeEvent.Status.IGNORED,
+        "error": "" if ours else "an event of the other mode (live/test) than our key",
+    }
+    try:
+        with transaction.atomic():
+            stored, created = StripeEvent.objects.get_or_create(id=event["id"], defaults=fields)
+    except IntegrityError:  # a concurrent delivery of the same event won the insert
+        return StripeEvent.objects.get(id=event["id"]), False
+    if created and ours:
+        transaction.on_commit(lambda: stripe_event_process.apply_async((stored.id,), priority=0))
+    return stored, created
+
+
+@dataclass(frozen=True)
+class ReconcileSummary:
+    events_requeued: int
+    subscriptions_refreshed: int
+    failures: int
+
+
+def stripe_reconcile(*, stuck_after: timedelta = timedelta(minutes=3), max_attempts: int = 100) -> ReconcileSummary:
+    """Beat: re-enqueue events whose processing was lost or failed (Stripe unreachable: retried every
+    run, for hours), and re-read from Stripe subscriptions whose period ended or grace ran out, so a
+    missed webhook never leaves an account wrong."""
+    from .tasks import stripe_event_process
+
+    now = timezone.now()
+    stuck = StripeEvent.objects.filter(
+        status__in=[StripeEvent.Status.RECEIVED, StripeEvent.Status.FAILED], received_at__lt=now - stuck_after, attempts__lt=max_attempts
+    ).values_list("id", flat=True)
+    requeued = 0
+    for event_id in stuck:
+        stripe_event_process.apply_async((event_id,), priority=0)
+        requeued += 1
+    if not stripe_client.configured():
+        return ReconcileSummary(requeued, 0, 0)
+    due = Subscription.objects.filter(_due_for_refresh(now), source=Subscription.Source.STRIPE, stripe_subscription_id__isnull=False)
+    refreshed = failures = 0
+    for subscription in due[:200]:
+        try:
+            subscription_refresh(subscription_id=subscription.stripe_subscription_id, user_id=subscription.user_id)
+            refreshed += 1
+        except (StripeUnavailableError, StripeRejectedError) as exc:
+            logger.warning("reconcile: subscription %s not refreshed: %s", subscription.stripe_subscription_id, exc)
+            failures += 1
+    return ReconcileSummary(requeued, refreshed, failures)
+
+
+def _due_for_refresh(now: datetime) -> Q:
+    """Stripe subscriptions whose state should have moved on by `now` (and was not re-read since)."""
+    period_over = Q(status=Subscription.Status.ACTIVE, current_period_end__lt=now) & Q(stripe_state_at__lt=F("current_period_end"))
+    grace_over = Q(status=Subscription.Status.PAST_DUE, grace_until__lt=now) & Q(stripe_state_at__lt=F("grace_until"))
+    return period_over | grace_over

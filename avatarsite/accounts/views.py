@@ -4,7 +4,11 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
+
+from billing.selectors import account_billing
+from generation.quotas import quota_status
 
 from .forms import SignUpForm
 from .services import user_create
@@ -26,4 +30,6 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/account.html")
+    billing = account_billing(user_id=request.user.pk)
+    quota = quota_status(user_id=request.user.pk, plan=billing.plan, now=timezone.now())
+    return render(request, "accounts/account.html", {"billing": billing, "quota": quota})

@@ -1,16 +1,19 @@
 """Site-wide pages: the home page and the health endpoint."""
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from billing.selectors import plan_cards
 
 from .health import health_report
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/home.html")
+    return render(request, "core/home.html", {"cards": plan_cards(), "sales_email": settings.BILLING_SALES_EMAIL})
 
 
 @require_GET

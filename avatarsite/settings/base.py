@@ -193,6 +193,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": GALLERY_IMPORT_SCHEDULE_HOURS * 3600,
         "options": {"queue": "batch"},
     },
+    # Stripe events whose processing was lost, and subscriptions at their period's end, are
+    # checked against Stripe: a missed webhook never leaves a paying user without their plan.
+    "billing-reconcile-stripe": {
+        "task": "billing.tasks.stripe_reconcile",
+        "schedule": 5 * 60,
+        "options": {"queue": "standard", "expires": 5 * 60},
+    },
     # Settles jobs past their deadline (lost worker, lost provider answer): nothing stays "running".
     "generation-reconcile-jobs": {
         "task": "generation.tasks.jobs_reconcile",
@@ -393,6 +400,20 @@ GALLERY_SCHEDULED_IMPORTS = env.json("GALLERY_SCHEDULED_IMPORTS", default=[])
 GALLERY_DUPLICATE_MAX_DISTANCE = 3
 # Stop a run while this many requests are left in the source's rate-limit window.
 GALLERY_RATE_LIMIT_RESERVE = env.int("GALLERY_RATE_LIMIT_RESERVE", default=2)
+
+# --- Billing (Stripe) ---------------------------------------------------------------------------
+# Without a secret key the pricing page says payments are not set up here; nothing else changes.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+# Stripe's API; tests point it at a local fake.
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="https://api.stripe.com")
+# The Price checkout sells for the premium plan (a plan's own stripe_price_id, set in the admin, wins).
+STRIPE_PREMIUM_PRICE_ID = env("STRIPE_PREMIUM_PRICE_ID", default="")
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
+# How long a past-due subscription keeps its plan while Stripe retries the card.
+BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
+# Where the pricing page sends enterprise enquiries.
+BILLING_SALES_EMAIL = env("BILLING_SALES_EMAIL", default="sales@example.com")
 
 # --- REST API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,0 +1,85 @@
+"""Operators' view of billing: plans (edited here, effective at once), subscriptions (an enterprise
+plan is assigned by adding one), and what Stripe told us (events, invoices, customers)."""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from .models import CheckoutAttempt, Invoice, Plan, StripeCustomer, StripeEvent, Subscription
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "price_usd_per_month", "queue", "priority", "daily_quota", "hourly_quota", "api_access", "is_default"]
+    list_editable = ["daily_quota", "hourly_quota"]
+    ordering = ["display_order"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "display_order", "price_usd_per_month", "contracted", "stripe_price_id", "is_default"]}),
+        (
+            "Generation",
+            {"fields": ["queue", "priority", "provider_chain", "max_size", "max_images_per_request", "daily_quota", "hourly_quota"]},
+        ),
+        ("API", {"fields": ["api_access", "api_rate_per_minute", "api_keys_max"]}),
+    ]
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    """Adding a row (source: operator) gives a user a plan at once, e.g. enterprise by contract;
+    leave the period end empty for no end. Stripe rows are kept by Stripe's events."""
+
+    list_display = ["user", "plan", "status", "source", "current_period_end", "cancel_at_period_end", "grace_until", "updated_at"]
+    list_filter = ["plan", "status", "source"]
+    search_fields = ["user__username", "user__email", "stripe_subscription_id"]
+    autocomplete_fields = ["user"]
+    readonly_fields = ["stripe_subscription_id", "stripe_status", "stripe_state_at", "created_at", "updated_at"]
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(admin.ModelAdmin):
+    list_display = ["id", "type", "created", "status", "attempts", "error", "received_at"]
+    list_filter = ["status", "type", "livemode"]
+    search_fields = ["id"]
+    actions = ["process_again"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Process the selected failed events again")
+    def process_again(self, request: HttpRequest, queryset: QuerySet[StripeEvent]) -> None:
+        from .tasks import stripe_event_process
+
+        failed = list(queryset.filter(status=StripeEvent.Status.FAILED).values_list("id", flat=True))
+        for event_id in failed:
+            stripe_event_process.apply_async((event_id,), priority=0)
+        messages.info(request, f"{len(failed)} failed event(s) queued again.")
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(_ReadOnly):
+    list_display = ["stripe_invoice_id", "user", "status", "amount_display", "created"]
+    list_filter = ["status"]
+    search_fields = ["stripe_invoice_id", "user__username", "user__email"]
+
+
+@admin.register(StripeCustomer)
+class StripeCustomerAdmin(_ReadOnly):
+    list_display = ["customer_id", "user", "created_at"]
+    search_fields = ["customer_id", "user__username", "user__email"]
+
+
+@admin.register(CheckoutAttempt)
+class CheckoutAttemptAdmin(_ReadOnly):
+    list_display = ["id", "user", "plan", "status", "stripe_session_id", "created_at"]
+    list_filter = ["status", "plan"]

@@ -1,0 +1,92 @@
+"""Reads of the billing app: the plans as the pricing page shows them, a user's billing state."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+
+from . import stripe_client
+from .entitlements import Entitlements, entitlements, subscription_entitled
+from .models import Invoice, Plan, StripeCustomer, Subscription
+
+_LANES = {"standard": "Standard queue", "premium": "Priority queue", "enterprise": "Dedicated lane"}
+
+
+@dataclass(frozen=True)
+class PlanCard:
+    plan: Plan
+    features: list[str]
+    for_sale: bool  # sold by Stripe Checkout on this site
+
+    @property
+    def slug(self) -> str:
+        return self.plan.slug
+
+
+def _model_label(chain: list[str]) -> str:
+    """ "fal:fal-ai/flux/schnell" -> "FLUX schnell"."""
+    if not chain:
+        return "instant styles only"
+    model = chain[0].split(":", 1)[-1].rsplit("/", 1)[-1]
+    return model.replace("flux-", "FLUX ") if model.startswith("flux-") else f"FLUX {model}" if "flux" in chain[0] else model
+
+
+def plan_features(plan: Plan) -> list[str]:
+    """What a plan gives, in words, from its data (so the page never disagrees with the limits)."""
+    model = _model_label(plan.provider_chain)
+    if plan.daily_quota is not None:
+        quota = f"{plan.daily_quota} custom AI avatars a day on {model}"
+    elif plan.hourly_quota is not None:
+        quota = f"{plan.hourly_quota} custom AI avatars an hour on {model}"
+    else:
+        quota = f"Custom AI avatars on {model}, no daily cap"
+    features = [
+        "The whole premade library, every size",
+        quota,
+        f"{_LANES.get(plan.queue, plan.queue.title() + ' queue')}, live progress",
+        f"Up to {plan.max_size} px, {plan.max_images_per_request} image{'s' if plan.max_images_per_request > 1 else ''} per request",
+    ]
+    if plan.api_access:
+        features.append(f"REST API: {plan.api_keys_max} keys, {plan.api_rate_per_minute} requests a minute, signed webhooks")
+    return features
+
+
+def plan_price_id(plan: Plan) -> str:
+    """The Stripe Price that sells `plan` (empty: not for sale by checkout)."""
+    if plan.contracted or plan.is_default:
+        return ""
+    return plan.stripe_price_id or (settings.STRIPE_PREMIUM_PRICE_ID if plan.slug == "premium" else "")
+
+
+def plan_cards() -> list[PlanCard]:
+    sale_open = stripe_client.configured()
+    return [PlanCard(plan, plan_features(plan), sale_open and bool(plan_price_id(plan))) for plan in Plan.objects.all()]
+
+
+@dataclass(frozen=True)
+class AccountBilling:
+    plan: Entitlements
+    subscription: Subscription | None
+    entitled: bool  # the subscription row grants its plan now
+    renews_at: datetime | None
+    ends_at: datetime | None
+    invoices: list[Invoice]
+    can_manage: bool  # has a Stripe customer: the portal can open
+    sales_email: str
+
+
+def account_billing(*, user_id: int) -> AccountBilling:
+    subscription = Subscription.objects.select_related("plan").filter(user_id=user_id).first()
+    entitled = subscription is not None and subscription_entitled(subscription)
+    period_end = subscription.current_period_end if entitled else None
+    ending = entitled and (subscription.cancel_at_period_end or subscription.source == Subscription.Source.OPERATOR)
+    return AccountBilling(
+        plan=entitlements(user_id=user_id),
+        subscription=subscription,
+        entitled=entitled,
+        renews_at=None if ending else period_end,
+        ends_at=period_end if ending else None,
+        invoices=list(Invoice.objects.filter(user_id=user_id)[:12]),
+        can_manage=StripeCustomer.objects.filter(user_id=user_id).exists() and stripe_client.configured(),
+        sales_email=settings.BILLING_SALES_EMAIL,
+    )
