@@ -1,0 +1,67 @@
+"""Buying premium in headless Chromium: pricing page, Stripe's (fake) hosted checkout, back to the
+success page with the plan active; and the way back from an abandoned checkout."""
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from avatarsite.accounts.services import user_create
+from billing.entitlements import entitlements
+from tests.billing.support import WEBHOOK_PATH, stripe_env
+from tests.e2e.test_home_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.fakes.stripe import FakeStripe
+from tests.support.processes import free_port, project_env, running, subprocess_database_url, uvicorn_args
+
+PASSWORD = "a-long-password-1"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_user_buys_premium_from_the_pricing_page(artifacts_dir):
+    user = user_create(username="shopper", email="shopper@example.com", password=PASSWORD)
+    port = free_port()
+    site = f"http://127.0.0.1:{port}"
+    fake = FakeStripe(webhook_secret="whsec_browser", webhook_url=site + WEBHOOK_PATH).start()
+    env = project_env(DATABASE_URL=subprocess_database_url(), **{**stripe_env(fake), "STRIPE_WEBHOOK_SECRET": "whsec_browser"})
+    try:
+        with (
+            running(uvicorn_args(port), env=env, port=port, log=artifacts_dir / "e2e-billing-uvicorn.log"),
+            sync_playwright() as playwright,
+        ):
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{site}/accounts/login/?next=/pricing/")
+            page.fill("input[name=username]", "shopper")
+            page.fill("input[name=password]", PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(f"{site}/pricing/")
+            page.screenshot(path=str(artifacts_dir / "billing-pricing.png"), full_page=True)
+
+            # Changing one's mind on Stripe's page comes back to the cancel page, nothing bought.
+            page.get_by_role("button", name="Upgrade to Premium").click()
+            page.wait_for_url(f"{fake.url}/pay/**")
+            page.click("#cancel")
+            page.wait_for_url(f"{site}/billing/checkout-canceled/")
+            canceled_heading = page.locator("h1").inner_text()
+
+            page.goto(f"{site}/pricing/")
+            page.get_by_role("button", name="Upgrade to Premium").click()
+            page.wait_for_url(f"{fake.url}/pay/**")
+            checkout_title = page.title()
+            page.click("#pay")
+            page.wait_for_url(f"{site}/billing/checkout-complete/**")
+            page.screenshot(path=str(artifacts_dir / "billing-success.png"), full_page=True)
+            result = page.locator("[data-checkout-result]").get_attribute("data-checkout-result")
+            heading = page.locator("h1").inner_text()
+            page.goto(f"{site}/accounts/")
+            plan_name = page.locator("[data-plan-name]").inner_text()
+            browser.close()
+    finally:
+        fake.stop()
+
+    assert canceled_heading == "No charge was made"
+    assert checkout_title == "Fake Stripe Checkout"
+    assert result == "confirmed"
+    assert heading == "You're on Premium"
+    assert plan_name == "Premium"
+    assert entitlements(user_id=user.pk).plan == "premium"
+    assert [d["status"] for d in fake.deliveries] == [200, 200, 200]  # the site took Stripe's webhooks
