@@ -1,11 +1,13 @@
 """Operators' view of billing: plans (edited here, effective at once), subscriptions (an enterprise
-plan is assigned by adding one), and what Stripe told us (events, invoices, customers)."""
+plan is assigned by adding one), API keys (revoked here), and what Stripe told us (events, invoices,
+customers)."""
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .models import CheckoutAttempt, Invoice, Plan, StripeCustomer, StripeEvent, Subscription
+from .models import ApiKey, CheckoutAttempt, Invoice, Plan, StripeCustomer, StripeEvent, Subscription
+from .services import api_key_revoke
 
 
 @admin.register(Plan)
@@ -56,6 +58,30 @@ class StripeEventAdmin(admin.ModelAdmin):
         for event_id in failed:
             stripe_event_process.apply_async((event_id,), priority=0)
         messages.info(request, f"{len(failed)} failed event(s) queued again.")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are listed and revoked here; a key is created by its owner on the account page or by an
+    operator with `manage.py issue_api_key`, the only places that can show it once. The hash is never shown."""
+
+    list_display = ["prefix", "name", "user", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["prefix", "user__username", "user__email"]
+    list_select_related = ["user"]
+    fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]  # not key_hash
+    readonly_fields = ["user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected API keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        active = list(queryset.filter(revoked_at__isnull=True).select_related("user"))
+        for key in active:
+            api_key_revoke(user=key.user, key_id=key.pk)
+        messages.info(request, f"{len(active)} API key(s) revoked.")
 
 
 class _ReadOnly(admin.ModelAdmin):

@@ -1,5 +1,6 @@
-"""Billing data: plans (entitlements as data), each user's subscription, and what Stripe told us
-(customers, events stored by id before anything is done with them, invoices, checkout attempts)."""
+"""Billing data: plans (entitlements as data), each user's subscription, API keys (stored as hashes),
+and what Stripe told us (customers, events stored by id before anything is done with them, invoices,
+checkout attempts)."""
 
 import uuid
 
@@ -162,3 +163,32 @@ class CheckoutAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.plan} ({self.status})"
+
+
+class ApiKey(models.Model):
+    """A user's key to the enterprise API. The full key (`avk_<8 chars>_<40 chars>`) is shown once,
+    at creation, and never stored: only its visible prefix (to find and list it) and its hash.
+
+    SHA-256, a fast hash, is right here where a password would need a slow one: the secret is 240
+    random bits, so no dictionary or brute force over the hash can find it, however fast each guess;
+    a slow hash (PBKDF2, hundreds of ms) would only add that time to every API request.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=60, help_text="The owner's label, e.g. where the key is used.")
+    prefix = models.CharField(max_length=12, unique=True, help_text="The key's visible start (avk_ + 8 characters).")
+    key_hash = models.CharField(max_length=64, help_text="SHA-256 (hex) of the full key.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, help_text="Recorded at most once a minute.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -1,4 +1,4 @@
-"""Reads of the billing app: the plans as the pricing page shows them, a user's billing state."""
+"""Reads of the billing app: the plans as the pricing page shows them, a user's billing state and API keys."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -7,7 +7,7 @@ from django.conf import settings
 
 from . import stripe_client
 from .entitlements import Entitlements, entitlements, subscription_entitled
-from .models import Invoice, Plan, StripeCustomer, Subscription
+from .models import ApiKey, Invoice, Plan, StripeCustomer, Subscription
 
 _LANES = {"standard": "Standard queue", "premium": "Priority queue", "enterprise": "Dedicated lane"}
 
@@ -90,3 +90,13 @@ def account_billing(*, user_id: int) -> AccountBilling:
         can_manage=StripeCustomer.objects.filter(user_id=user_id).exists() and stripe_client.configured(),
         sales_email=settings.BILLING_SALES_EMAIL,
     )
+
+
+def api_keys_for_user(*, user_id: int) -> list[ApiKey]:
+    """The user's active (not revoked) API keys, newest first."""
+    return list(ApiKey.objects.filter(user_id=user_id, revoked_at__isnull=True))
+
+
+def plans_with_api_access() -> list[Plan]:
+    """The plans that include the API, in pricing-page order (to tell others where to find it)."""
+    return list(Plan.objects.filter(api_access=True))

@@ -9,6 +9,8 @@ app_name = "accounts"
 
 urlpatterns = [
     path("", views.account, name="account"),
+    path("api-keys/", views.create_api_key, name="api_key_create"),
+    path("api-keys/<int:key_id>/revoke/", views.revoke_api_key, name="api_key_revoke"),
     path("signup/", views.signup, name="signup"),
     path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

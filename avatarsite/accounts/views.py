@@ -1,13 +1,17 @@
-"""Account pages: sign up and the account overview (sign-in, sign-out and resets are Django's)."""
+"""Account pages: sign up, the account overview and its API keys (sign-in, sign-out and resets are Django's)."""
 
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
 
-from billing.selectors import account_billing
+from billing.models import ApiKey
+from billing.selectors import account_billing, api_keys_for_user, plans_with_api_access
+from billing.services import ApiKeyError, ApiKeyNotFoundError, api_key_create, api_key_revoke
 from generation.quotas import quota_status
 
 from .forms import SignUpForm
@@ -28,8 +32,47 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signup.html", {"form": form})
 
 
-@login_required
-def account(request: HttpRequest) -> HttpResponse:
+def _account_page(request: HttpRequest, *, new_key: ApiKey | None = None, new_raw_key: str = "") -> HttpResponse:
     billing = account_billing(user_id=request.user.pk)
     quota = quota_status(user_id=request.user.pk, plan=billing.plan, now=timezone.now())
-    return render(request, "accounts/account.html", {"billing": billing, "quota": quota})
+    api = billing.plan.api_access
+    context = {
+        "billing": billing,
+        "quota": quota,
+        "api_keys": api_keys_for_user(user_id=request.user.pk) if api else [],
+        "api_plans": [] if api else plans_with_api_access(),
+        "new_key": new_key,
+        "new_raw_key": new_raw_key,
+    }
+    return render(request, "accounts/account.html", context)
+
+
+@never_cache
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    return _account_page(request)
+
+
+@never_cache
+@login_required
+@require_POST
+def create_api_key(request: HttpRequest) -> HttpResponse:
+    try:
+        key, raw_key = api_key_create(user=request.user, name=request.POST.get("name", ""))
+    except ApiKeyError as exc:
+        messages.error(request, str(exc))
+        return redirect("accounts:account")
+    # The full key is shown in this answer (not cacheable), and only here: flashed through the session
+    # it would sit in a database row, through messages in a signed but readable cookie.
+    return _account_page(request, new_key=key, new_raw_key=raw_key)
+
+
+@login_required
+@require_POST
+def revoke_api_key(request: HttpRequest, key_id: int) -> HttpResponse:
+    try:
+        key = api_key_revoke(user=request.user, key_id=key_id)
+    except ApiKeyNotFoundError as exc:  # someone else's key is not found either
+        raise Http404(str(exc)) from exc
+    messages.success(request, f"The key {key.name} ({key.prefix}…) is revoked: requests with it are refused from now on.")
+    return redirect("accounts:account")

@@ -1,6 +1,7 @@
-"""API plumbing shared by every app: the error shape and a per-IP throttle read from settings at call time."""
+"""API plumbing shared by every app: the error shape and a per-IP throttle read from settings at call time,
+raised for requests whose credential carries its own rate (an API key)."""
 
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from django.conf import settings
 from django.http import Http404
@@ -33,8 +34,27 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
+@runtime_checkable
+class RateCredential(Protocol):
+    """What an authentication class may put in `request.auth` to raise the throttle: its rate and the
+    bucket its requests are counted in. Defined here so the throttle needs no app (billing's API key
+    credential has both); the apps that serve the API never learn where a credential comes from."""
+
+    @property
+    def rate_per_minute(self) -> int: ...
+
+    @property
+    def throttle_ident(self) -> str: ...
+
+
+def _rate_credential(request) -> RateCredential | None:
+    auth = getattr(request, "auth", None)
+    return auth if isinstance(auth, RateCredential) else None
+
+
 class PublicIpThrottle(SimpleRateThrottle):
-    """Per client IP, at settings.PUBLIC_API_RATE_PER_MINUTE (read per request, so operators and tests can change it).
+    """Per client IP, at settings.PUBLIC_API_RATE_PER_MINUTE (read per request, so operators and tests can change it);
+    a request with a `RateCredential` (an API key) is counted per credential at its rate instead (never below the public one).
 
     A fixed one-minute window counted with one atomic increment, instead of DRF's default log of
     every request's timestamp (read, unpickled, appended and written back on each request, so its
@@ -53,10 +73,14 @@ class PublicIpThrottle(SimpleRateThrottle):
         return request.META.get("REMOTE_ADDR", "")
 
     def get_cache_key(self, request, view) -> str:
+        credential = _rate_credential(request)
+        if credential is not None:
+            return self.cache_format % {"scope": "credential", "ident": credential.throttle_ident}
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
     def allow_request(self, request, view) -> bool:
-        self.rate = self.get_rate()
+        credential = _rate_credential(request)
+        self.rate = self.get_rate() if credential is None else f"{max(credential.rate_per_minute, settings.PUBLIC_API_RATE_PER_MINUTE)}/min"
         self.num_requests, self.duration = self.parse_rate(self.rate)
         now = self.timer()
         window = int(now // self.duration)
@@ -76,4 +100,4 @@ class PublicIpThrottle(SimpleRateThrottle):
         return max(1.0, self._wait)
 
 
-__all__ = ["PublicIpThrottle", "api_error", "exception_handler", "status"]
+__all__ = ["PublicIpThrottle", "RateCredential", "api_error", "exception_handler", "status"]

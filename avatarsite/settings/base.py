@@ -419,7 +419,8 @@ BILLING_SALES_EMAIL = env("BILLING_SALES_EMAIL", default="sales@example.com")
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    # API keys (Authorization: Bearer <key>); no header stays anonymous, as the public read API is.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["billing.api_auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "EXCEPTION_HANDLER": "avatarsite.core.api.exception_handler",
     "UNAUTHENTICATED_USER": None,

@@ -1,0 +1,285 @@
+"""API keys: created once and stored as a hash, limited by the plan, used as Bearer keys on the API
+(401 for bad or revoked keys, 403 once the plan has no API), revoked by their owner or an operator."""
+
+import hashlib
+import logging
+import re
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from billing.models import ApiKey, Plan, Subscription
+from billing.services import (
+    ApiAccessUnavailableError,
+    ApiKeyLimitError,
+    api_key_authenticate,
+    api_key_create,
+    api_key_revoke,
+)
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/api/v1/avatars"
+KEY_RE = re.compile(r"avk_[a-z0-9]{8}_[A-Za-z0-9_-]{40}")
+PASSWORD = "pw-123456789"
+
+
+@pytest.fixture
+def enterprise_user(django_user_model):
+    user = django_user_model.objects.create_user("acme", "dev@acme.example", PASSWORD)
+    Subscription.objects.create(user=user, plan=Plan.objects.get(slug="enterprise"))
+    return user
+
+
+@pytest.fixture
+def free_user(django_user_model):
+    return django_user_model.objects.create_user("reader", "reader@example.com", PASSWORD)
+
+
+def bearer(raw_key: str) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw_key}"}
+
+
+def _row_text(key_id: int) -> str:
+    """The key's row as PostgreSQL holds it (what a dump would show)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT row_to_json(k)::text FROM billing_apikey k WHERE id = %s", [key_id])
+        return cursor.fetchone()[0]
+
+
+def test_a_created_key_is_returned_once_and_stored_only_as_its_prefix_and_hash(enterprise_user):
+    key, raw_key = api_key_create(user=enterprise_user, name="  production  ")
+
+    assert KEY_RE.fullmatch(raw_key)
+    assert raw_key.startswith(f"{key.prefix}_")
+    assert key.name == "production"
+    row = _row_text(key.pk)
+    secret = raw_key.removeprefix(f"{key.prefix}_")
+    assert raw_key not in row
+    assert secret not in row
+    assert hashlib.sha256(raw_key.encode()).hexdigest() in row
+    assert key.prefix in row
+
+
+def test_a_plan_allows_only_its_number_of_active_keys(enterprise_user):
+    Plan.objects.filter(slug="enterprise").update(api_keys_max=2)
+    first, _ = api_key_create(user=enterprise_user, name="one")
+    api_key_create(user=enterprise_user, name="two")
+
+    with pytest.raises(ApiKeyLimitError, match="2 active API keys"):
+        api_key_create(user=enterprise_user, name="three")
+
+    api_key_revoke(user=enterprise_user, key_id=first.pk)
+    api_key_create(user=enterprise_user, name="three")
+    assert ApiKey.objects.filter(user=enterprise_user, revoked_at__isnull=True).count() == 2
+
+
+def test_a_free_user_is_told_which_plan_includes_the_api(free_user):
+    with pytest.raises(ApiAccessUnavailableError, match="Free plan does not include the API: it comes with the Enterprise plan"):
+        api_key_create(user=free_user, name="mine")
+
+    assert not ApiKey.objects.exists()
+
+
+def test_a_key_reads_the_public_api_and_its_last_use_is_recorded(client, enterprise_user):
+    key, raw_key = api_key_create(user=enterprise_user, name="ci")
+
+    response = client.get(LIST, **bearer(raw_key))
+
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+    key.refresh_from_db()
+    assert key.last_used_at is not None
+    assert timezone.now() - key.last_used_at < timedelta(seconds=10)
+
+
+def test_the_last_use_is_written_at_most_once_a_minute(enterprise_user, django_assert_num_queries):
+    key, raw_key = api_key_create(user=enterprise_user, name="busy")
+    first_use = timezone.now()
+    api_key_authenticate(raw_key=raw_key, now=first_use)
+
+    with django_assert_num_queries(2):  # the key with its owner, the plan: no write
+        credential = api_key_authenticate(raw_key=raw_key, now=first_use + timedelta(seconds=50))
+    api_key_authenticate(raw_key=raw_key, now=first_use + timedelta(seconds=70))
+
+    assert credential is not None
+    assert credential.key.pk == key.pk
+    key.refresh_from_db()
+    assert key.last_used_at == first_use + timedelta(seconds=70)
+
+
+@pytest.mark.parametrize(
+    ("authorization", "message"),
+    [
+        ("Bearer avk_zzzzzzzz_" + "A" * 40, "Unknown or revoked API key."),
+        ("Bearer not-a-key", "This is not an avatarsite API key"),
+        ("Bearer avk_short_secret", "This is not an avatarsite API key"),
+        ("Bearer", "Send exactly one key"),
+        ("Bearer two keys", "Send exactly one key"),
+    ],
+)
+def test_a_bad_key_gets_401_with_the_error_body_and_the_bearer_challenge(client, authorization, message):
+    response = client.get(LIST, HTTP_AUTHORIZATION=authorization)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Bearer"
+    error = response.json()["error"]
+    assert error["code"] == "invalid_api_key"
+    assert error["message"].startswith(message)
+    assert error["details"] == {}
+
+
+def test_a_request_without_a_key_or_with_another_scheme_stays_anonymous(client):
+    assert client.get(LIST).status_code == 200
+    assert client.get(LIST, HTTP_AUTHORIZATION="Basic c3RhZ2luZzpzZWNyZXQ=").status_code == 200
+
+
+def test_a_revoked_key_gets_401(client, enterprise_user):
+    key, raw_key = api_key_create(user=enterprise_user, name="old")
+    assert client.get(LIST, **bearer(raw_key)).status_code == 200
+
+    api_key_revoke(user=enterprise_user, key_id=key.pk)
+    api_key_revoke(user=enterprise_user, key_id=key.pk)  # twice: no error, no change
+    response = client.get(LIST, **bearer(raw_key))
+
+    assert response.status_code == 401
+    assert response.json()["error"]["message"] == "Unknown or revoked API key."
+
+
+def test_a_key_whose_plan_no_longer_includes_the_api_gets_403(client, enterprise_user):
+    _, raw_key = api_key_create(user=enterprise_user, name="contract")
+    Subscription.objects.filter(user=enterprise_user).update(status=Subscription.Status.CANCELED)
+
+    response = client.get(LIST, **bearer(raw_key))
+
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert error["code"] == "api_access_unavailable"
+    assert "Free plan does not include the API" in error["message"]
+
+
+def test_a_key_raises_the_throttle_to_its_plans_rate_counted_per_account(client, enterprise_user, settings):
+    settings.PUBLIC_API_RATE_PER_MINUTE = 2
+    Plan.objects.filter(slug="enterprise").update(api_rate_per_minute=4)
+    _, first_key = api_key_create(user=enterprise_user, name="one")
+    _, second_key = api_key_create(user=enterprise_user, name="two")
+    ip = {"REMOTE_ADDR": "203.0.113.20"}
+
+    with_keys = [client.get(LIST, **ip, **bearer(k)).status_code for k in (first_key, second_key, first_key, second_key, first_key)]
+    anonymous = [client.get(LIST, **ip).status_code for _ in range(3)]
+
+    assert with_keys == [200, 200, 200, 200, 429]  # two keys share their account's four
+    assert anonymous == [200, 200, 429]  # the IP's own public allowance, untouched by the key requests
+
+
+def test_the_account_page_shows_a_new_key_once_and_never_stores_it(client, enterprise_user, caplog):
+    client.force_login(enterprise_user)
+    caplog.set_level(logging.DEBUG)
+
+    created = client.post(reverse("accounts:api_key_create"), {"name": "production"})
+
+    page = created.content.decode()
+    raw_key = KEY_RE.search(page).group(0)
+    key = ApiKey.objects.get(user=enterprise_user)
+    assert created.status_code == 200
+    assert "no-store" in created["Cache-Control"]
+    assert "shown only this once" in page
+    assert raw_key.startswith(key.prefix)
+    assert raw_key not in caplog.text
+    assert all(raw_key not in str(s.get_decoded()) and raw_key not in s.session_data for s in Session.objects.all())
+    assert raw_key not in created.cookies.output()
+
+    again = client.get(reverse("accounts:account")).content.decode()
+    assert raw_key not in again
+    assert f"<code>{key.prefix}…</code>" in again
+    assert "production" in again
+    assert "Never" in again  # not used yet
+
+
+def test_the_account_page_shows_the_api_keys_section_only_with_api_access(client, enterprise_user, free_user):
+    client.force_login(free_user)
+    free_page = client.get(reverse("accounts:account")).content.decode()
+
+    assert "The REST API comes with the Enterprise plan." in free_page
+    assert f'href="{reverse("billing:pricing")}"' in free_page
+    assert "data-api-key-create" not in free_page
+
+    client.force_login(enterprise_user)
+    enterprise_page = client.get(reverse("accounts:account")).content.decode()
+
+    assert "data-api-key-create" in enterprise_page
+    assert "0 of 10 keys, up to 600 requests a minute" in enterprise_page
+    assert "data-api-upsell" not in enterprise_page
+
+
+def test_a_free_user_posting_a_key_creation_gets_the_reason_and_no_key(client, free_user):
+    client.force_login(free_user)
+
+    response = client.post(reverse("accounts:api_key_create"), {"name": "sneaky"}, follow=True)
+
+    assert "does not include the API" in response.content.decode()
+    assert not ApiKey.objects.exists()
+
+
+def test_the_owner_revokes_a_key_from_the_account_page_and_another_user_gets_404(client, enterprise_user, free_user):
+    key, raw_key = api_key_create(user=enterprise_user, name="laptop")
+    revoke_url = reverse("accounts:api_key_revoke", args=[key.pk])
+
+    client.force_login(free_user)
+    stranger = client.post(revoke_url)
+    key.refresh_from_db()
+    assert stranger.status_code == 404
+    assert key.revoked_at is None
+
+    client.force_login(enterprise_user)
+    assert client.get(revoke_url).status_code == 405
+    owner = client.post(revoke_url, follow=True)
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    assert "is revoked" in owner.content.decode()
+    assert f'data-api-key="{key.prefix}"' not in owner.content.decode()  # gone from the list
+    assert client.get(LIST, **bearer(raw_key)).status_code == 401
+
+
+def test_issue_api_key_prints_only_a_working_key(enterprise_user):
+    out = StringIO()
+
+    call_command("issue_api_key", "acme", "--name", "deploy script", stdout=out)
+
+    raw_key = out.getvalue().strip()
+    assert KEY_RE.fullmatch(raw_key)
+    credential = api_key_authenticate(raw_key=raw_key)
+    assert credential is not None
+    assert credential.key.name == "deploy script"
+
+
+def test_issue_api_key_refuses_an_unknown_user_and_a_plan_without_the_api(free_user):
+    with pytest.raises(CommandError, match="No user 'nobody'"):
+        call_command("issue_api_key", "nobody", stdout=StringIO())
+    with pytest.raises(CommandError, match="Free plan does not include the API"):
+        call_command("issue_api_key", "reader", stdout=StringIO())
+    assert not ApiKey.objects.exists()
+
+
+def test_the_admin_lists_and_revokes_keys_without_ever_showing_a_hash(admin_client, enterprise_user):
+    key, _ = api_key_create(user=enterprise_user, name="ops")
+    changelist = reverse("admin:billing_apikey_changelist")
+
+    listing = admin_client.get(changelist, {"q": key.prefix}).content.decode()
+    detail = admin_client.get(reverse("admin:billing_apikey_change", args=[key.pk])).content.decode()
+    by_user = admin_client.get(changelist, {"q": "acme"}).content.decode()
+
+    assert key.prefix in listing
+    assert key.prefix in by_user
+    for page in (listing, detail):
+        assert key.key_hash not in page
+        assert "key_hash" not in page
+    admin_client.post(changelist, {"action": "revoke", "_selected_action": [key.pk]})
+    key.refresh_from_db()
+    assert key.revoked_at is not None
