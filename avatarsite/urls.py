@@ -12,6 +12,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("api/", core_views.api_overview, name="api"),
     path("api/v1/", include("gallery.api_urls")),
+    path("api/v1/", include("generation.api_urls")),
     path("accounts/", include("avatarsite.accounts.urls")),
     path("gallery/", include("gallery.urls")),
     path("generate/", include("generation.urls")),

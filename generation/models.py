@@ -137,3 +137,21 @@ class CostEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}/{self.model} {self.outcome} ${self.cost_usd}"
+
+
+class ApiIdempotencyKey(models.Model):
+    """An `Idempotency-Key` an API client sent with a job request: the same key with the same body
+    returns the job it created; with another body it is a conflict. One per (user, key)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of the request's normalised body.")
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "API idempotency key"
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="generation_idempotency_key_unique_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

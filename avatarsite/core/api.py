@@ -6,6 +6,7 @@ from typing import Any, Protocol, runtime_checkable
 from django.conf import settings
 from django.http import Http404
 from rest_framework import exceptions, status
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -32,6 +33,23 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         body = {"code": getattr(exc, "default_code", "error"), "message": str(detail), "details": {}}
     response.data = {"error": body}
     return response
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
+class CredentialRequired(BasePermission):
+    """Only requests that authenticated (with an API key): anonymous ones get 401 with the Bearer
+    challenge, where the public read endpoints stay open to them."""
+
+    message = "Send your API key: Authorization: Bearer <key>."
+    code = "not_authenticated"
+
+    def has_permission(self, request, view) -> bool:
+        return request.user is not None and request.auth is not None
 
 
 @runtime_checkable
@@ -100,4 +118,4 @@ class PublicIpThrottle(SimpleRateThrottle):
         return max(1.0, self._wait)
 
 
-__all__ = ["PublicIpThrottle", "RateCredential", "api_error", "exception_handler", "status"]
+__all__ = ["CredentialRequired", "PublicIpThrottle", "RateCredential", "RequestTooLarge", "api_error", "exception_handler", "status"]

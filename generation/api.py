@@ -1,0 +1,209 @@
+"""Generation API for API-key holders: create (idempotently), list, read and cancel one's own jobs."""
+
+import math
+import uuid
+
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from avatarsite.core.api import CredentialRequired, PublicIpThrottle, RequestTooLarge, api_error
+
+from .idempotency import MAX_KEY_LENGTH, IdempotencyConflictError, generation_job_create_idempotent
+from .models import GenerationJob
+from .quotas import QuotaExceededError
+from .selectors import LANE_LABELS, image_state, job_get_for_user, job_list_for_user
+from .services import (
+    AI_STYLE,
+    MAX_PROMPT_LENGTH,
+    STYLES,
+    GenerationError,
+    JobNotCancelableError,
+    PromptRefusedError,
+    generation_job_cancel,
+    generation_job_create,
+)
+
+MAX_BODY_BYTES = 16 * 1024
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class GenerationCreateParams(serializers.Serializer):
+    """The body's shape; what the plan allows (size, image count, AI availability) is the service's to say."""
+
+    prompt = serializers.CharField(max_length=MAX_PROMPT_LENGTH)
+    style = serializers.ChoiceField(choices=STYLES, default=AI_STYLE)
+    size = serializers.IntegerField(required=False, allow_null=True, min_value=256, max_value=4096)
+    seed = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**31 - 1)
+    num_images = serializers.IntegerField(required=False, default=1, min_value=1, max_value=16)
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
+        return attrs
+
+
+class GenerationListParams(serializers.Serializer):
+    status = serializers.ChoiceField(required=False, choices=GenerationJob.Status.values)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100)
+    cursor = serializers.CharField(required=False, max_length=500)
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise ValidationError({name: ["Unknown parameter."] for name in sorted(unknown)})
+        return attrs
+
+
+class JobCursorPagination(CursorPagination):
+    ordering = "-created_at"
+    page_size = 20
+    page_size_query_param = "limit"
+    max_page_size = 100
+
+    def decode_cursor(self, request):
+        try:
+            cursor = super().decode_cursor(request)
+            # DRF hands the position to the query as it came: a forged one must not reach the database.
+            if cursor is not None and cursor.position is not None:
+                position = parse_datetime(cursor.position)
+                if position is None or position.tzinfo is None:  # the real ones are aware times
+                    raise NotFound()
+        except (NotFound, ValueError) as exc:  # DRF answers 404 for a bad cursor; it is a bad parameter
+            raise ValidationError({"cursor": ["Invalid cursor."]}) from exc
+        return cursor
+
+
+def _image_json(image) -> dict:
+    state = image_state(image=image)
+    # Every model the chains use is licensed for commercial use (the local generator's own terms,
+    # fal's and Replicate's commercial licences); licence_note says which licence applies.
+    state["provenance"]["commercial_use_allowed"] = True
+    return state
+
+
+def job_json(job: GenerationJob, *, request: Request) -> dict:
+    """The job as the API shows it; images (with URLs and provenance) once it succeeded."""
+    failed = job.status == GenerationJob.Status.FAILED
+    return {
+        "id": str(job.id),
+        "url": request.build_absolute_uri(reverse("api-generation-detail", args=[job.id])),
+        "status": job.status,
+        "progress": job.progress,
+        "message": job.message,
+        "queue": job.queue,
+        "lane": LANE_LABELS.get(job.queue, job.queue),
+        "prompt": job.prompt,
+        "style": job.style,
+        "size": job.size,
+        "seed": job.seed,
+        "num_images": job.num_images,
+        "quota_units": 0 if job.quota_refunded else job.quota_units,
+        "reused": job.reused_from_id is not None,
+        "created_at": job.created_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "error": {"kind": job.error_kind, "message": job.message} if failed else None,
+        "images": [_image_json(image) for image in job.images.all()] if job.status == GenerationJob.Status.SUCCEEDED else [],
+    }
+
+
+def _own_job(request: Request, job_id: str) -> GenerationJob:
+    """The caller's job, or 404 for a malformed id, an unknown one and someone else's alike."""
+    try:
+        parsed = uuid.UUID(job_id)
+    except ValueError as exc:
+        raise NotFound() from exc
+    job = job_get_for_user(job_id=parsed, user_id=request.user.pk)
+    if job is None:
+        raise NotFound()
+    return job
+
+
+class _KeyApi(APIView):
+    permission_classes = [CredentialRequired]
+    throttle_classes = [PublicIpThrottle]
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        # Checked before the body is read: Django reads no more than Content-Length bytes.
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY_BYTES:
+            raise RequestTooLarge(f"The request body is over {MAX_BODY_BYTES // 1024} KB.")
+
+
+class GenerationListApi(_KeyApi):
+    def get(self, request: Request) -> Response:
+        params = GenerationListParams(data=request.query_params.dict())
+        params.is_valid(raise_exception=True)
+        jobs = job_list_for_user(user_id=request.user.pk).prefetch_related("images")
+        if "status" in params.validated_data:
+            jobs = jobs.filter(status=params.validated_data["status"])
+        paginator = JobCursorPagination()
+        page = paginator.paginate_queryset(jobs, request, view=self)
+        return Response({"results": [job_json(job, request=request) for job in page], "next": paginator.get_next_link()})
+
+    def post(self, request: Request) -> Response:
+        key = request.headers.get(IDEMPOTENCY_HEADER, "")
+        if len(key) > MAX_KEY_LENGTH or not (key.isascii() and key.isprintable()):
+            raise ValidationError({IDEMPOTENCY_HEADER: [f"Use at most {MAX_KEY_LENGTH} printable ASCII characters."]})
+        params = GenerationCreateParams(data=request.data)
+        params.is_valid(raise_exception=True)
+        payload = dict(params.validated_data)
+        try:
+            if key:
+                result = generation_job_create_idempotent(user_id=request.user.pk, key=key, payload=payload, plan=request.auth.plan)
+                job, replayed = result.job, result.replayed
+            else:
+                job, replayed = generation_job_create(user_id=request.user.pk, plan=request.auth.plan, **payload), False
+        except IdempotencyConflictError as exc:
+            return api_error(code="idempotency_conflict", message=str(exc), http_status=status.HTTP_409_CONFLICT)
+        except PromptRefusedError as exc:
+            # 400, not 422: the issue's error table gives 400 to everything wrong with a request body;
+            # the code tells a refusal from a typo, and details name the field as for any other 400.
+            return api_error(code=exc.code, message=str(exc), http_status=status.HTTP_400_BAD_REQUEST, details={exc.field: [str(exc)]})
+        except GenerationError as exc:
+            details = {exc.field or "non_field_errors": [str(exc)]}
+            return api_error(code="invalid", message=str(exc), http_status=status.HTTP_400_BAD_REQUEST, details=details)
+        except QuotaExceededError as exc:
+            return _quota_exceeded(exc)
+        response = Response(job_json(job, request=request), status=status.HTTP_202_ACCEPTED)
+        response["Location"] = reverse("api-generation-detail", args=[job.id])
+        if key:
+            response["Idempotent-Replayed"] = "true" if replayed else "false"
+        return response
+
+
+def _quota_exceeded(exc: QuotaExceededError) -> Response:
+    retry_after = max(1, math.ceil((exc.resets_at - timezone.now()).total_seconds())) if exc.resets_at else 60
+    windows = [{"window": w.name, "limit": w.limit, "used": w.used, "resets_at": w.resets_at.isoformat()} for w in exc.status.windows]
+    details = {"resets_at": exc.resets_at.isoformat() if exc.resets_at else None, "retry_after": retry_after, "windows": windows}
+    until = f" until {exc.resets_at:%Y-%m-%d %H:%M} UTC" if exc.resets_at else ""
+    message = f"Your plan's generation quota is used up{until}."
+    response = api_error(code="quota_exceeded", message=message, http_status=status.HTTP_429_TOO_MANY_REQUESTS, details=details)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+class GenerationDetailApi(_KeyApi):
+    def get(self, request: Request, job_id: str) -> Response:
+        return Response(job_json(_own_job(request, job_id), request=request))
+
+
+class GenerationCancelApi(_KeyApi):
+    def post(self, request: Request, job_id: str) -> Response:
+        job = _own_job(request, job_id)
+        try:
+            job = generation_job_cancel(job=job)
+        except JobNotCancelableError as exc:
+            return api_error(code=exc.code, message=str(exc), http_status=status.HTTP_409_CONFLICT, details={"status": job.status})
+        return Response(job_json(job, request=request))

@@ -1,0 +1,68 @@
+"""Idempotent job creation for the API: an `Idempotency-Key` makes a retried request return the job
+the first one created instead of creating (and charging) a second."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+
+from billing.entitlements import Entitlements
+
+from .models import ApiIdempotencyKey, GenerationJob
+from .services import generation_job_create
+
+MAX_KEY_LENGTH = 255
+
+
+class IdempotencyConflictError(Exception):
+    """The key was already used with a different request body."""
+
+
+@dataclass(frozen=True)
+class IdempotentResult:
+    job: GenerationJob
+    replayed: bool
+
+
+def request_hash(payload: dict[str, Any]) -> str:
+    """A stable hash of a request body (key order and whitespace do not matter)."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _replay(*, user_id: int, key: str, body_hash: str) -> GenerationJob | None:
+    record = ApiIdempotencyKey.objects.select_related("job").filter(user_id=user_id, key=key).first()
+    if record is None:
+        return None
+    if record.request_hash != body_hash:
+        raise IdempotencyConflictError("This Idempotency-Key was already used with a different request body.")
+    return record.job
+
+
+def generation_job_create_idempotent(
+    *, user_id: int, key: str, payload: dict[str, Any], plan: Entitlements | None = None
+) -> IdempotentResult:
+    """Create the job for `payload` (generation_job_create's keyword arguments) once per (user, key).
+
+    The user's row is locked first, so one user's concurrent requests with the same key queue up and
+    the second sees the first's record; the unique constraint is the backstop, and its IntegrityError
+    (the whole attempt, job included, rolled back) sends the request to read the winner's record.
+    Raises IdempotencyConflictError, GenerationError or QuotaExceededError; a request that fails
+    stores no record, so it may be retried with the same key."""
+    body_hash = request_hash(payload)
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                get_user_model().objects.select_for_update().filter(pk=user_id).first()
+                earlier = _replay(user_id=user_id, key=key, body_hash=body_hash)
+                if earlier is not None:
+                    return IdempotentResult(job=earlier, replayed=True)
+                job = generation_job_create(user_id=user_id, plan=plan, **payload)
+                ApiIdempotencyKey.objects.create(user_id=user_id, key=key, request_hash=body_hash, job=job)
+                return IdempotentResult(job=job, replayed=False)
+        except IntegrityError:
+            if attempt:  # the second attempt reads the winner's record, so this is another fault
+                raise
+    raise AssertionError("unreachable: the second attempt returns or raises")
