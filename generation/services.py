@@ -129,11 +129,20 @@ def _enqueue(job: GenerationJob) -> None:
 
 
 def generation_job_create(
-    *, user_id: int, prompt: str, style: str = AI_STYLE, size: int | None = None, seed: int | None = None, num_images: int = 1
+    *,
+    user_id: int,
+    prompt: str,
+    style: str = AI_STYLE,
+    size: int | None = None,
+    seed: int | None = None,
+    num_images: int = 1,
+    plan: Entitlements | None = None,
 ) -> GenerationJob:
     """Accept a request: reuse an identical stored result at no cost, or take quota and enqueue
-    the job on the plan's queue once the transaction commits. Raises GenerationError or QuotaExceededError."""
-    plan = entitlements(user_id=user_id)
+    the job on the plan's queue once the transaction commits. `plan`: the user's entitlements when
+    the caller has just read them (the generate view has), else they are read here.
+    Raises GenerationError or QuotaExceededError."""
+    plan = plan or entitlements(user_id=user_id)
     request = generation_request_normalise(prompt=prompt, style=style, size=size, seed=seed, num_images=num_images, plan=plan)
     now = timezone.now()
     fields = {
