@@ -25,10 +25,10 @@ import requests
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from bench.gallery import percentile  # noqa: E402
+from bench.stack import BENCH_ENV, django_setup, percentile, postgres_and_redis, uvicorn_command  # noqa: E402
 from tests.fakes.stripe import FakeStripe  # noqa: E402
 from tests.fakes.stripe_signing import signed_headers  # noqa: E402
-from tests.support.services import PostgresServer, RedisServer, free_port, wait_for_port  # noqa: E402
+from tests.support.services import free_port, wait_for_port  # noqa: E402
 
 SECRET = "whsec_bench"  # noqa: S105 (a throwaway endpoint secret for this run)
 
@@ -48,48 +48,32 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=300)
     args = parser.parse_args()
 
-    postgres, redis = PostgresServer(), RedisServer()
-    postgres.start()
-    redis.start()
-    server = None
-    try:
+    with postgres_and_redis() as (postgres, redis):
         env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            **BENCH_ENV,
             "DATABASE_URL": postgres.url,
             "REDIS_URL": redis.url,
-            "DJANGO_SECRET_KEY": "bench-secret-key-" + "x" * 40,
             "STRIPE_SECRET_KEY": "sk_test_bench",
             "STRIPE_WEBHOOK_SECRET": SECRET,
             "STRIPE_API_BASE": "http://127.0.0.1:9",  # nothing listens: the request must not call Stripe
         }
-        os.environ.update(env)
-        import django
+        django_setup(env)
+        measure(env, args.events)
 
-        django.setup()
-        from django.core.management import call_command
 
-        call_command("migrate", verbosity=0)
+def measure(env: dict[str, str], events: int) -> None:
+    server = None
+    try:
         fake = FakeStripe()  # only builds realistic objects and events; never started
         customer = fake.customer_create(email="bench@example.com")["id"]
         payloads = []
-        for _ in range(args.events):
+        for _ in range(events):
             subscription = fake.subscription_create(customer)
             payloads.append(json.dumps(fake.event("customer.subscription.updated", subscription), indent=2).encode())
 
         port = free_port()
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "avatarsite.asgi:application",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
-        server = subprocess.Popen(command, cwd=PROJECT_DIR, env=env)
+        server = subprocess.Popen(uvicorn_command(port), cwd=PROJECT_DIR, env=env)
         wait_for_port(port, timeout=60, proc=server)
         url = f"http://127.0.0.1:{port}/billing/stripe/webhook/"
         session = requests.Session()
@@ -103,18 +87,16 @@ def main() -> None:
 
         stored = StripeEvent.objects.exclude(type="customer.created")
         applied = stored.exclude(status=StripeEvent.Status.RECEIVED).count()
-        print(f"body size: {len(payloads[0])} bytes; {args.events} events, each sent twice")
+        print(f"body size: {len(payloads[0])} bytes; {events} events, each sent twice")
         print(f"{'case':<22}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")
         for name, times in (("new event", new), ("duplicate", repeats)):
             print(f"{name:<22}{statistics.median(times):>9.2f}{percentile(times, 0.95):>9.2f}{max(times):>9.2f}")
-        print(f"stored: {stored.count()} (expected {args.events}); applied inside a request: {applied}")
+        print(f"stored: {stored.count()} (expected {events}); applied inside a request: {applied}")
         print(f"billing webhook_p95_ms={percentile(new, 0.95):.2f} duplicate_p95_ms={percentile(repeats, 0.95):.2f}")
     finally:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
-        redis.stop()
-        postgres.stop()
 
 
 if __name__ == "__main__":

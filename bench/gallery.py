@@ -34,7 +34,8 @@ import requests
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from tests.support.services import PostgresServer, RedisServer, free_port, wait_for_port  # noqa: E402
+from bench.stack import BENCH_ENV, django_setup, percentile, postgres_and_redis, uvicorn_command  # noqa: E402
+from tests.support.services import free_port, wait_for_port  # noqa: E402
 
 GENDERS = ("female", "male")
 AGES = ("child", "young-adult", "adult", "adult", "elderly")
@@ -47,11 +48,6 @@ STYLES = ("photo", "synthetic", "illustration")
 SIZES = (64, 128, 256, 512, 1024)
 # About the size of a real one (a 16 px blurred WebP).
 PLACEHOLDER = "data:image/webp;base64," + "UklGRkQAAABXRUJQVlA4IDgAAADQAQCdASoQABAAPm0ylUekIqIhKAgAkA2JaQAAW+2ZUAD" * 4
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
 def load_rows(rows: int) -> None:
@@ -151,12 +147,6 @@ def wrk_rps(url: str, seconds: int, connections: int) -> tuple[float, str]:
     return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)), output
 
 
-def uvicorn_command(port: int) -> list[str]:
-    """The web server as deployed: uvicorn, two worker processes."""
-    return [sys.executable, "-m", "uvicorn", "avatarsite.asgi:application", "--port", str(port), "--workers", "2", "--no-access-log",
-            "--log-level", "warning"]  # fmt: skip
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000)
@@ -167,14 +157,10 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk (make bench does it)")
 
-    postgres, redis = PostgresServer(), RedisServer()
-    postgres.start()
-    redis.start()
-    server = None
-    try:
+    with postgres_and_redis() as (postgres, redis):
         env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            **BENCH_ENV,
             "DATABASE_URL": postgres.url,
             "REDIS_URL": redis.url,
             # Public files as on R2 behind a CDN: URLs only, nothing is fetched.
@@ -185,17 +171,17 @@ def main() -> None:
             "R2_PUBLIC_BUCKET": "public",
             "R2_PUBLIC_URL": "https://cdn.example.com",
             "PUBLIC_API_RATE_PER_MINUTE": "100000000",
-            "DJANGO_SECRET_KEY": "bench-secret-key-" + "x" * 40,
         }
-        os.environ.update(env)
-        import django
+        django_setup(env)
+        measure(args, env)
 
-        django.setup()
-        from django.core.management import call_command
-        from django.db import connection
-        from django.test.utils import CaptureQueriesContext
 
-        call_command("migrate", verbosity=0)
+def measure(args: argparse.Namespace, env: dict[str, str]) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    server = None
+    try:
         started = time.perf_counter()
         load_rows(args.rows)
         print(f"loaded {args.rows} avatars and {args.rows * 10} variants in {time.perf_counter() - started:.1f} s")
@@ -215,7 +201,7 @@ def main() -> None:
         first_page = requests.Request("GET", f"{base}/api/v1/avatars", params={"limit": 50}).prepare().url
         # A first server measures the API's first page, so the bare body can be exactly as long.
         server = subprocess.Popen(
-            uvicorn_command(port),
+            uvicorn_command(port, workers=2),
             cwd=PROJECT_DIR,
             env={**env, "BENCH_BARE_BYTES": os.environ.get("BENCH_BARE_BYTES", "0")},
         )
@@ -225,7 +211,7 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
         server = subprocess.Popen(
-            uvicorn_command(port),
+            uvicorn_command(port, workers=2),
             cwd=PROJECT_DIR,
             env={**env, "BENCH_BARE_BYTES": str(bare_bytes)},
         )
@@ -277,8 +263,6 @@ def main() -> None:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
-        redis.stop()
-        postgres.stop()
 
 
 if __name__ == "__main__":

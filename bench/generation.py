@@ -54,6 +54,7 @@ from websockets.asyncio.client import connect as ws_connect
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from bench.stack import BENCH_ENV, django_setup, percentile, uvicorn_command  # noqa: E402
 from tests.conftest import PRIVATE_BUCKET, PUBLIC_BUCKET, S3_KEY_ID, S3_SECRET, create_buckets  # noqa: E402
 from tests.support.services import PostgresServer, RedisServer, S3Server, free_port, wait_for_port  # noqa: E402
 
@@ -62,12 +63,6 @@ TERMINAL = ("succeeded", "failed", "canceled")
 SIDE = 1024  # the enterprise plan's default size: what the fake draws and the pipeline stores
 PICKUP = "job row saved -> worker claimed it (commit, enqueue, pickup)"
 PROMPT = "A smiling woman with curly red hair and round glasses, studio light, portrait {n}"
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest rank, as bench.gallery reports."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
 def p50_p95(values: list[float]) -> str:
@@ -414,8 +409,7 @@ class Stack:
         self.env = {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
-            "DJANGO_SECRET_KEY": "bench-secret-key-" + "x" * 40,
+            **BENCH_ENV,
             "DATABASE_URL": postgres.url,
             "REDIS_URL": redis.url,
             "R2_ENDPOINT_URL": s3.url,
@@ -431,14 +425,9 @@ class Stack:
             "REPLICATE_API_TOKEN": "",
             "GENERATION_LOCAL_WHEN_UNCONFIGURED": "0",
         }
-        os.environ.update(self.env)
-        import django
-
-        django.setup()
-        from django.core.management import call_command
+        django_setup(self.env)
         from django.db import connection
 
-        call_command("migrate", verbosity=0)
         self.clients = make_clients(self.client_count)
         connection.close()
         for latency in dict.fromkeys((self.latency, 0.0)):
@@ -448,9 +437,8 @@ class Stack:
             self.children.append(fake.start(port))
             self.fakes[latency] = f"http://127.0.0.1:{port}"
         self.web_port = free_port()
-        self.web = Child("uvicorn", [PYTHON, "-m", "uvicorn", "avatarsite.asgi:application", "--host", "127.0.0.1", "--port",
-                         str(self.web_port), "--workers", str(self.web_workers), "--lifespan", "off", "--no-access-log", "--log-level",
-                         "warning"], self.env, self.logs / "uvicorn.log")  # fmt: skip
+        command = [*uvicorn_command(self.web_port, workers=self.web_workers), "--lifespan", "off"]
+        self.web = Child("uvicorn", command, self.env, self.logs / "uvicorn.log")
         self.children.append(self.web.start(self.web_port))
 
     def __exit__(self, *exc_info) -> None:
