@@ -37,18 +37,22 @@ class SubscriptionAdmin(admin.ModelAdmin):
     readonly_fields = ["stripe_subscription_id", "stripe_status", "stripe_state_at", "created_at", "updated_at"]
 
 
-@admin.register(StripeEvent)
-class StripeEventAdmin(admin.ModelAdmin):
-    list_display = ["id", "type", "created", "status", "attempts", "error", "received_at"]
-    list_filter = ["status", "type", "livemode"]
-    search_fields = ["id"]
-    actions = ["process_again"]
+class _ReadOnly(admin.ModelAdmin):
+    """What Stripe told us is shown, never edited here."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(_ReadOnly):
+    list_display = ["id", "type", "created", "status", "attempts", "error", "received_at"]
+    list_filter = ["status", "type", "livemode"]
+    search_fields = ["id"]
+    actions = ["process_again"]
 
     @admin.action(description="Process the selected failed events again")
     def process_again(self, request: HttpRequest, queryset: QuerySet[StripeEvent]) -> None:
@@ -82,14 +86,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for key in active:
             api_key_revoke(user=key.user, key_id=key.pk)
         messages.info(request, f"{len(active)} API key(s) revoked.")
-
-
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(Invoice)

@@ -298,11 +298,8 @@ def stripe_event_receive(*, event: dict) -> tuple[StripeEvent, bool]:
         "status": StripeEvent.Status.RECEIVED if ours else StripeEvent.Status.IGNORED,
         "error": "" if ours else "an event of the other mode (live/test) than our key",
     }
-    try:
-        with transaction.atomic():
-            stored, created = StripeEvent.objects.get_or_create(id=event["id"], defaults=fields)
-    except IntegrityError:  # a concurrent delivery of the same event won the insert
-        return StripeEvent.objects.get(id=event["id"]), False
+    # get_or_create inserts in a savepoint and, when a concurrent delivery won the insert, reads its row.
+    stored, created = StripeEvent.objects.get_or_create(id=event["id"], defaults=fields)
     if created and ours:
         transaction.on_commit(lambda: stripe_event_process.apply_async((stored.id,), priority=0))
     return stored, created

@@ -3,11 +3,10 @@
 
 import pytest
 
-WEBHOOK_SECRET = "whsec_test_secret"
-
 
 @pytest.fixture
 def fake_stripe():
+    from tests.billing.support import WEBHOOK_SECRET
     from tests.fakes.stripe import FakeStripe
 
     fake = FakeStripe(webhook_secret=WEBHOOK_SECRET).start()
@@ -18,6 +17,8 @@ def fake_stripe():
 @pytest.fixture
 def stripe_settings(settings, fake_stripe):
     """This process's billing code talks to the fake."""
+    from tests.billing.support import WEBHOOK_SECRET
+
     settings.STRIPE_SECRET_KEY = fake_stripe.api_key
     settings.STRIPE_API_BASE = fake_stripe.url
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET

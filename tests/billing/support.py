@@ -9,7 +9,7 @@ from billing.webhooks import stripe_event_process
 from tests.fakes.stripe import FakeStripe
 from tests.fakes.stripe_signing import signed_headers
 
-WEBHOOK_SECRET = "whsec_test_secret"  # also in conftest.py
+WEBHOOK_SECRET = "whsec_test_secret"
 WEBHOOK_PATH = "/billing/stripe/webhook/"
 
 
