@@ -85,11 +85,12 @@ class AvatarListApi(APIView):
     throttle_classes = [PublicIpThrottle]
 
     def get(self, request: Request) -> HttpResponse:
-        params = AvatarListParams(data=request.query_params.dict())
-        params.is_valid(raise_exception=True)
-        data = params.validated_data
-
         def build() -> tuple[bytes, str]:
+            # Validated here, once per request shape and gallery version: a page is only ever cached
+            # for valid parameters (an error is raised, not stored), and a hit skips the serializer.
+            params = AvatarListParams(data=request.query_params.dict())
+            params.is_valid(raise_exception=True)
+            data = params.validated_data
             filters = AvatarFilters(**{k: v for k, v in data.items() if k not in ("cursor", "limit")})
             page = avatar_page(filters=filters, after=data.get("cursor", ""), limit=data["limit"])
             next_url = None
@@ -99,7 +100,7 @@ class AvatarListApi(APIView):
             body = JSONRenderer().render({"results": [avatar_json(a) for a in page.avatars], "next": next_url})
             return body, quote_etag(hashlib.blake2b(body, digest_size=16).hexdigest())
 
-        # The rendered body is cached per gallery version: a hit costs two cache reads, no SQL.
+        # The rendered body is cached per gallery version: a hit in this process costs one cache read (the version), no SQL.
         shape = (request.scheme, request.get_host(), sorted(request.query_params.lists()))
         try:
             body, etag = cached_page("api-list", shape, build)

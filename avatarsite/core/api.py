@@ -11,6 +11,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .cache import counter_hit
+
 
 def api_error(*, code: str, message: str, http_status: int, details: Any = None) -> Response:
     """The one error shape of the API: {"error": {"code", "message", "details"}}."""
@@ -102,15 +104,7 @@ class PublicIpThrottle(SimpleRateThrottle):
         self.num_requests, self.duration = self.parse_rate(self.rate)
         now = self.timer()
         window = int(now // self.duration)
-        key = f"{self.get_cache_key(request, view)}:{window}"
-        if self.cache.add(key, 1, self.duration + 1):
-            count = 1
-        else:
-            try:
-                count = self.cache.incr(key)
-            except ValueError:  # expired between add and incr
-                self.cache.add(key, 1, self.duration + 1)
-                count = 1
+        count = counter_hit(f"{self.get_cache_key(request, view)}:{window}", self.duration + 1)
         self._wait = (window + 1) * self.duration - now
         return count <= self.num_requests
 
