@@ -4,17 +4,29 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from django.contrib.postgres.search import SearchQuery
 from django.core.files.storage import storages
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import BooleanField, DateTimeField, ExpressionWrapper, F, Q, QuerySet, Value
 
 from . import imaging
 from .models import Avatar, AvatarVariant, Rendition
 
 SORTS = {"newest": ("created_at", "id"), "popular": ("download_count", "id")}
+# The sort keys as expressions no index matches: ordering by these makes PostgreSQL find the
+# matches of a word through the text index and sort them, instead of walking the sort index.
+_UNINDEXED_SORT_KEYS = {
+    "created_at": ExpressionWrapper(F("created_at") + Value(timedelta(0)), output_field=DateTimeField()),
+    "download_count": F("download_count") + 0,
+}
+# A text search first looks at this many rows of the plain order (the frequency of the words
+# there decides the plan for the rest); scanning more than the budget, in order, costs more than
+# finding the matches through the text index and sorting them (measured on a million rows).
+SEARCH_WINDOW = 2000
+ORDERED_SCAN_BUDGET = 20_000
 ORIENTATIONS = ("portrait", "landscape", "square")
 
 
@@ -69,10 +81,14 @@ def attach_renditions(avatars: list[Avatar]) -> list[Avatar]:
     return avatars
 
 
+def _text_query(q: str) -> SearchQuery:
+    # Matched against the stored, trigger-maintained vector behind a GIN index (migration 0002).
+    return SearchQuery(q, search_type="websearch", config="english")
+
+
 def _search(queryset: QuerySet[Avatar], q: str) -> QuerySet[Avatar]:
     if connection.vendor == "postgresql":
-        # The stored, trigger-maintained vector behind a GIN index (migration 0002).
-        return queryset.filter(search=SearchQuery(q, search_type="websearch", config="english"))
+        return queryset.filter(search=_text_query(q))
     condition = Q()
     for word in q.split()[:8]:  # the embedded SQLite fallback: every word somewhere in the text
         condition &= Q(title__icontains=word) | Q(alt__icontains=word) | Q(tags__icontains=word)
@@ -111,22 +127,61 @@ def _decode_cursor(cursor: str) -> tuple[object, int]:
         raise InvalidCursor("the 'after' cursor is not valid; start again from the first page") from exc
 
 
+def _keyset(field: str, tiebreak: str, value: object, pk: int, *, before: bool) -> Q:
+    """The rows after the row with sort key (value, pk) in descending order, or (`before`) those up to and
+    including it. The first condition is redundant but is what an index scan starts from; the OR alone
+    would be a filter over every row."""
+    if before:
+        return Q(**{f"{field}__gte": value}) & (Q(**{f"{field}__gt": value}) | Q(**{field: value, f"{tiebreak}__gte": pk}))
+    return Q(**{f"{field}__lte": value}) & (Q(**{f"{field}__lt": value}) | Q(**{field: value, f"{tiebreak}__lt": pk}))
+
+
 def ordered_after(queryset: QuerySet[Avatar], sort: str, after: str) -> QuerySet[Avatar]:
     """The sort order, continuing after the cursor by keyset: an index range scan at any depth."""
     field, tiebreak = SORTS[sort]
     queryset = queryset.order_by(f"-{field}", f"-{tiebreak}")
     if after:
         value, pk = _decode_cursor(after)
-        # The first condition is redundant but is what the index scan starts from; the OR alone
-        # would be a filter over every row before the cursor.
-        queryset = queryset.filter(Q(**{f"{field}__lte": value}), Q(**{f"{field}__lt": value}) | Q(**{field: value, f"{tiebreak}__lt": pk}))
+        queryset = queryset.filter(_keyset(field, tiebreak, value, pk, before=False))
     return queryset
 
 
+def first_matching(ordered: QuerySet[Avatar], query: SearchQuery, sort: str, count: int) -> list[Avatar]:
+    """The first `count` rows of `ordered` (in SORTS[sort] order, any cursor applied) that match a text query.
+
+    Left to itself, PostgreSQL guesses a word's frequency from sampled statistics; a word outside
+    them (rare, new, misspelt) is guessed common, and the plan then walks the sort index until it
+    has found enough matches: the whole table for a word that is nowhere, half a second on a
+    million rows. So the frequency is measured instead: the next SEARCH_WINDOW rows are read in
+    order (a bounded range of the sort index, ids and a match flag only); if their matches do not
+    fill the page, the rest comes from whichever plan that frequency makes cheaper, the sort index
+    again or the text index with a sort of its matches. Every plan returns the same rows."""
+    field, tiebreak = SORTS[sort]
+    flagged = ordered.annotate(text_match=ExpressionWrapper(Q(search=query), output_field=BooleanField()))
+    window = list(flagged.values_list(tiebreak, "text_match")[:SEARCH_WINDOW])  # no sort keys: parsing 2,000 timestamps costs 10 ms
+    hits = [pk for pk, match in window if match][:count]
+    # By primary key, in the same order (no LIMIT, so no plan walks an index looking for them).
+    found = list(ordered.filter(pk__in=hits)) if hits else []
+    wanted = count - len(found)
+    if wanted <= 0 or len(window) < SEARCH_WINDOW:
+        return found
+    pk = window[-1][0]
+    value = Avatar.objects.filter(pk=pk).values_list(field, flat=True).get()
+    rest = ordered.filter(_keyset(field, tiebreak, value, pk, before=False), search=query)
+    if wanted * SEARCH_WINDOW > ORDERED_SCAN_BUDGET * len(found):  # a rare word: through the text index
+        rest = rest.order_by(_UNINDEXED_SORT_KEYS[field].desc(), F(tiebreak).desc())
+    return found + list(rest[:wanted])
+
+
 def avatar_page(*, filters: AvatarFilters, after: str = "", limit: int = 48) -> AvatarPage:
-    """One page in the chosen order, continuing after `after` (no OFFSET). Two queries, whatever the size."""
-    queryset = ordered_after(avatar_filter(filters=filters), filters.sort, after)
-    avatars = attach_renditions(list(queryset.defer("search")[: limit + 1]))
+    """One page in the chosen order, continuing after `after` (no OFFSET). Two queries whatever the
+    size; a text search adds at most two (see first_matching)."""
+    if filters.q and connection.vendor == "postgresql":
+        ordered = ordered_after(avatar_filter(filters=replace(filters, q="")), filters.sort, after).defer("search")
+        rows = first_matching(ordered, _text_query(filters.q), filters.sort, limit + 1)
+    else:
+        rows = list(ordered_after(avatar_filter(filters=filters), filters.sort, after).defer("search")[: limit + 1])
+    avatars = attach_renditions(rows)
     has_more = len(avatars) > limit
     avatars = avatars[:limit]
     return AvatarPage(avatars=avatars, next_cursor=encode_cursor(avatars[-1], filters.sort) if has_more else None)
@@ -163,13 +218,12 @@ def avatar_related_to_text(*, text: str, limit: int = 6) -> list[Avatar]:
     related: list[Avatar] = []
     if words:
         if connection.vendor == "postgresql":
-            matching = queryset.filter(search=SearchQuery(" or ".join(words), search_type="websearch", config="english"))
+            related = first_matching(queryset, _text_query(" or ".join(words)), "popular", limit)
         else:
             condition = Q()
             for word in words:
                 condition |= Q(title__icontains=word) | Q(tags__icontains=word)
-            matching = queryset.filter(condition)
-        related = list(matching[:limit])
+            related = list(queryset.filter(condition)[:limit])
     if len(related) < limit:
         related += list(queryset.exclude(pk__in=[a.pk for a in related])[: limit - len(related)])
     return attach_renditions(related)
