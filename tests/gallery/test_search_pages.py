@@ -36,7 +36,8 @@ def library(avatars, monkeypatch):
     rows = []
     for n in range(ROWS):
         words = [word for word, every in WORDS_EVERY.items() if n % every == 0]
-        rows.append(Avatar(**{name: getattr(template, name) for name in copied}, external_id=f"w-{n}", title=" ".join(["portrait", *words]), tags=[]))
+        fields = {name: getattr(template, name) for name in copied}
+        rows.append(Avatar(**fields, external_id=f"w-{n}", title=" ".join(["portrait", *words]), tags=[]))
     Avatar.objects.bulk_create(rows)
     for n, avatar in enumerate(Avatar.objects.filter(external_id__startswith="w-").order_by("id")):
         avatar.created_at = template.created_at - timedelta(minutes=n * 7 % ROWS)
@@ -47,7 +48,8 @@ def library(avatars, monkeypatch):
 def _expected(word: str, sort: str) -> list[int]:
     field, tiebreak = SORTS[sort]
     query = SearchQuery(word, search_type="websearch", config="english")
-    return list(Avatar.objects.filter(search=query, source__enabled=True).order_by(f"-{field}", f"-{tiebreak}").values_list("pk", flat=True))
+    matching = Avatar.objects.filter(search=query, source__enabled=True).order_by(f"-{field}", f"-{tiebreak}")
+    return list(matching.values_list("pk", flat=True))
 
 
 @pytest.mark.parametrize("sort", ["newest", "popular"])
@@ -87,9 +89,9 @@ def test_a_rare_word_on_20000_rows_uses_the_text_index_and_no_scan_of_the_table(
     template = avatars[0]
     copied = [f.attname for f in Avatar._meta.concrete_fields if f.attname not in ("id", "search", "external_id", "title", "tags")]
     words = ["smiling", "serious", "laughing", "calm"]
+    fields = {name: getattr(template, name) for name in copied}
     Avatar.objects.bulk_create(
-        (Avatar(**{name: getattr(template, name) for name in copied}, external_id=f"bulk-{n}", title=f"{words[n % 4]} {n}", tags=[]) for n in range(20_000)),
-        batch_size=2000,
+        (Avatar(**fields, external_id=f"bulk-{n}", title=f"{words[n % 4]} {n}", tags=[]) for n in range(20_000)), batch_size=2000
     )
     Avatar.objects.filter(external_id="bulk-7").update(title="astronaut on the moon")
     with connection.cursor() as cursor:
