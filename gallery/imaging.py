@@ -1,7 +1,8 @@
 """Image handling for imports: safe decoding, a face-friendly square crop, variants, hashes.
 
-Plain Pillow, no Django. Every stored image is re-encoded from decoded pixels, so nothing of the
-input file (metadata, trailing bytes, a crafted container) reaches our storage.
+Plain Pillow, no Django. Every stored image is re-encoded from decoded pixels, or (a generated
+JPEG already at its stored size, `jpeg_image_data`) rebuilt from its image segments alone, so
+nothing of the input file (metadata, trailing bytes, a crafted container) reaches our storage.
 """
 
 import base64
@@ -9,7 +10,7 @@ import colorsys
 import io
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image, ImageOps
 
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -52,6 +53,85 @@ def decode_image(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels:
         raise UnsafeImageError(f"not a readable image: {exc}") from exc
     image = ImageOps.exif_transpose(image)
     return image.convert("RGB")
+
+
+# JPEG markers (ITU T.81 B.1.1.3) kept in a rebuilt file: tables, frame headers and scans.
+_JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2})  # baseline, extended and progressive Huffman: what browsers show
+_JPEG_TABLES = frozenset({0xC4, 0xDB, 0xDD})  # DHT, DQT, DRI
+_JPEG_SOS, _JPEG_EOI = 0xDA, 0xD9
+# The header Pillow writes: JFIF 1.1, no density, no thumbnail. Without a JFIF (or Adobe) segment a
+# decoder still takes three components as YCbCr, but this leaves nothing to guess.
+_JFIF_APP0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+
+
+def jpeg_image_data(data: bytes, *, max_side: int, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[bytes, int] | None:
+    """A JPEG that is already what we would store, ready to store as it is: (bytes, side).
+
+    That is a square colour picture of at most `max_side` pixels a side, upright, which reads to
+    the end: it is decoded at an eighth of its size, which still reads every coefficient, so a
+    damaged or truncated file is refused as `decode_image` refuses it, at a fraction of the cost.
+    The bytes are rebuilt from its image segments alone (quantisation and Huffman tables, frame
+    header and scans, under a plain JFIF header): metadata (EXIF, XMP, ICC, comments, every APPn
+    segment) and anything after the end of the image are dropped, and the pixels are not decoded
+    and encoded again. None for anything else (another format, shape or colour model, an EXIF
+    rotation, an Adobe colour transform, an unusual marker, an unreadable file): the caller then
+    decodes it with `decode_image` (which says what is wrong) and encodes it itself."""
+    if len(data) > max_bytes or data[:2] != b"\xff\xd8":
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            side = image.width
+            if image.format != "JPEG" or image.mode != "RGB" or image.height != side or side > max_side:
+                return None
+            if image.getexif().get(ExifTags.Base.Orientation, 1) != 1 or "adobe" in image.info:
+                return None
+            image.draft("RGB", (side // 8, side // 8))
+            image.load()
+    except Exception:  # whatever is wrong with it, decode_image says so in the caller's path
+        return None
+    rebuilt = _jpeg_image_segments(data)
+    return None if rebuilt is None else (rebuilt, side)
+
+
+def _jpeg_image_segments(data: bytes) -> bytes | None:
+    """The JPEG rebuilt from SOI, a plain JFIF header, its tables, frame header and scans, and EOI;
+    None when it holds a marker other than those and APPn/COM (dropped)."""
+    kept, position, end = [b"\xff\xd8", _JFIF_APP0], 2, len(data)
+    while True:
+        if position + 2 > end or data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:  # a fill byte before the marker
+            position += 1
+            continue
+        if marker == _JPEG_EOI:
+            kept.append(b"\xff\xd9")
+            return b"".join(kept)
+        if position + 4 > end:
+            return None
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        segment_end = position + 2 + length
+        if length < 2 or segment_end > end:
+            return None
+        if marker in _JPEG_SOF or marker in _JPEG_TABLES or marker == _JPEG_SOS:
+            kept.append(data[position:segment_end])
+        elif not (0xE0 <= marker <= 0xEF or marker == 0xFE):  # APPn and COM are dropped; anything else: not ours to judge
+            return None
+        position = segment_end
+        if marker == _JPEG_SOS:  # entropy-coded data up to the next marker (not a stuffed 0xFF00, nor a restart)
+            scan = position
+            while True:
+                position = data.find(b"\xff", position)
+                if position < 0 or position + 1 >= end:
+                    return None
+                following = data[position + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7:
+                    position += 2
+                elif following == 0xFF:
+                    position += 1
+                else:
+                    break
+            kept.append(data[scan:position])
 
 
 def square_crop(image: Image.Image) -> Image.Image:
