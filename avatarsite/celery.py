@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "avatarsite.settings.base")
@@ -28,3 +29,17 @@ app.conf.task_routes = {
     "generation.tasks.*": {"queue": QUEUE_STANDARD},
 }
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _release_database_connections(task=None, **kwargs) -> None:
+    """Around each task, as Django does around each request: hand the connection back to the pool
+    (or close it when it is broken or too old). The pool itself stays open for the next task
+    (settings.CELERY_DB_REUSE_MAX keeps Celery's fixup from closing it), which checks a connection
+    before handing it out again."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return  # run inline by the caller, inside its own request or transaction
+    from django.db import close_old_connections
+
+    close_old_connections()

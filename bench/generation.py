@@ -23,7 +23,7 @@ websocket, as the job page does (the page itself is not fetched: it is rendering
 
 The fakes' output files are drawn before each phase (a fake's drawing is not provider latency and
 would take this machine's CPU from the pipeline). `--worker-env NAME=VALUE` changes the workers'
-environment, e.g. `DJANGO_SETTINGS_MODULE=bench.settings_db_reuse` (see that module).
+environment, e.g. `DJANGO_SETTINGS_MODULE=bench.settings_db_close` (see that module).
 Ends with `generation overhead_p50=<e2e p50 / L> cache_hit_p95_ms=<ms> ws_p95_ms=<ms>`.
 Everything started is stopped on the way out, also on Ctrl-C, SIGTERM or an error.
 Run: `make bench` or `.venv/bin/python -m bench.generation --jobs 40 --burst 50` (about 2.5 minutes).
@@ -311,12 +311,13 @@ def breakdown(runs: list[Run], latency: float) -> dict[str, list[float]]:
         add("websocket open after the POST (client)", run.opened - run.answered)
         add("request sent -> job row saved", job.created_at.timestamp() - run.wall0)
         add(PICKUP, job.started_at.timestamp() - job.created_at.timestamp())
-        add("claimed -> provider call opened (running state sent)", call.created_at.timestamp() - job.started_at.timestamp())
+        add("claimed -> provider call opened (breaker, ledger row)", call.created_at.timestamp() - job.started_at.timestamp())
         add(
-            f"provider call incl. download and store, minus L={latency:g}",
+            f"provider call incl. download and check, minus L={latency:g}",
             call.finished_at.timestamp() - call.created_at.timestamp() - latency,
         )
-        add("call settled -> job succeeded (ledger, breaker, row lock)", job.finished_at.timestamp() - call.finished_at.timestamp())
+        # The upload runs from the check on, while the ledger line is settled and the image rows written.
+        add("call settled -> job succeeded (upload's end, rows, row lock)", job.finished_at.timestamp() - call.finished_at.timestamp())
         add("job succeeded -> client has the message", run.done_wall - job.finished_at.timestamp())
     return segments
 
@@ -498,7 +499,7 @@ def main() -> None:
     parser.add_argument("--logs", type=Path, help="keep the processes' logs in this folder")
     parser.add_argument("--worker-loglevel", default="WARNING")
     parser.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE",
-                        help="an environment variable for the worker, e.g. DJANGO_SETTINGS_MODULE=bench.settings_db_reuse")  # fmt: skip
+                        help="an environment variable for the worker, e.g. DJANGO_SETTINGS_MODULE=bench.settings_db_close")  # fmt: skip
     args = parser.parse_args()
     # Ctrl-C (even when started with SIGINT ignored, as a background job is) and SIGTERM unwind
     # through Stack.__exit__, which stops everything it started.

@@ -5,6 +5,7 @@ import time
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from .models import GenerationJob
 from .selectors import job_get_for_user, job_state
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -12,23 +13,37 @@ CLOSE_NOT_FOUND = 4404
 REFRESH_MIN_SECONDS = 1.0
 
 
+def _owned_job_state(*, job_id, user_id: int) -> dict | None:
+    """The job's state if it belongs to the user (one trip to the database thread); else None."""
+    job = job_get_for_user(job_id=job_id, user_id=user_id)
+    return None if job is None else job_state(job=job)
+
+
 class JobProgressConsumer(AsyncJsonWebsocketConsumer):
     """Owner only. Sends the persisted state first, so a client that missed messages converges."""
+
+    accepted = False
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        job = await database_sync_to_async(job_get_for_user)(job_id=self.scope["url_route"]["kwargs"]["job_id"], user_id=user.pk)
-        if job is None:
+        job_id = self.scope["url_route"]["kwargs"]["job_id"]
+        group_name = GenerationJob(pk=job_id).group_name
+        # Joined before the state is read, so nothing sent after that read is missed; left again
+        # (and nothing forwarded, see job_state) when the job turns out to be someone else's.
+        await self.channel_layer.group_add(group_name, self.channel_name)
+        state = await database_sync_to_async(_owned_job_state)(job_id=job_id, user_id=user.pk)
+        if state is None:
             # Someone else's job and a job that does not exist look the same.
+            await self.channel_layer.group_discard(group_name, self.channel_name)
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        self.job_id, self.group_name = job.pk, job.group_name
-        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        self.job_id, self.group_name = job_id, group_name
         await self.accept()
-        await self.send_json(await database_sync_to_async(job_state)(job=job))
+        self.accepted = True
+        await self.send_json(state)
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group_name"):
@@ -42,9 +57,9 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
             if now - getattr(self, "refreshed_at", 0.0) < REFRESH_MIN_SECONDS:  # a chatty client costs no queries
                 return
             self.refreshed_at = now
-            job = await database_sync_to_async(job_get_for_user)(job_id=self.job_id, user_id=self.scope["user"].pk)
-            if job is not None:
-                await self.send_json(await database_sync_to_async(job_state)(job=job))
+            state = await database_sync_to_async(_owned_job_state)(job_id=self.job_id, user_id=self.scope["user"].pk)
+            if state is not None:
+                await self.send_json(state)
 
     async def decode_json(self, text_data: str) -> dict:
         try:
@@ -53,4 +68,5 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
             return {}
 
     async def job_state(self, event: dict) -> None:
-        await self.send_json(event)
+        if self.accepted:
+            await self.send_json(event)

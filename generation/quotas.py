@@ -79,9 +79,18 @@ def quota_status(*, user_id: int, plan: Entitlements, now: datetime) -> QuotaSta
     return QuotaStatus(tuple(windows))
 
 
+def quota_counted(*, plan: Entitlements) -> bool:
+    """Does the plan have a quota window (else there is nothing to count, nor to lock for)?"""
+    return plan.daily_quota is not None or plan.hourly_quota is not None
+
+
 def quota_check_locked(*, user_id: int, plan: Entitlements, units: int, now: datetime) -> QuotaStatus:
     """Inside a transaction: lock the user's row, then check that `units` fit. The caller creates
-    the job (which is what holds the units) before the transaction ends and the lock is released."""
+    the job (which is what holds the units) before the transaction ends and the lock is released.
+    A plan without windows has nothing to count, so nothing to serialise: no lock (and no
+    transaction needed)."""
+    if not quota_counted(plan=plan):
+        return QuotaStatus(())
     get_user_model().objects.select_for_update().filter(pk=user_id).first()
     status = quota_status(user_id=user_id, plan=plan, now=now)
     if units and not status.allows(units):

@@ -116,8 +116,9 @@ FAILURE_SUGGESTIONS = {
 DEFAULT_SUGGESTIONS = ["Try again with a simpler description.", "An instant style is drawn at once and costs nothing."]
 
 
-def job_state(*, job: GenerationJob) -> dict:
-    """The job's public state, as sent to its websocket clients and by the polling endpoint."""
+def job_state(*, job: GenerationJob, images: list[GeneratedImage] | None = None) -> dict:
+    """The job's public state, as sent to its websocket clients and by the polling endpoint.
+    `images`: the job's image rows in order, when the caller has them (else they are read)."""
     finished = job.status == GenerationJob.Status.SUCCEEDED
     estimate = job_estimate(job=job)
     state = {
@@ -137,7 +138,7 @@ def job_state(*, job: GenerationJob) -> dict:
         "eta_seconds": estimate.eta_seconds if estimate else None,
         "quota_units": 0 if job.quota_refunded else job.quota_units,
         "reused": job.reused_from_id is not None,
-        "images": [image_state(image=image) for image in job.images.all()] if finished else [],
+        "images": [image_state(image=image) for image in (job.images.all() if images is None else images)] if finished else [],
         "suggestions": FAILURE_SUGGESTIONS.get(job.error_kind, DEFAULT_SUGGESTIONS) if job.status == GenerationJob.Status.FAILED else [],
         "created_at": job.created_at.isoformat(),
         "updated_at": job.updated_at.isoformat(),

@@ -9,16 +9,19 @@ import logging
 import re
 import secrets
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.files.storage import storages
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from avatarsite.core.storage import store_content
+from avatarsite.core.storage import store_content, store_content_started
 from billing.entitlements import Entitlements, entitlements
 from gallery import imaging
 
@@ -37,7 +40,7 @@ from .providers.base import (
 )
 from .providers.local import STYLES as LOCAL_STYLES
 from .providers.registry import provider_get
-from .quotas import quota_check_locked, quota_refund
+from .quotas import quota_check_locked, quota_counted, quota_refund
 from .selectors import LANE_LABELS
 
 logger = logging.getLogger(__name__)
@@ -159,12 +162,15 @@ def generation_job_create(
         "provider_chain": list(request.chain),
         "message": f"Waiting in the {LANE_LABELS.get(plan.queue, plan.queue)}",
     }
-    with transaction.atomic():
-        earlier = GenerationJob.objects.filter(request_key=request.key, status=GenerationJob.Status.SUCCEEDED, reused_from=None)
-        earlier = earlier.order_by("created_at").first()
-        if earlier is not None:
+    earlier = GenerationJob.objects.filter(request_key=request.key, status=GenerationJob.Status.SUCCEEDED, reused_from=None)
+    earlier = earlier.order_by("created_at").first()
+    if earlier is not None:
+        with transaction.atomic():
             return _job_reuse(earlier=earlier, fields=fields, now=now)
-        units = 0 if request.chain == LOCAL_CHAIN else request.num_images
+    units = 0 if request.chain == LOCAL_CHAIN else request.num_images
+    # The quota check locks the user's row until the job (which holds the units) is written; a plan
+    # without quota windows takes no lock, so its job is one INSERT, no transaction around it.
+    with transaction.atomic() if quota_counted(plan=plan) else contextlib.nullcontext():
         quota_check_locked(user_id=user_id, plan=plan, units=units, now=now)
         job = GenerationJob.objects.create(
             **fields, quota_units=units, deadline_at=now + timedelta(seconds=settings.GENERATION_QUEUE_TIMEOUT_SECONDS)
@@ -203,6 +209,15 @@ class StoredImage:
     width: int
     height: int
     variants: list[dict]
+    # The first variant's upload, when it is still running (see _store_image).
+    upload: Future | None = None
+
+
+def _uploads_wait(stored: list[StoredImage]) -> None:
+    """Until every file is stored; raises what an upload raised."""
+    for image in stored:
+        if image.upload is not None:
+            image.upload.result()
 
 
 # Generated images are served up to 2048 px (premium), plus the gallery's sizes below their own side.
@@ -221,13 +236,17 @@ def _store_variant(*, square, size: int, fmt: str) -> dict:
 
 
 def _store_image(*, data: bytes) -> StoredImage:
-    """Verify the provider's bytes (type, size, pixel count, integrity) and re-encode them into one
-    JPEG at the largest size served, stored privately under a content-addressed key: the result
-    goes out with that; the other sizes and formats follow (`generation_job_images_finish`).
+    """Verify the provider's bytes (type, size, pixel count, integrity), re-encode them (nothing of
+    the provider's file but its pixels is kept: P-SEC-5) and store one JPEG at the largest size
+    served, privately under a content-addressed key: the result goes out with that; the other
+    sizes and formats follow (`generation_job_images_finish`).
     Raises imaging.UnsafeImageError for bytes that are not an image we accept."""
     square = imaging.square_crop(imaging.decode_image(data))
     size = _generated_sizes(square.width)[-1]
-    return StoredImage(size, size, [_store_variant(square=square, size=size, fmt="jpeg")])
+    jpeg = imaging.render_variant(square, size=size, fmt="jpeg").data
+    # The upload runs while the run records the result (_job_succeed waits for it before committing).
+    key, upload = store_content_started(storage="default", prefix="generated", data=jpeg, fmt="jpeg")
+    return StoredImage(size, size, [{"size": size, "format": "jpeg", "key": key, "bytes": len(jpeg)}], upload)
 
 
 def generation_job_images_finish(*, job_id: str) -> int:
@@ -296,18 +315,26 @@ class _CancelWatch:
 def _job_claim(*, job_id: str) -> tuple[GenerationJob | None, bool]:
     """Mark the job running for this run; (job, may_run). A finished job is left alone, so a
     redelivered task charges, counts and stores nothing twice; a job found running was cut off
-    and runs again (resuming its provider request), up to GENERATION_MAX_RUNS starts."""
+    and runs again (resuming its provider request), up to GENERATION_MAX_RUNS starts.
+    One conditional UPDATE (it locks the row as it changes it, so two runs count two starts),
+    then the row as it now is: two round trips where a locked read and a write took four."""
     now = timezone.now()
-    with transaction.atomic():
-        job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status in GenerationJob.TERMINAL_STATUSES:
-            return job, False
-        job.runs += 1
-        job.status = GenerationJob.Status.RUNNING
-        job.started_at = job.started_at or now
-        job.progress, job.message = max(job.progress, 1), "Starting" if job.runs == 1 else "Picking up where the last run stopped"
-        job.deadline_at = now + timedelta(seconds=settings.GENERATION_RUN_TIMEOUT_SECONDS)
-        job.save(update_fields=["runs", "status", "started_at", "progress", "message", "deadline_at", "updated_at"])
+    claimed = (
+        GenerationJob.objects.filter(pk=job_id)
+        .exclude(status__in=GenerationJob.TERMINAL_STATUSES)
+        .update(
+            runs=F("runs") + 1,
+            status=GenerationJob.Status.RUNNING,
+            started_at=Coalesce("started_at", Value(now)),
+            progress=Greatest("progress", Value(1), output_field=models.PositiveSmallIntegerField()),
+            message=Case(When(runs=0, then=Value("Starting")), default=Value("Picking up where the last run stopped")),
+            deadline_at=now + timedelta(seconds=settings.GENERATION_RUN_TIMEOUT_SECONDS),
+            updated_at=now,
+        )
+    )
+    job = GenerationJob.objects.filter(pk=job_id).first()
+    if not claimed or job is None:  # gone, or finished already
+        return job, False
     return job, job.runs <= settings.GENERATION_MAX_RUNS
 
 
@@ -340,7 +367,7 @@ def generation_job_run(*, job_id: str) -> GenerationJob | None:
             prompt=job.prompt, model=model, style=job.style, seed=job.seed, size=job.size, num_images=job.num_images
         )
         try:
-            result, stored = _call_with_retries(job=job, provider=provider, request=request, deadline=deadline, watch=watch)
+            result, stored, call = _call_with_retries(job=job, provider=provider, request=request, deadline=deadline, watch=watch)
         except ContentRefusedError:
             return _job_fail(job=job, kind="refused", message=REFUSED_MESSAGE)
         except ProviderCanceledError:
@@ -352,7 +379,9 @@ def generation_job_run(*, job_id: str) -> GenerationJob | None:
             if watch() or time.monotonic() >= deadline:
                 break
             continue
-        return _job_succeed(job=job, result=result, stored=stored)
+        job = _job_succeed(job=job, result=result, stored=stored, call=call)
+        breaker_record_success(provider=name)
+        return job
     if watch():
         return GenerationJob.objects.get(pk=job.pk)
     logger.warning("job %s failed on every provider: %s", job.id, "; ".join(failures))
@@ -367,12 +396,15 @@ def _call_pending(*, job: GenerationJob, provider: str, model: str) -> CostEntry
     return job.cost_entries.filter(provider=provider, model=model, outcome=CostEntry.Outcome.PENDING).order_by("created_at").first()
 
 
-def _call_record_request_id(call_id: int, request_id: str) -> None:
-    """The provider's id, saved before any waiting, so that a re-run resumes instead of paying again."""
+def _call_record_request_id(call: CostEntry, request_id: str) -> None:
+    """The provider's id, saved before any waiting, so that a re-run resumes instead of paying again
+    (and noted on `call`: settling it need not write it again)."""
     if not request_id:
         return
-    with contextlib.suppress(IntegrityError), transaction.atomic():  # recorded on another row already: keep that one
-        CostEntry.objects.filter(pk=call_id, request_id="").update(request_id=request_id)
+    # One statement; in a transaction (a failing statement would spoil it) within a savepoint.
+    with contextlib.suppress(IntegrityError), transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+        if CostEntry.objects.filter(pk=call.pk, request_id="").update(request_id=request_id):  # else recorded on another row: keep that
+            call.request_id = request_id
 
 
 def _call_settle(*, call: CostEntry, outcome: str, error: ProviderError | None = None, result: GenerationResult | None = None) -> bool:
@@ -381,7 +413,7 @@ def _call_settle(*, call: CostEntry, outcome: str, error: ProviderError | None =
     fields["latency_ms"] = int((fields["finished_at"] - call.created_at).total_seconds() * 1000)
     if error is not None:
         fields.update(error_kind=error.kind, error=str(error)[:255])
-        if error.request_id:
+        if error.request_id and error.request_id != call.request_id:
             fields["request_id"] = error.request_id
     if result is not None:
         pixels = sum(image.width * image.height for image in result.images)
@@ -390,9 +422,11 @@ def _call_settle(*, call: CostEntry, outcome: str, error: ProviderError | None =
             megapixels=(Decimal(pixels) / Decimal(1_000_000)).quantize(Decimal("0.001")),
             cost_usd=Decimal(str(result.cost_usd)),
         )
-        if result.request_id:
+        if result.request_id and result.request_id != call.request_id:
             fields["request_id"] = result.request_id
     pending = CostEntry.objects.filter(pk=call.pk, outcome=CostEntry.Outcome.PENDING)
+    if "request_id" not in fields:  # no unique value written (the row has its id already): nothing can clash
+        return bool(pending.update(**fields))
     try:
         with transaction.atomic():
             return bool(pending.update(**fields))
@@ -403,7 +437,7 @@ def _call_settle(*, call: CostEntry, outcome: str, error: ProviderError | None =
 
 def _call_with_retries(
     *, job: GenerationJob, provider, request: GenerationRequest, deadline: float, watch: _CancelWatch
-) -> tuple[GenerationResult, list[StoredImage]]:
+) -> tuple[GenerationResult, list[StoredImage], CostEntry]:
     """Call one provider until it delivers usable images, with backoff and jitter (or the server's
     Retry-After) between transient failures. A request still alive at the provider is resumed,
     never submitted again. Every call is one ledger row, opened before it starts."""
@@ -416,7 +450,7 @@ def _call_with_retries(
             call = CostEntry.objects.create(job=job, provider=provider.name, model=request.model, plan=job.plan)
         context = CallContext(
             on_progress=progress,
-            on_submitted=functools.partial(_call_record_request_id, call.pk),
+            on_submitted=functools.partial(_call_record_request_id, call),
             should_cancel=watch,
             resume_id=call.request_id,
             lookup_since=lookup_since,
@@ -430,7 +464,7 @@ def _call_with_retries(
             resumable = exc.resumable and bool(exc.request_id or call.request_id)
             last = attempt == attempts or time.monotonic() >= deadline or watch()
             if resumable and not last:
-                _call_record_request_id(call.pk, exc.request_id)
+                _call_record_request_id(call, exc.request_id)
             else:
                 if resumable:  # giving up on a request that may still run (and bill) there
                     with contextlib.suppress(Exception):
@@ -457,9 +491,7 @@ def _call_with_retries(
             error = PermanentProviderError(f"{provider.name} returned an unusable image: {exc}")
             _call_settle(call=call, outcome=CostEntry.Outcome.FAILED, error=error, result=result)
             raise error from exc
-        _call_settle(call=call, outcome=CostEntry.Outcome.SUCCEEDED, result=result)
-        breaker_record_success(provider=provider.name)
-        return result, stored
+        return result, stored, call  # settled by _job_succeed, with the result, once its files are stored
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
@@ -469,22 +501,33 @@ def _store_results(result: GenerationResult) -> list[StoredImage]:
     return [_store_image(data=image.data) for image in result.images]
 
 
-def _job_succeed(*, job: GenerationJob, result: GenerationResult, stored: list[StoredImage]) -> GenerationJob:
-    """Record the stored images (files first, rows after) and finish the job, once."""
+_IMAGE_RESULT_FIELDS = [
+    "width", "height", "variants", "provider", "model", "model_version", "seed", "prompt", "licence_note", "content_rating",
+]  # fmt: skip
+
+
+def _job_succeed(*, job: GenerationJob, result: GenerationResult, stored: list[StoredImage], call: CostEntry) -> GenerationJob:
+    """Settle the provider call and record the stored images, and finish the job, once: one
+    transaction, written while the files upload and committed once they are all stored (files
+    first, rows after). An upload that fails rolls it all back: the call stays open with its
+    request id, so the reconciler resumes that request (no second charge)."""
     with transaction.atomic():
+        _call_settle(call=call, outcome=CostEntry.Outcome.SUCCEEDED, result=result)
         job = GenerationJob.objects.select_for_update().get(pk=job.pk)
         if job.status in GenerationJob.TERMINAL_STATUSES:  # canceled meanwhile, or settled by the reconciler
+            _uploads_wait(stored)
             return job
-        for index, image in enumerate(stored):
-            GeneratedImage.objects.update_or_create(
-                job=job,
-                index=index,
-                defaults={
-                    "width": image.width, "height": image.height, "variants": image.variants, "provider": result.provider,
-                    "model": result.model, "model_version": result.model_version, "seed": job.seed + index,
-                    "prompt": job.prompt, "licence_note": result.licence_note, "content_rating": "general",
-                },
-            )  # fmt: skip
+        rows = [
+            GeneratedImage(
+                job=job, index=index, width=image.width, height=image.height, variants=image.variants, provider=result.provider,
+                model=result.model, model_version=result.model_version, seed=job.seed + index, prompt=job.prompt,
+                licence_note=result.licence_note, content_rating="general",
+            )
+            for index, image in enumerate(stored)
+        ]  # fmt: skip
+        # One statement for all of them; a row left by an earlier attempt is overwritten.
+        GeneratedImage.objects.bulk_create(rows, update_conflicts=True, unique_fields=["job", "index"], update_fields=_IMAGE_RESULT_FIELDS)
+        _uploads_wait(stored)
         fields = ["status", "progress", "message", "finished_at", "updated_at"]
         job.status, job.progress, job.finished_at = GenerationJob.Status.SUCCEEDED, 100, timezone.now()
         job.message = "Done"
@@ -494,9 +537,15 @@ def _job_succeed(*, job: GenerationJob, result: GenerationResult, stored: list[S
             job.message = f"Done. {result.refused_count} image(s) were withheld as unsafe and not charged."
             fields.append("quota_units")
         job.save(update_fields=fields)
-        transaction.on_commit(lambda: _enqueue_images_finish(job))
-    job_notify(job=job)
+        transaction.on_commit(lambda: _job_succeeded_announce(job, images=rows))
     return job
+
+
+def _job_succeeded_announce(job: GenerationJob, *, images: list[GeneratedImage]) -> None:
+    """Once the success is committed: the result to the user first (they are waiting for it; the
+    message is built from the rows just written, not read back), then the other sizes to the queue."""
+    job_notify(job=job, images=images)
+    _enqueue_images_finish(job)
 
 
 def _job_fail(*, job: GenerationJob, kind: str, message: str) -> GenerationJob:
@@ -599,8 +648,7 @@ def _job_settle_overdue(*, job: GenerationJob, resume_seconds: float) -> Generat
         except (ProviderError, imaging.UnsafeImageError) as exc:
             logger.warning("reconciler: job %s, %s request %s did not finish: %s", job.id, call.provider, call.request_id, exc)
             continue
-        _call_settle(call=call, outcome=CostEntry.Outcome.SUCCEEDED, result=result)
-        return _job_succeed(job=job, result=result, stored=stored)
+        return _job_succeed(job=job, result=result, stored=stored, call=call)
     if job.status == GenerationJob.Status.QUEUED:
         message = "This waited too long in the queue, so it was given up. Your quota was returned; please try again."
     else:

@@ -44,6 +44,7 @@ def index(request: HttpRequest) -> HttpResponse:
                 size=form.cleaned_data["size"],
                 num_images=form.cleaned_data["num_images"],
                 seed=form.cleaned_data["seed"],
+                plan=plan,
             )
         except GenerationError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, str(exc))

@@ -6,9 +6,14 @@ Both storages overwrite instead of renaming on a clash (settings: `file_overwrit
 """
 
 import hashlib
+import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.core.files.base import ContentFile
-from django.core.files.storage import storages
+from django.core.files.storage import Storage, storages
+from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
 
 EXTENSIONS = {"jpeg": "jpg", "webp": "webp", "png": "png"}
 
@@ -24,5 +29,47 @@ def store_content(*, storage: str, prefix: str, data: bytes, fmt: str, skip_exis
     key = content_key(prefix=prefix, data=data, fmt=fmt)
     target = storages[storage]
     if not (skip_existing and target.exists(key)):
-        target.save(key, ContentFile(data))
+        _write(target, key, data)
     return key
+
+
+def store_content_started(*, storage: str, prefix: str, data: bytes, fmt: str) -> tuple[str, Future]:
+    """As `store_content`, but the write runs on the process's upload thread: the key at once, and
+    the write's future (its result() raises what the write raised). The caller overlaps its own work
+    with the upload and waits for it before anything that refers to the key is committed."""
+    key = content_key(prefix=prefix, data=data, fmt=fmt)
+    return key, _uploader().submit(_write, storages[storage], key, data)
+
+
+_uploader_lock = threading.Lock()
+_uploader_pool: ThreadPoolExecutor | None = None
+
+
+def _uploader() -> ThreadPoolExecutor:
+    """One thread per process, kept: the storage's client (per thread) and its connections stay warm."""
+    global _uploader_pool
+    with _uploader_lock:
+        if _uploader_pool is None:
+            _uploader_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-content")
+        return _uploader_pool
+
+
+def _forget_uploader_after_fork() -> None:
+    """A forked child (a prefork worker) starts its own thread: the parent's did not come along."""
+    global _uploader_lock, _uploader_pool
+    _uploader_lock, _uploader_pool = threading.Lock(), None
+
+
+os.register_at_fork(after_in_child=_forget_uploader_after_fork)
+
+
+def _write(target: Storage, key: str, data: bytes) -> None:
+    """`target.save(key, ...)`; on S3 as one PutObject with the headers save() would send (type,
+    Cache-Control and the rest of the storage's object parameters). save() goes through boto3's
+    managed transfer, which builds a transfer manager and a thread pool for each file: about 2 ms
+    more for the few hundred kilobytes of an image, on the path of every generated result."""
+    if not isinstance(target, S3Storage) or target.gzip:
+        target.save(key, ContentFile(data))
+        return
+    name = target._normalize_name(clean_name(key))
+    target.connection.meta.client.put_object(Bucket=target.bucket_name, Key=name, Body=data, **target._get_write_parameters(name))

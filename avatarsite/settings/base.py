@@ -83,6 +83,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # so connections are pooled by psycopg instead (Django 5.1+).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = env.bool("DATABASE_POOL", default=True)
+    # Pooled connections outlive requests and Celery tasks (avatarsite/celery.py): the pool checks
+    # each one as it is handed out (an empty query), so one broken by a database restart is replaced.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -155,6 +158,12 @@ CELERY_TASK_DEFAULT_QUEUE = "standard"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every database connection around each task and, in a prefork child
+# with psycopg pooling, the whole pool: each task then reconnected (about 15 ms before its first
+# query). With this set it leaves them open (closing all only every that many tasks); instead
+# avatarsite/celery.py hands the connection back to the process's pool around each task, as Django
+# does around a request, and the pool checks connections as it hands them out (CONN_HEALTH_CHECKS).
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=10 * 60)
 # 30 s to clean up before the hard kill, or a quarter of a short limit: "limit - 30" would be zero
 # (no soft limit) or negative (raised as soon as any task starts) for a limit of 30 s or less.

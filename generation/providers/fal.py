@@ -224,6 +224,16 @@ class FalProvider(HttpProvider):
         base = f"{self.requests_base(model)}/{quote(request_id, safe='')}"
         return _Urls(status=f"{base}/status", response=base, cancel=f"{base}/cancel")
 
+    def _own_host(self, value: object) -> bool:
+        """Would `_own_url` take this value (absent, or on fal's own host)?"""
+        if not isinstance(value, str) or not value:
+            return True
+        try:
+            self.ensure_own_host(value)
+        except PermanentProviderError:
+            return False
+        return True
+
     def _own_url(self, value: object, default: str, *, request_id: str, model: str) -> str:
         """A URL from fal's answer, if it points at fal itself; otherwise cancel and refuse."""
         if not isinstance(value, str) or not value:
@@ -254,32 +264,47 @@ class FalProvider(HttpProvider):
         self.requests_base(model)  # checks the model id before anything is sent
         deadline = self.deadline_for(context)
         progress = _Progress(context.on_progress)
+        stream = answer = None
         if context.resume_id:
             request_id = context.resume_id
             urls = self._computed_urls(model, request_id)
         else:
             request_id, urls, answer = self._submit(request, model, context)
-            progress.status(answer)
+            if self.status_stream:
+                # Opened at once: its first event is on the way while the id is recorded and the
+                # answer's progress reported (database writes, on the path of a request fal runs at once).
+                stream = _StatusStream(self, self._stream_url(urls), request_id=request_id)
         self._cancel_urls[request_id] = urls.cancel
         try:
+            if answer is not None:
+                context.on_submitted(request_id)
+                progress.status(answer)
             status = None
             if self.status_stream:
-                status = self._wait_streaming(urls, context, request_id=request_id, model=model, deadline=deadline, progress=progress)
+                status = self._wait_streaming(
+                    urls, context, request_id=request_id, model=model, deadline=deadline, progress=progress, first=stream
+                )
             if status is None:
                 status = self._wait_polling(urls, context, request_id=request_id, model=model, deadline=deadline, progress=progress)
             return self._collect(status, urls.response, request, request_id=request_id, model=model, progress=progress)
         finally:
+            if stream is not None:
+                stream.close()  # followed and closed already, unless something above raised first
             self._cancel_urls.pop(request_id, None)
 
     def _submit(self, request: GenerationRequest, model: str, context: CallContext) -> tuple[str, _Urls, dict]:
+        """Create the request: (its id, its URLs, fal's answer). The caller records the id
+        (`on_submitted`) once it has opened the status stream; a request refused here for its URLs
+        is recorded before it is canceled and refused."""
         # Never retried here: a lost answer may still have created a billable request (the pipeline decides).
         response = self.send("POST", f"{self.api_url}/{model}", json=self.input_for(model, request), retry=False)
         answer = self.json_of(response)
         request_id = answer.get("request_id")
         if not isinstance(request_id, str) or not request_id:
             raise TransientProviderError("fal accepted the request without a request_id")
-        context.on_submitted(request_id)
         computed = self._computed_urls(model, request_id)
+        if not all(self._own_host(answer.get(f"{kind}_url")) for kind in ("status", "response", "cancel")):
+            context.on_submitted(request_id)
         urls = _Urls(
             status=self._own_url(answer.get("status_url"), computed.status, request_id=request_id, model=model),
             response=self._own_url(answer.get("response_url"), computed.response, request_id=request_id, model=model),
@@ -288,17 +313,30 @@ class FalProvider(HttpProvider):
         return request_id, urls, answer
 
     # --- waiting -------------------------------------------------------------------------------
+    @staticmethod
+    def _stream_url(urls: _Urls) -> str:
+        return _with_query(_with_path_suffix(urls.status, "/stream"), "logs=1")
+
     def _wait_streaming(
-        self, urls: _Urls, context: CallContext, *, request_id: str, model: str, deadline: float, progress: _Progress
+        self,
+        urls: _Urls,
+        context: CallContext,
+        *,
+        request_id: str,
+        model: str,
+        deadline: float,
+        progress: _Progress,
+        first: "_StatusStream | None" = None,
     ) -> dict | None:
         """The final status from the status stream, or None when fal does not offer it (then poll).
 
         A helper thread reads the stream; this one waits for its events at most one poll interval
         at a time, so cancel and the deadline are checked that often however quiet fal is, and a
-        quiet stream is not dropped and reopened every interval (costly with many requests)."""
-        url = _with_query(_with_path_suffix(urls.status, "/stream"), "logs=1")
+        quiet stream is not dropped and reopened every interval (costly with many requests).
+        `first`: a stream opened already (right after the submission)."""
+        url = self._stream_url(urls)
         while True:
-            stream = _StatusStream(self, url, request_id=request_id)
+            stream, first = first or _StatusStream(self, url, request_id=request_id), None
             try:
                 outcome = self._follow(stream, context, request_id=request_id, model=model, deadline=deadline, progress=progress)
             finally:

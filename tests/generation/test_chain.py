@@ -269,6 +269,41 @@ def test_running_the_same_jobs_storage_twice_writes_the_same_keys_and_no_orphans
     assert all(len(key.encode()) <= 1024 for key in bucket)
 
 
+def test_a_failed_upload_leaves_the_call_open_and_a_rerun_resumes_it_without_paying_again(fakes, user, monkeypatch):
+    """The first file is uploaded while the success is written; if that upload fails, nothing of the
+    success is committed: the provider call stays open with its request id, and the next run
+    collects the same result instead of asking (and paying) again."""
+    from botocore.exceptions import EndpointConnectionError
+
+    from avatarsite.core import storage as storage_module
+
+    real_write, failed = storage_module._write, []
+
+    def write_failing_once(target, key, data):
+        if not failed:
+            failed.append(key)
+            raise EndpointConnectionError(endpoint_url="https://r2.invalid")
+        return real_write(target, key, data)
+
+    monkeypatch.setattr(storage_module, "_write", write_failing_once)
+    job = generation_job_create(user_id=user.pk, prompt=PROMPT, seed=5)
+
+    with pytest.raises(EndpointConnectionError):
+        generation_job_run(job_id=str(job.id))
+    call = CostEntry.objects.get(job=job)
+    assert call.outcome == "pending"
+    assert call.request_id
+    assert not GeneratedImage.objects.filter(job=job).exists()
+    assert GenerationJob.objects.get(pk=job.pk).status == "running"
+
+    assert generation_job_run(job_id=str(job.id)).status == "succeeded"
+    assert fakes.fal.submissions == 1
+    assert list(CostEntry.objects.filter(job=job).values_list("outcome", flat=True)) == ["succeeded"]
+    image = GeneratedImage.objects.get(job=job)
+    assert _s3().get_object(Bucket=PRIVATE_BUCKET, Key=image.variants[0]["key"])["ContentLength"] == image.variants[0]["bytes"]
+    assert failed == [image.variants[0]["key"]]  # the same content-addressed key, written the second time
+
+
 # --- P-CEL-8: enqueue after commit only ------------------------------------------------------------------
 def _queued_messages(broker: redis.Redis, queue: str) -> list[dict]:
     """Every message waiting in `queue`: its base list and kombu's priority lists (`queue:N`)."""
