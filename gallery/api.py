@@ -11,9 +11,8 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from avatarsite.core.api import PublicIpThrottle
+from avatarsite.core.api import ThrottledApiView
 
 from .forms import AGE_GROUPS, GENDERS
 from .imaging import COLOR_FAMILIES
@@ -81,9 +80,7 @@ def avatar_json(avatar: Avatar) -> dict:
     }
 
 
-class AvatarListApi(APIView):
-    throttle_classes = [PublicIpThrottle]
-
+class AvatarListApi(ThrottledApiView):
     def get(self, request: Request) -> HttpResponse:
         def build() -> tuple[bytes, str]:
             # Validated here, once per request shape and gallery version: a page is only ever cached
@@ -111,9 +108,7 @@ class AvatarListApi(APIView):
         return response
 
 
-class AvatarDetailApi(APIView):
-    throttle_classes = [PublicIpThrottle]
-
+class AvatarDetailApi(ThrottledApiView):
     def get(self, request: Request, avatar_id: int) -> Response:
         avatar = avatar_get(avatar_id=avatar_id)
         if avatar is None:

@@ -11,9 +11,8 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from avatarsite.core.api import CredentialRequired, PublicIpThrottle, RequestTooLarge, api_error
+from avatarsite.core.api import CredentialRequired, RequestTooLarge, ThrottledApiView, api_error
 
 from .idempotency import MAX_KEY_LENGTH, IdempotencyConflictError, generation_job_create_idempotent
 from .models import GenerationJob
@@ -126,9 +125,8 @@ def _own_job(request: Request, job_id: str) -> GenerationJob:
     return job
 
 
-class _KeyApi(APIView):
+class _KeyApi(ThrottledApiView):
     permission_classes = [CredentialRequired]
-    throttle_classes = [PublicIpThrottle]
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)

@@ -1,6 +1,7 @@
 """API plumbing shared by every app: the error shape and a per-IP throttle read from settings at call time,
 raised for requests whose credential carries its own rate (an API key)."""
 
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from django.conf import settings
@@ -9,6 +10,7 @@ from rest_framework import exceptions, status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .cache import counter_hit
@@ -72,6 +74,18 @@ def _rate_credential(request) -> RateCredential | None:
     return auth if isinstance(auth, RateCredential) else None
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """Where a request left its rate-limit window: sent back as X-RateLimit-* headers."""
+
+    limit: int
+    remaining: int
+    reset_at: int  # when the window ends, in Unix seconds
+
+    def headers(self) -> dict[str, str]:
+        return {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.remaining), "X-RateLimit-Reset": str(self.reset_at)}
+
+
 class PublicIpThrottle(SimpleRateThrottle):
     """Per client IP, at settings.PUBLIC_API_RATE_PER_MINUTE (read per request, so operators and tests can change it);
     a request with a `RateCredential` (an API key) is counted per credential at its rate instead (never below the public one).
@@ -106,10 +120,30 @@ class PublicIpThrottle(SimpleRateThrottle):
         window = int(now // self.duration)
         count = counter_hit(f"{self.get_cache_key(request, view)}:{window}", self.duration + 1)
         self._wait = (window + 1) * self.duration - now
+        remaining = max(0, self.num_requests - count)
+        request.rate_limit = RateLimit(limit=self.num_requests, remaining=remaining, reset_at=(window + 1) * self.duration)
         return count <= self.num_requests
 
     def wait(self) -> float:
         return max(1.0, self._wait)
 
 
-__all__ = ["CredentialRequired", "PublicIpThrottle", "RateCredential", "RequestTooLarge", "api_error", "exception_handler", "status"]
+class ThrottledApiView(APIView):
+    """An API view counted by PublicIpThrottle, whose every answer (a 429 too) tells the caller its
+    limit, what is left of it and when the window resets (X-RateLimit-Limit/Remaining/Reset)."""
+
+    throttle_classes = [PublicIpThrottle]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        rate_limit = getattr(request, "rate_limit", None)
+        if rate_limit is not None:
+            for name, value in rate_limit.headers().items():
+                response[name] = value
+        return response
+
+
+__all__ = [
+    "CredentialRequired", "PublicIpThrottle", "RateCredential", "RateLimit", "RequestTooLarge", "ThrottledApiView", "api_error",
+    "exception_handler", "status",
+]  # fmt: skip

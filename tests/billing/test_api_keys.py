@@ -175,6 +175,9 @@ def test_a_key_raises_the_throttle_to_its_plans_rate_counted_per_account(client,
     anonymous = [client.get(LIST, **ip).status_code for _ in range(3)]
 
     assert with_keys == [200, 200, 200, 200, 429]  # two keys share their account's four
+    headers = client.get("/api/v1/generations", **ip, **bearer(first_key))
+    assert (headers.status_code, headers["X-RateLimit-Limit"], headers["X-RateLimit-Remaining"]) == (429, "4", "0")
+    assert int(headers["Retry-After"]) >= 1
     assert anonymous == [200, 200, 429]  # the IP's own public allowance, untouched by the key requests
 
 

@@ -86,6 +86,25 @@ def test_the_public_api_is_throttled_per_ip_with_retry_after(client, avatars, se
     assert 0 < int(throttled["Retry-After"]) <= 60
 
 
+def test_every_answer_says_the_limit_what_is_left_and_when_it_resets(client, avatars, settings, time_machine):
+    settings.PUBLIC_API_RATE_PER_MINUTE = 2
+    time_machine.move_to("2026-11-24 12:00:30+00:00", tick=False)
+    window_end = 1795521660  # 12:01:00 UTC
+
+    answers = [client.get(LIST, REMOTE_ADDR="203.0.113.9") for _ in range(3)]
+    not_found = client.get(f"{LIST}/999999", REMOTE_ADDR="203.0.113.10")
+
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert [(a["X-RateLimit-Limit"], a["X-RateLimit-Remaining"]) for a in answers] == [("2", "1"), ("2", "0"), ("2", "0")]
+    assert {int(a["X-RateLimit-Reset"]) for a in answers} == {window_end}
+    assert answers[2]["Retry-After"] == "30"
+    assert (not_found.status_code, not_found["X-RateLimit-Remaining"]) == (404, "1")  # errors count and say so too
+
+    time_machine.move_to("2026-11-24 12:01:00+00:00", tick=False)
+    fresh = client.get(LIST, REMOTE_ADDR="203.0.113.9")
+    assert (fresh.status_code, fresh["X-RateLimit-Remaining"], fresh["X-RateLimit-Reset"]) == (200, "1", str(window_end + 60))
+
+
 def test_a_forged_x_forwarded_for_does_not_dodge_the_throttle(client, avatars, settings):
     settings.PUBLIC_API_RATE_PER_MINUTE = 2
 
