@@ -16,8 +16,8 @@ from avatarsite.core.api import CredentialRequired, RequestTooLarge, ThrottledAp
 
 from .idempotency import MAX_KEY_LENGTH, IdempotencyConflictError, generation_job_create_idempotent
 from .models import GenerationJob
-from .quotas import QuotaExceededError
-from .selectors import LANE_LABELS, image_state, job_get_for_user, job_list_for_user
+from .quotas import QuotaExceededError, QuotaStatus
+from .selectors import LANE_LABELS, api_usage, image_state, job_get_for_user, job_list_for_user
 from .services import (
     AI_STYLE,
     MAX_PROMPT_LENGTH,
@@ -181,9 +181,15 @@ class GenerationListApi(_KeyApi):
         return response
 
 
+def _quota_windows(quota: QuotaStatus) -> list[dict]:
+    return [
+        {"window": w.name, "limit": w.limit, "used": w.used, "left": w.left, "resets_at": w.resets_at.isoformat()} for w in quota.windows
+    ]
+
+
 def _quota_exceeded(exc: QuotaExceededError) -> Response:
     retry_after = max(1, math.ceil((exc.resets_at - timezone.now()).total_seconds())) if exc.resets_at else 60
-    windows = [{"window": w.name, "limit": w.limit, "used": w.used, "resets_at": w.resets_at.isoformat()} for w in exc.status.windows]
+    windows = _quota_windows(exc.status)
     details = {"resets_at": exc.resets_at.isoformat() if exc.resets_at else None, "retry_after": retry_after, "windows": windows}
     until = f" until {exc.resets_at:%Y-%m-%d %H:%M} UTC" if exc.resets_at else ""
     message = f"Your plan's generation quota is used up{until}."
@@ -205,3 +211,25 @@ class GenerationCancelApi(_KeyApi):
         except JobNotCancelableError as exc:
             return api_error(code=exc.code, message=str(exc), http_status=status.HTTP_409_CONFLICT, details={"status": job.status})
         return Response(job_json(job, request=request))
+
+
+class UsageApi(_KeyApi):
+    """The caller's plan, its quota windows (an empty list: no quota) and this calendar month's use and spend."""
+
+    def get(self, request: Request) -> Response:
+        if request.query_params:
+            raise ValidationError({name: ["Unknown parameter."] for name in sorted(request.query_params)})
+        usage = api_usage(user_id=request.user.pk, plan=request.auth.plan)
+        plan = usage.plan
+        return Response(
+            {
+                "plan": {
+                    "slug": plan.plan, "name": plan.plan_name, "queue": plan.queue, "max_size": plan.max_size,
+                    "max_images_per_request": plan.max_images_per_request, "api_rate_per_minute": plan.api_rate_per_minute,
+                },
+                "quotas": _quota_windows(usage.quota),
+                "period": {"start": usage.period_start.isoformat(), "end": usage.period_end.isoformat()},
+                "usage": {"jobs": usage.jobs, "images": usage.images, "quota_units": usage.quota_units},
+                "spend": [{"currency": currency, "amount_paid": amount} for currency, amount in usage.spend.items()],
+            }
+        )  # fmt: skip

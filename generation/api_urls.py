@@ -8,4 +8,5 @@ urlpatterns = [
     path("generations", api.GenerationListApi.as_view(), name="api-generation-list"),
     path("generations/<str:job_id>", api.GenerationDetailApi.as_view(), name="api-generation-detail"),
     path("generations/<str:job_id>/cancel", api.GenerationCancelApi.as_view(), name="api-generation-cancel"),
+    path("usage", api.UsageApi.as_view(), name="api-usage"),
 ]

@@ -5,22 +5,25 @@ import math
 import statistics
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import storages
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
+from billing.entitlements import Entitlements
+from billing.models import Invoice
 from gallery.models import Avatar
 from gallery.selectors import avatar_related_to_text
 
 from .models import CostEntry, GeneratedImage, GenerationJob
 from .providers.registry import provider_get
+from .quotas import QuotaStatus, quota_status
 
 LANE_LABELS = {"enterprise": "dedicated lane", "premium": "priority lane", "standard": "standard lane", "batch": "batch lane"}
 
@@ -224,3 +227,40 @@ def spend_totals(*, queryset: QuerySet[CostEntry] | None = None) -> list[SpendLi
     entries = CostEntry.objects.all() if queryset is None else queryset
     rows = entries.order_by().values("provider").annotate(calls=Count("id"), images=Sum("images"), cost=Sum("cost_usd")).order_by("-cost")
     return [SpendLine(r["provider"], r["calls"], r["images"] or 0, r["cost"] or Decimal(0)) for r in rows]
+
+
+@dataclass(frozen=True)
+class ApiUsage:
+    """What GET /api/v1/usage reports: the plan, its quota windows, and this calendar month (UTC)."""
+
+    plan: Entitlements
+    quota: QuotaStatus
+    period_start: datetime
+    period_end: datetime
+    jobs: int
+    images: int
+    quota_units: int
+    spend: dict[str, int]  # currency -> amount paid this month, in its smallest unit (cents)
+
+
+def api_usage(*, user_id: int, plan: Entitlements, now: datetime | None = None) -> ApiUsage:
+    """Quotas as the next request would meet them; jobs, images delivered and units charged (refunds
+    excluded) this month; invoices paid this month, per currency."""
+    now = now or timezone.now()
+    start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (start + timedelta(days=32)).replace(day=1)
+    jobs = GenerationJob.objects.filter(user_id=user_id, created_at__gte=start, created_at__lt=end)
+    totals = jobs.aggregate(jobs=Count("id"), units=Sum("quota_units", filter=Q(quota_refunded=False)))
+    images = GeneratedImage.objects.filter(job__in=jobs).count()
+    paid = Invoice.objects.filter(user_id=user_id, created__gte=start, created__lt=end, amount_paid__gt=0)
+    spend = {row["currency"]: row["amount"] for row in paid.values("currency").annotate(amount=Sum("amount_paid")).order_by("currency")}
+    return ApiUsage(
+        plan=plan,
+        quota=quota_status(user_id=user_id, plan=plan, now=now),
+        period_start=start,
+        period_end=end,
+        jobs=totals["jobs"],
+        images=images,
+        quota_units=totals["units"] or 0,
+        spend=spend,
+    )

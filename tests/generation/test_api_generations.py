@@ -346,3 +346,37 @@ def test_the_list_takes_the_same_queries_for_one_finished_job_as_for_many(client
     with CaptureQueriesContext(connection) as three:
         assert len(client.get(URL, **ada_key).json()["results"]) == 3
     assert len(three) == len(one)
+
+
+def test_usage_reports_the_plan_its_quota_windows_and_this_months_use_and_spend(client, ada, ada_key, bob, ai_provider, time_machine):
+    from billing.models import Invoice
+
+    Plan.objects.filter(slug="enterprise").update(daily_quota=50, hourly_quota=None)
+    time_machine.move_to("2026-10-31 23:30:00+00:00", tick=False)
+    generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="Last month's calm man").id))
+    time_machine.move_to("2026-11-24 12:00:00+00:00", tick=False)
+    delivered = generation_job_create(user_id=ada.pk, prompt="A smiling woman", num_images=2)
+    generation_job_run(job_id=str(delivered.id))
+    canceled = generation_job_create(user_id=ada.pk, prompt="A serious man")
+    client.post(f"{URL}/{canceled.id}/cancel", **ada_key)  # quota given back
+    generation_job_create(user_id=bob.pk, prompt="Someone else's")
+    for number, (user, created, amount) in enumerate([(ada, "2026-11-02", 9900), (ada, "2026-10-02", 9900), (bob, "2026-11-03", 500)]):
+        Invoice.objects.create(stripe_invoice_id=f"in_{number}", user=user, status="paid", amount_paid=amount, amount_due=amount,
+                               created=f"{created}T00:00:00+00:00")  # fmt: skip
+
+    response = client.get("/api/v1/usage", **ada_key)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["plan"]["slug"] == "enterprise"
+    assert body["plan"]["api_rate_per_minute"] == Plan.objects.get(slug="enterprise").api_rate_per_minute
+    assert body["quotas"] == [{"window": "day", "limit": 50, "used": 2, "left": 48, "resets_at": "2026-11-25T00:00:00+00:00"}]
+    assert body["period"] == {"start": "2026-11-01T00:00:00+00:00", "end": "2026-12-01T00:00:00+00:00"}
+    assert body["usage"] == {"jobs": 2, "images": 2, "quota_units": 2}
+    assert body["spend"] == [{"currency": "usd", "amount_paid": 9900}]
+    assert response["X-RateLimit-Limit"] == str(body["plan"]["api_rate_per_minute"])
+
+
+def test_usage_needs_a_key_and_takes_no_parameters(client, ada_key):
+    assert_error(client.get("/api/v1/usage"), 401, "not_authenticated")
+    assert_error(client.get("/api/v1/usage", {"month": "2026-10"}, **ada_key), 400, "invalid")
