@@ -2,6 +2,7 @@
 and what Stripe told us (customers, events stored by id before anything is done with them, invoices,
 checkout attempts)."""
 
+import secrets
 import uuid
 
 from django.conf import settings
@@ -165,6 +166,11 @@ class CheckoutAttempt(models.Model):
         return f"{self.user} → {self.plan} ({self.status})"
 
 
+def webhook_secret_new() -> str:
+    """A key's webhook signing secret: 256 random bits."""
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
 class ApiKey(models.Model):
     """A user's key to the enterprise API. The full key (`avk_<8 chars>_<40 chars>`) is shown once,
     at creation, and never stored: only its visible prefix (to find and list it) and its hash.
@@ -181,6 +187,8 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, help_text="Recorded at most once a minute.")
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Kept as it is (it signs every completion webhook of the key's jobs) and shown with the key.
+    webhook_secret = models.CharField(max_length=64, default=webhook_secret_new, help_text="Signs the completion webhooks.")
 
     class Meta:
         ordering = ["-created_at", "-id"]

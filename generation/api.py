@@ -17,7 +17,7 @@ from avatarsite.core.api import CredentialRequired, RequestTooLarge, ThrottledAp
 from .idempotency import MAX_KEY_LENGTH, IdempotencyConflictError, generation_job_create_idempotent
 from .models import GenerationJob
 from .quotas import QuotaExceededError, QuotaStatus
-from .selectors import LANE_LABELS, api_usage, image_state, job_get_for_user, job_list_for_user
+from .selectors import api_usage, job_api_json, job_get_for_user, job_list_for_user
 from .services import (
     AI_STYLE,
     MAX_PROMPT_LENGTH,
@@ -28,6 +28,7 @@ from .services import (
     generation_job_cancel,
     generation_job_create,
 )
+from .webhooks import WebhookUrlError, webhook_url_check
 
 MAX_BODY_BYTES = 16 * 1024
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -41,6 +42,15 @@ class GenerationCreateParams(serializers.Serializer):
     size = serializers.IntegerField(required=False, allow_null=True, min_value=256, max_value=4096)
     seed = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**31 - 1)
     num_images = serializers.IntegerField(required=False, default=1, min_value=1, max_value=16)
+    webhook_url = serializers.URLField(required=False, max_length=2000, allow_blank=True, default="")
+
+    def validate_webhook_url(self, value: str) -> str:
+        if not value:
+            return value
+        try:
+            return webhook_url_check(value)
+        except WebhookUrlError as exc:
+            raise ValidationError(str(exc)) from exc
 
     def validate(self, attrs: dict) -> dict:
         unknown = set(self.initial_data) - set(self.fields)
@@ -80,37 +90,9 @@ class JobCursorPagination(CursorPagination):
         return cursor
 
 
-def _image_json(image) -> dict:
-    state = image_state(image=image)
-    # Every model the chains use is licensed for commercial use (the local generator's own terms,
-    # fal's and Replicate's commercial licences); licence_note says which licence applies.
-    state["provenance"]["commercial_use_allowed"] = True
-    return state
-
-
 def job_json(job: GenerationJob, *, request: Request) -> dict:
     """The job as the API shows it; images (with URLs and provenance) once it succeeded."""
-    failed = job.status == GenerationJob.Status.FAILED
-    return {
-        "id": str(job.id),
-        "url": request.build_absolute_uri(reverse("api-generation-detail", args=[job.id])),
-        "status": job.status,
-        "progress": job.progress,
-        "message": job.message,
-        "queue": job.queue,
-        "lane": LANE_LABELS.get(job.queue, job.queue),
-        "prompt": job.prompt,
-        "style": job.style,
-        "size": job.size,
-        "seed": job.seed,
-        "num_images": job.num_images,
-        "quota_units": 0 if job.quota_refunded else job.quota_units,
-        "reused": job.reused_from_id is not None,
-        "created_at": job.created_at.isoformat(),
-        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-        "error": {"kind": job.error_kind, "message": job.message} if failed else None,
-        "images": [_image_json(image) for image in job.images.all()] if job.status == GenerationJob.Status.SUCCEEDED else [],
-    }
+    return job_api_json(job, url=request.build_absolute_uri(reverse("api-generation-detail", args=[job.id])))
 
 
 def _own_job(request: Request, job_id: str) -> GenerationJob:
@@ -157,6 +139,9 @@ class GenerationListApi(_KeyApi):
         params = GenerationCreateParams(data=request.data)
         params.is_valid(raise_exception=True)
         payload = dict(params.validated_data)
+        if payload.pop("webhook_url"):  # absent or empty: the body hashes as before webhooks existed
+            payload["webhook_url"] = params.validated_data["webhook_url"]
+            payload["api_key_id"] = request.auth.key.pk  # its secret signs the webhook
         try:
             if key:
                 result = generation_job_create_idempotent(user_id=request.user.pk, key=key, payload=payload, plan=request.auth.plan)

@@ -42,6 +42,9 @@ class GenerationJob(models.Model):
     error_kind = models.CharField(max_length=16, blank=True, help_text="transient / permanent / refused / timeout on failure.")
     # Times a worker started this job; a message that keeps killing workers stops after a few.
     runs = models.PositiveSmallIntegerField(default=0)
+    # An API job's completion webhook: where to POST the job when it ends, signed with the key's secret.
+    webhook_url = models.URLField(max_length=2000, blank=True)
+    api_key = models.ForeignKey("billing.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -155,3 +158,30 @@ class ApiIdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class WebhookDelivery(models.Model):
+    """The completion webhook of one API job: its id is the delivery id the receiver sees on every attempt."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.OneToOneField(GenerationJob, on_delete=models.CASCADE, related_name="webhook_delivery")
+    url = models.URLField(max_length=2000)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_due")]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.status}"

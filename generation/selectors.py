@@ -264,3 +264,37 @@ def api_usage(*, user_id: int, plan: Entitlements, now: datetime | None = None) 
         quota_units=totals["units"] or 0,
         spend=spend,
     )
+
+
+def _image_json(image) -> dict:
+    state = image_state(image=image)
+    # Every model the chains use is licensed for commercial use (the local generator's own terms,
+    # fal's and Replicate's commercial licences); licence_note says which licence applies.
+    state["provenance"]["commercial_use_allowed"] = True
+    return state
+
+
+def job_api_json(job: GenerationJob, *, url: str) -> dict:
+    """The job as the API (and its completion webhook) shows it, `url` being its address in the API;
+    images (with URLs and provenance) once it succeeded."""
+    failed = job.status == GenerationJob.Status.FAILED
+    return {
+        "id": str(job.id),
+        "url": url,
+        "status": job.status,
+        "progress": job.progress,
+        "message": job.message,
+        "queue": job.queue,
+        "lane": LANE_LABELS.get(job.queue, job.queue),
+        "prompt": job.prompt,
+        "style": job.style,
+        "size": job.size,
+        "seed": job.seed,
+        "num_images": job.num_images,
+        "quota_units": 0 if job.quota_refunded else job.quota_units,
+        "reused": job.reused_from_id is not None,
+        "created_at": job.created_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "error": {"kind": job.error_kind, "message": job.message} if failed else None,
+        "images": [_image_json(image) for image in job.images.all()] if job.status == GenerationJob.Status.SUCCEEDED else [],
+    }

@@ -42,6 +42,7 @@ from .providers.local import STYLES as LOCAL_STYLES
 from .providers.registry import provider_get
 from .quotas import quota_check_locked, quota_counted, quota_refund
 from .selectors import LANE_LABELS
+from .webhooks import webhook_job_ended
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +141,8 @@ def generation_job_create(
     seed: int | None = None,
     num_images: int = 1,
     plan: Entitlements | None = None,
+    webhook_url: str = "",
+    api_key_id: int | None = None,
 ) -> GenerationJob:
     """Accept a request: reuse an identical stored result at no cost, or take quota and enqueue
     the job on the plan's queue once the transaction commits. `plan`: the user's entitlements when
@@ -156,6 +159,8 @@ def generation_job_create(
         "seed": request.seed,
         "num_images": request.num_images,
         "request_key": request.key,
+        "webhook_url": webhook_url,  # an API request's completion webhook (checked by the caller), signed with its key's secret
+        "api_key_id": api_key_id,
         "plan": plan.plan,
         "queue": plan.queue,
         "priority": plan.priority,
@@ -198,6 +203,7 @@ def _job_reuse(*, earlier: GenerationJob, fields: dict, now) -> GenerationJob:
     )
     if any(len(image.variants) < len(_generated_sizes(image.width)) * len(imaging.VARIANT_FORMATS) for image in images):
         transaction.on_commit(lambda: _enqueue_images_finish(job))  # the earlier job's sizes are still coming
+    transaction.on_commit(lambda: webhook_job_ended(job))
     return job
 
 
@@ -545,6 +551,7 @@ def _job_succeeded_announce(job: GenerationJob, *, images: list[GeneratedImage])
     """Once the success is committed: the result to the user first (they are waiting for it; the
     message is built from the rows just written, not read back), then the other sizes to the queue."""
     job_notify(job=job, images=images)
+    webhook_job_ended(job)
     _enqueue_images_finish(job)
 
 
@@ -561,6 +568,7 @@ def _job_fail(*, job: GenerationJob, kind: str, message: str) -> GenerationJob:
         abandoned = list(job.cost_entries.filter(outcome=CostEntry.Outcome.PENDING))
     _calls_abandon(calls=abandoned, reason="the job was given up")
     job_notify(job=job)
+    webhook_job_ended(job)
     return job
 
 
@@ -589,6 +597,7 @@ def generation_job_cancel(*, job: GenerationJob) -> GenerationJob:
         if not job.cost_entries.filter(outcome=CostEntry.Outcome.SUCCEEDED).exists():
             job.quota_refunded = quota_refund(job_id=job.pk) or job.quota_refunded
     job_notify(job=job)
+    webhook_job_ended(job)
     return job
 
 

@@ -4,6 +4,7 @@ from dataclasses import asdict
 
 from celery import shared_task
 
+from . import webhooks
 from .models import GenerationJob
 from .progress import job_progress_report
 from .services import generation_job_images_finish, generation_job_run, generation_jobs_reconcile
@@ -37,3 +38,18 @@ def job_images_finish(job_id: str) -> int:
 def jobs_reconcile() -> dict:
     """Beat, every GENERATION_RECONCILE_EVERY_SECONDS: settle jobs past their deadline."""
     return asdict(generation_jobs_reconcile())
+
+
+@shared_task(name="generation.tasks.webhook_deliver", acks_late=True, ignore_result=True)
+def webhook_deliver(delivery_id: str) -> str:
+    """One attempt of a job's completion webhook (a failure schedules the next; see webhooks_due)."""
+    return webhooks.webhook_deliver(delivery_id=delivery_id)
+
+
+@shared_task(name="generation.tasks.webhooks_due", acks_late=True, ignore_result=True)
+def webhooks_due() -> int:
+    """Beat, every 30 s: enqueue the webhook deliveries whose next attempt is due."""
+    due = webhooks.webhook_deliveries_due()
+    for delivery_id in due:
+        webhook_deliver.delay(delivery_id)
+    return len(due)

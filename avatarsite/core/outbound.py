@@ -49,7 +49,8 @@ class HTTPStatusError(Exception):
 
 @dataclass(frozen=True)
 class FetchPolicy:
-    # Exact host names, or ".example.com" for the domain and its subdomains.
+    # Exact host names, ".example.com" for the domain and its subdomains, or "*" for any host (whose
+    # addresses must still be public: a webhook URL the client chose).
     allowed_hosts: frozenset[str]
     max_bytes: int = 20 * 1024 * 1024
     connect_timeout: float = 5.0
@@ -63,6 +64,8 @@ class FetchPolicy:
 
     def host_allowed(self, host: str) -> bool:
         host = host.lower().rstrip(".")
+        if "*" in self.allowed_hosts:
+            return True
         for allowed in self.allowed_hosts:
             allowed = allowed.lower()
             if allowed.startswith(".") and (host == allowed[1:] or host.endswith(allowed)):

@@ -209,6 +209,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5 * 60,
         "options": {"queue": "standard", "expires": 5 * 60},
     },
+    # Completion webhooks due a (re)try: retried with backoff, without countdown tasks in the broker.
+    "generation-webhooks-due": {
+        "task": "generation.tasks.webhooks_due",
+        "schedule": 30,
+        "options": {"queue": "standard", "expires": 30},
+    },
     # Settles jobs past their deadline (lost worker, lost provider answer): nothing stays "running".
     "generation-reconcile-jobs": {
         "task": "generation.tasks.jobs_reconcile",
@@ -305,6 +311,11 @@ GENERATED_PHOTOS_API_KEY = env("GENERATED_PHOTOS_API_KEY", default="")
 # Outbound fetches of URLs a third party chose (image files, provider outputs, webhooks) go only to
 # public addresses over https. Local fakes need loopback and plain http: tests and development only.
 OUTBOUND_ALLOW_LOOPBACK = env.bool("OUTBOUND_ALLOW_LOOPBACK", default=False)
+# Enterprise API completion webhooks: the absolute links they carry start with SITE_URL; each attempt
+# waits at most the timeout; failed ones are retried with exponential backoff for API_WEBHOOK_RETRY_HOURS.
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+API_WEBHOOK_TIMEOUT_SECONDS = env.float("API_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+API_WEBHOOK_RETRY_HOURS = env.float("API_WEBHOOK_RETRY_HOURS", default=24.0)
 FAL_KEY = env("FAL_KEY", default="")
 FAL_QUEUE_URL = env("FAL_QUEUE_URL", default="https://queue.fal.run")
 REPLICATE_API_TOKEN = env("REPLICATE_API_TOKEN", default="")
