@@ -1,10 +1,11 @@
-"""Admin for generation jobs (with their provider calls and images) and the cost ledger."""
+"""Admin for generation jobs (with their provider calls and images), the cost ledger and API webhooks."""
 
 from django.contrib import admin, messages
 
-from .models import CostEntry, GeneratedImage, GenerationJob
+from .models import CostEntry, GeneratedImage, GenerationJob, WebhookDelivery
 from .selectors import spend_totals
 from .services import JobNotCancelableError, generation_job_cancel
+from .webhooks import webhook_deliveries_retry
 
 
 class CostEntryInline(admin.TabularInline):
@@ -78,3 +79,23 @@ class CostEntryAdmin(admin.ModelAdmin):
             summary = "; ".join(f"{line.provider}: ${line.cost_usd:.4f} over {line.calls} calls ({line.images} images)" for line in lines)
             self.message_user(request, f"Spend shown: {summary or 'none'}", messages.INFO)
         return response
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """API completion webhooks: what was delivered, what is being retried and why, what was given up."""
+
+    list_display = ("id", "job", "status", "attempts", "last_status_code", "last_error", "next_attempt_at", "created_at", "delivered_at")
+    list_filter = ("status",)
+    search_fields = ("id", "job__id", "url")
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Retry the selected deliveries now (a failed one gets another day)")
+    def retry_now(self, request, queryset) -> None:
+        count = webhook_deliveries_retry(deliveries=queryset)
+        self.message_user(request, f"{count} delivery(ies) will be retried within 30 s.", messages.SUCCESS)

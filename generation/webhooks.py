@@ -88,7 +88,11 @@ def webhook_job_ended(job: GenerationJob) -> None:
     """Once a job's end is committed, on any path: start its delivery if it asked for one (once)."""
     if not job.webhook_url:
         return
-    delivery, created = WebhookDelivery.objects.get_or_create(job=job, defaults={"url": job.webhook_url, "next_attempt_at": timezone.now()})
+    now = timezone.now()
+    give_up_at = now + timedelta(hours=settings.API_WEBHOOK_RETRY_HOURS)
+    delivery, created = WebhookDelivery.objects.get_or_create(
+        job=job, defaults={"url": job.webhook_url, "next_attempt_at": now, "give_up_at": give_up_at}
+    )
     if created:
         from .tasks import webhook_deliver  # the tasks module imports the services
 
@@ -148,7 +152,7 @@ def webhook_deliver(*, delivery_id: str) -> str:
         delivery.last_status_code = status_code
         if not error:
             return _finish(delivery, WebhookDelivery.Status.DELIVERED)
-        if permanent or now - delivery.created_at > timedelta(hours=settings.API_WEBHOOK_RETRY_HOURS):
+        if permanent or now >= delivery.give_up_at:
             return _finish(delivery, WebhookDelivery.Status.FAILED, error=error)
         delivery.last_error = error
         delivery.next_attempt_at = now + timedelta(seconds=_retry_delay(delivery.attempts))
@@ -178,3 +182,12 @@ def webhook_deliveries_due(*, limit: int = 200) -> list[str]:
     """The ids of pending deliveries whose next attempt is due (for the beat task to enqueue)."""
     due = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now())
     return [str(pk) for pk in due.order_by("next_attempt_at").values_list("pk", flat=True)[:limit]]
+
+
+def webhook_deliveries_retry(*, deliveries) -> int:
+    """An operator's retry: pending again and due now, with a new day of retries from now (the
+    delivery id stays, so a receiver that got an earlier attempt still counts it once)."""
+    now = timezone.now()
+    return deliveries.exclude(status=WebhookDelivery.Status.DELIVERED).update(
+        status=WebhookDelivery.Status.PENDING, next_attempt_at=now, give_up_at=now + timedelta(hours=settings.API_WEBHOOK_RETRY_HOURS)
+    )

@@ -165,6 +165,25 @@ def test_a_receiver_failing_for_a_day_is_given_up(client, client_key, receiver, 
     assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", 2, None)
 
 
+def test_an_operator_retries_a_given_up_delivery_from_the_admin(client, client_key, receiver, run_job, admin_client, time_machine):
+    _, headers = client_key
+    time_machine.move_to(timezone.now())
+    receiver.statuses.extend([500, 500])
+    delivery = run_job(_create(client, headers, webhook_url=receiver.url)["id"])
+    webhooks.webhook_deliver(delivery_id=str(delivery.pk))
+    time_machine.shift(timedelta(hours=25))
+    assert webhooks.webhook_deliver(delivery_id=str(delivery.pk)) == "failed"
+
+    response = admin_client.post(
+        "/admin/generation/webhookdelivery/", {"action": "retry_now", "_selected_action": [str(delivery.pk)]}, follow=True
+    )
+
+    assert b"will be retried" in response.content
+    assert webhooks.webhook_deliveries_due() == [str(delivery.pk)]
+    assert webhooks.webhook_deliver(delivery_id=str(delivery.pk)) == "delivered"
+    assert [h["Avatarsite-Webhook-Id"] for h, _ in receiver.requests] == [str(delivery.pk)] * 3
+
+
 def test_a_revoked_key_stops_its_webhooks(client, client_key, receiver, run_job):
     key, headers = client_key
     delivery = run_job(_create(client, headers, webhook_url=receiver.url)["id"])
