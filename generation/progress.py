@@ -7,11 +7,12 @@ what a reconnecting client reads, so nothing is lost when a message is.
 import asyncio
 import functools
 import logging
-import os
 import threading
 from concurrent.futures import Future
 
 from channels.layers import get_channel_layer
+
+from avatarsite.core.per_process import PerProcess
 
 from .models import GeneratedImage, GenerationJob
 from .selectors import job_state
@@ -62,25 +63,7 @@ class _Notifier:
             logger.warning("a job notification was not sent: %r", sent.exception())
 
 
-_notifier_lock = threading.Lock()
-_notifier: _Notifier | None = None
-
-
-def _get_notifier() -> _Notifier:
-    global _notifier
-    with _notifier_lock:
-        if _notifier is None:
-            _notifier = _Notifier()
-        return _notifier
-
-
-def _forget_loop_after_fork() -> None:
-    """A forked child (a prefork worker) starts its own loop: the parent's thread did not come along."""
-    global _notifier_lock, _notifier
-    _notifier_lock, _notifier = threading.Lock(), None
-
-
-os.register_at_fork(after_in_child=_forget_loop_after_fork)
+_notifier = PerProcess(_Notifier)
 
 
 def job_progress_report(*, job: GenerationJob, progress: int, message: str = "", status: str | None = None) -> None:
@@ -108,6 +91,6 @@ def job_notify(*, job: GenerationJob, wait: bool | None = None, images: list[Gen
         wait = job.status in GenerationJob.TERMINAL_STATUSES
     try:
         state = {**job_state(job=job, images=images), "type": "job.state"}
-        _get_notifier().send(layer, job.group_name, state, wait=wait)
+        _notifier.get().send(layer, job.group_name, state, wait=wait)
     except Exception:  # progress is a notification: the row already holds the truth
         logger.exception("could not notify listeners of job %s", job.id)

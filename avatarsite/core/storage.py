@@ -6,14 +6,14 @@ Both storages overwrite instead of renaming on a clash (settings: `file_overwrit
 """
 
 import hashlib
-import os
-import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
+
+from .per_process import PerProcess
 
 EXTENSIONS = {"jpeg": "jpg", "webp": "webp", "png": "png"}
 
@@ -38,29 +38,11 @@ def store_content_started(*, storage: str, prefix: str, data: bytes, fmt: str) -
     the write's future (its result() raises what the write raised). The caller overlaps its own work
     with the upload and waits for it before anything that refers to the key is committed."""
     key = content_key(prefix=prefix, data=data, fmt=fmt)
-    return key, _uploader().submit(_write, storages[storage], key, data)
+    return key, _uploader.get().submit(_write, storages[storage], key, data)
 
 
-_uploader_lock = threading.Lock()
-_uploader_pool: ThreadPoolExecutor | None = None
-
-
-def _uploader() -> ThreadPoolExecutor:
-    """One thread per process, kept: the storage's client (per thread) and its connections stay warm."""
-    global _uploader_pool
-    with _uploader_lock:
-        if _uploader_pool is None:
-            _uploader_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-content")
-        return _uploader_pool
-
-
-def _forget_uploader_after_fork() -> None:
-    """A forked child (a prefork worker) starts its own thread: the parent's did not come along."""
-    global _uploader_lock, _uploader_pool
-    _uploader_lock, _uploader_pool = threading.Lock(), None
-
-
-os.register_at_fork(after_in_child=_forget_uploader_after_fork)
+# One thread per process, kept: the storage's client (per thread) and its connections stay warm.
+_uploader = PerProcess(lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-content"))
 
 
 def _write(target: Storage, key: str, data: bytes) -> None:
