@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from botocore.config import Config as BotocoreConfig
+from corsheaders.defaults import default_headers as cors_default_headers
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "channels",
     "rest_framework",
+    "corsheaders",
     "storages",
     "avatarsite.core",
     "avatarsite.accounts",
@@ -48,6 +50,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -445,6 +448,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "avatarsite.core.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
+# CORS, for the API only: web pages on these origins (scheme + host, e.g. https://app.example.com)
+# may call it from the browser. Never with credentials: the API authenticates by key, not cookie.
+CORS_ALLOWED_ORIGINS = env.list("API_CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = (*cors_default_headers, "idempotency-key")
+CORS_EXPOSE_HEADERS = ["Location", "Retry-After", "Idempotent-Replayed", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"]
 # Requests per minute per client IP on the public (keyless) read API.
 PUBLIC_API_RATE_PER_MINUTE = env.int("PUBLIC_API_RATE_PER_MINUTE", default=120)
 # Set only when a trusted proxy in front sets X-Forwarded-For (e.g. 1 behind one proxy).
