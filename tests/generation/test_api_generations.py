@@ -380,3 +380,47 @@ def test_usage_reports_the_plan_its_quota_windows_and_this_months_use_and_spend(
 def test_usage_needs_a_key_and_takes_no_parameters(client, ada_key):
     assert_error(client.get("/api/v1/usage"), 401, "not_authenticated")
     assert_error(client.get("/api/v1/usage", {"month": "2026-10"}, **ada_key), 400, "invalid")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_quota_is_never_exceeded_by_50_concurrent_api_requests(ada, monkeypatch, settings):
+    """P-SEC-3: for quotas N drawn by Hypothesis, 50 requests at once through two keys of one account
+    accept exactly N jobs (N units), and refuse the rest with 429."""
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hypothesis_settings
+    from hypothesis import strategies as st
+
+    settings.GENERATION_PROVIDERS = {
+        **settings.GENERATION_PROVIDERS,
+        "fal": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "fal"}},
+    }
+    monkeypatch.setattr("generation.services._enqueue", lambda job: None)  # the broker is not under test
+    settings.PUBLIC_API_RATE_PER_MINUTE = 10_000
+    keys = [_key(ada), _key(ada)]
+
+    @hypothesis_settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(quota=st.integers(min_value=1, max_value=49))
+    def run(quota: int) -> None:
+        GenerationJob.objects.filter(user=ada).delete()
+        Plan.objects.filter(slug="enterprise").update(hourly_quota=quota, daily_quota=None)
+        statuses, barrier = [], threading.Barrier(50)
+
+        def request(n: int) -> None:
+            barrier.wait()
+            try:
+                statuses.append(post(Client(), {"prompt": f"A calm woman number {n}"}, keys[n % 2]).status_code)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=request, args=(n,)) for n in range(50)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert sorted(statuses) == [202] * quota + [429] * (50 - quota)
+        jobs = GenerationJob.objects.filter(user=ada)
+        assert jobs.count() == quota
+        assert sum(jobs.values_list("quota_units", flat=True)) == quota
+
+    run()
