@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve as serve_file
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from avatarsite.core import views as core_views
 
@@ -11,6 +12,8 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("api/", core_views.api_overview, name="api"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("gallery.api_urls")),
     path("api/v1/", include("generation.api_urls")),
     path("accounts/", include("avatarsite.accounts.urls")),

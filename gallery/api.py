@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 from django.http import HttpResponse
 from django.utils.cache import get_conditional_response
 from django.utils.http import quote_etag
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import JSONRenderer
@@ -13,7 +14,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from avatarsite.core.api import ThrottledApiView
+from avatarsite.core.openapi import INVALID, NOT_FOUND, RATE_LIMIT_HEADERS, THROTTLED, UNAUTHENTICATED
 
+from .api_docs import AVATAR_EXAMPLES, AVATAR_PAGE_EXAMPLES, AvatarPageSerializer, AvatarSerializer
 from .forms import AGE_GROUPS, GENDERS
 from .imaging import COLOR_FAMILIES
 from .models import Avatar, Source
@@ -81,6 +84,19 @@ def avatar_json(avatar: Avatar) -> dict:
 
 
 class AvatarListApi(ThrottledApiView):
+    @extend_schema(
+        tags=["avatars"],
+        summary="List premade avatars",
+        operation_id="avatars_list",
+        description="Newest or most popular first, filtered and searched; follow `next` for the next page (keyset cursor).",
+        parameters=[AvatarListParams, *RATE_LIMIT_HEADERS],
+        responses={
+            200: OpenApiResponse(AvatarPageSerializer, examples=AVATAR_PAGE_EXAMPLES),
+            400: INVALID,
+            401: UNAUTHENTICATED,
+            429: THROTTLED,
+        },
+    )
     def get(self, request: Request) -> HttpResponse:
         def build() -> tuple[bytes, str]:
             # Validated here, once per request shape and gallery version: a page is only ever cached
@@ -109,6 +125,13 @@ class AvatarListApi(ThrottledApiView):
 
 
 class AvatarDetailApi(ThrottledApiView):
+    @extend_schema(
+        tags=["avatars"],
+        summary="One premade avatar",
+        operation_id="avatars_get",
+        parameters=RATE_LIMIT_HEADERS,
+        responses={200: OpenApiResponse(AvatarSerializer, examples=AVATAR_EXAMPLES), 401: UNAUTHENTICATED, 404: NOT_FOUND, 429: THROTTLED},
+    )
     def get(self, request: Request, avatar_id: int) -> Response:
         avatar = avatar_get(avatar_id=avatar_id)
         if avatar is None:

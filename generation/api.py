@@ -6,6 +6,7 @@ import uuid
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
@@ -13,7 +14,29 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from avatarsite.core.api import CredentialRequired, RequestTooLarge, ThrottledApiView, api_error
+from avatarsite.core.openapi import (
+    FORBIDDEN,
+    INVALID,
+    NOT_FOUND,
+    RATE_LIMIT_HEADERS,
+    THROTTLED,
+    TOO_LARGE,
+    UNAUTHENTICATED,
+    UNSUPPORTED_MEDIA,
+    error_response,
+)
 
+from .api_docs import (
+    CANCELED_EXAMPLES,
+    CREATE_REQUEST_EXAMPLES,
+    JOB_EXAMPLES,
+    JOB_PAGE_EXAMPLES,
+    JOB_QUEUED_EXAMPLES,
+    USAGE_EXAMPLES,
+    JobPageSerializer,
+    JobSerializer,
+    UsageSerializer,
+)
 from .idempotency import MAX_KEY_LENGTH, IdempotencyConflictError, generation_job_create_idempotent
 from .models import GenerationJob
 from .quotas import QuotaExceededError, QuotaStatus
@@ -121,7 +144,31 @@ class _KeyApi(ThrottledApiView):
             raise RequestTooLarge(f"The request body is over {MAX_BODY_BYTES // 1024} KB.")
 
 
+KEYED_ERRORS = {401: UNAUTHENTICATED, 403: FORBIDDEN, 429: THROTTLED}
+QUOTA_EXCEEDED = error_response(
+    "Over the per-minute rate, or the plan's generation quota is spent (Retry-After says when it resets).", "quota_exceeded",
+    "Your plan's generation quota is used up until 2026-11-24 13:00 UTC.",
+    {"resets_at": "2026-11-24T13:00:00+00:00", "retry_after": 1260,
+     "windows": [{"window": "hour", "limit": 50, "used": 50, "left": 0, "resets_at": "2026-11-24T13:00:00+00:00"}]},
+)  # fmt: skip
+NOT_CANCELABLE = error_response(
+    "The job has already finished.", "not_cancelable", "This job has already succeeded.", {"status": "succeeded"}
+)
+IDEMPOTENCY_CONFLICT = error_response(
+    "This Idempotency-Key was used with another body; or the job has already finished (cancel).",
+    "idempotency_conflict",
+    "This Idempotency-Key was already used with a different request body.",
+)
+
+
 class GenerationListApi(_KeyApi):
+    @extend_schema(
+        tags=["generations"],
+        summary="Your jobs, newest first",
+        operation_id="generations_list",
+        parameters=[GenerationListParams, *RATE_LIMIT_HEADERS],
+        responses={200: OpenApiResponse(JobPageSerializer, examples=JOB_PAGE_EXAMPLES), 400: INVALID, **KEYED_ERRORS},
+    )
     def get(self, request: Request) -> Response:
         params = GenerationListParams(data=request.query_params.dict())
         params.is_valid(raise_exception=True)
@@ -132,6 +179,24 @@ class GenerationListApi(_KeyApi):
         page = paginator.paginate_queryset(jobs, request, view=self)
         return Response({"results": [job_json(job, request=request) for job in page], "next": paginator.get_next_link()})
 
+    @extend_schema(
+        tags=["generations"],
+        summary="Generate avatars",
+        operation_id="generations_create",
+        description="Queues a job on your plan's lane and answers at once (202, with its Location). Poll the job, or pass "
+        "`webhook_url` to be told when it ends.",
+        request=GenerationCreateParams,
+        examples=CREATE_REQUEST_EXAMPLES,
+        parameters=[
+            OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER, description="Makes retries safe (≤ 255 chars)."),
+            OpenApiParameter("Location", str, OpenApiParameter.HEADER, response=[202], description="The new job's URL."),
+            *RATE_LIMIT_HEADERS,
+        ],
+        responses={
+            202: OpenApiResponse(JobSerializer, examples=JOB_QUEUED_EXAMPLES), 400: INVALID, 401: UNAUTHENTICATED, 403: FORBIDDEN,
+            409: IDEMPOTENCY_CONFLICT, 413: TOO_LARGE, 415: UNSUPPORTED_MEDIA, 429: QUOTA_EXCEEDED,
+        },
+    )  # fmt: skip
     def post(self, request: Request) -> Response:
         key = request.headers.get(IDEMPOTENCY_HEADER, "")
         if len(key) > MAX_KEY_LENGTH or not (key.isascii() and key.isprintable()):
@@ -184,11 +249,31 @@ def _quota_exceeded(exc: QuotaExceededError) -> Response:
 
 
 class GenerationDetailApi(_KeyApi):
+    @extend_schema(
+        tags=["generations"],
+        summary="One of your jobs",
+        operation_id="generations_get",
+        parameters=RATE_LIMIT_HEADERS,
+        responses={200: OpenApiResponse(JobSerializer, examples=JOB_EXAMPLES), 404: NOT_FOUND, **KEYED_ERRORS},
+    )
     def get(self, request: Request, job_id: str) -> Response:
         return Response(job_json(_own_job(request, job_id), request=request))
 
 
 class GenerationCancelApi(_KeyApi):
+    @extend_schema(
+        tags=["generations"],
+        summary="Cancel a queued or running job",
+        operation_id="generations_cancel",
+        description="Its quota comes back unless a provider already delivered it.",
+        request=None,
+        parameters=RATE_LIMIT_HEADERS,
+        responses={
+            200: OpenApiResponse(JobSerializer, examples=CANCELED_EXAMPLES), 404: NOT_FOUND,
+            409: NOT_CANCELABLE,
+            **KEYED_ERRORS,
+        },
+    )  # fmt: skip
     def post(self, request: Request, job_id: str) -> Response:
         job = _own_job(request, job_id)
         try:
@@ -201,6 +286,13 @@ class GenerationCancelApi(_KeyApi):
 class UsageApi(_KeyApi):
     """The caller's plan, its quota windows (an empty list: no quota) and this calendar month's use and spend."""
 
+    @extend_schema(
+        tags=["usage"],
+        summary="Your plan, quotas and this month's use",
+        operation_id="usage_get",
+        parameters=RATE_LIMIT_HEADERS,
+        responses={200: OpenApiResponse(UsageSerializer, examples=USAGE_EXAMPLES), 400: INVALID, **KEYED_ERRORS},
+    )
     def get(self, request: Request) -> Response:
         if request.query_params:
             raise ValidationError({name: ["Unknown parameter."] for name in sorted(request.query_params)})

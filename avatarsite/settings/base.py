@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "channels",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # the docs page's scripts and styles, served by us: no CDN
     "corsheaders",
     "storages",
     "avatarsite.core",
@@ -446,7 +448,28 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["billing.api_auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "EXCEPTION_HANDLER": "avatarsite.core.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+}
+# The OpenAPI schema at /api/schema/ and its docs at /api/docs/ (docs text: avatarsite/core/api_docs.md).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "avatarsite API",
+    "DESCRIPTION": (BASE_DIR / "avatarsite" / "core" / "api_docs.md").read_text(),
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Swagger UI from drf-spectacular-sidecar, so the docs need nothing from another site (the
+    # validator badge would load an image from validator.swagger.io: off). "Authorize" takes a key
+    # and "Try it out" sends real requests from the page.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "validatorUrl": None, "tryItOutEnabled": False},
+    "TAGS": [
+        {"name": "avatars", "description": "The premade library: public, keys raise the rate limit."},
+        {"name": "generations", "description": "Custom avatars on demand (key required)."},
+        {"name": "usage", "description": "Your plan, quotas and this month's use (key required)."},
+    ],
 }
 # CORS, for the API only: web pages on these origins (scheme + host, e.g. https://app.example.com)
 # may call it from the browser. Never with credentials: the API authenticates by key, not cookie.

@@ -1,0 +1,86 @@
+"""The gallery API's responses, described for the OpenAPI schema only (the views build plain dicts):
+these serializers name the components (Avatar, AvatarPage, ...) and never serialize anything."""
+
+from drf_spectacular.utils import OpenApiExample
+from rest_framework import serializers
+
+
+class AvatarVariantSerializer(serializers.Serializer):
+    size = serializers.IntegerField(help_text="Side in pixels (square).")
+    format = serializers.ChoiceField(choices=["jpeg", "webp"])
+    url = serializers.URLField(help_text="On the CDN; immutable.")
+    bytes = serializers.IntegerField()
+
+
+class AvatarProvenanceSerializer(serializers.Serializer):
+    source = serializers.CharField(help_text="pexels, generated_photos or demo.")
+    external_id = serializers.CharField()
+    retrieved_at = serializers.DateTimeField()
+    licence = serializers.CharField()
+    commercial_use_allowed = serializers.BooleanField()
+    attribution_required = serializers.BooleanField()
+    attribution = serializers.CharField(help_text="The text to show with the image (empty when none is required).")
+    photographer_name = serializers.CharField()
+    photographer_url = serializers.CharField()
+    source_page_url = serializers.CharField()
+    content_rating = serializers.CharField()
+
+
+class AvatarAttributesSerializer(serializers.Serializer):
+    gender = serializers.CharField()
+    age_group = serializers.CharField()
+    ethnicity = serializers.CharField()
+    hair_color = serializers.CharField()
+    emotion = serializers.CharField()
+
+
+class AvatarSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    alt = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField())
+    style = serializers.CharField(help_text="photo, synthetic or illustration.")
+    attributes = AvatarAttributesSerializer()
+    dominant_color = serializers.CharField()
+    color_family = serializers.CharField()
+    placeholder = serializers.CharField(help_text="A tiny blurred WebP data: URL to paint while the image loads.")
+    variants = AvatarVariantSerializer(many=True)
+    provenance = AvatarProvenanceSerializer()
+    download_count = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class AvatarPageSerializer(serializers.Serializer):
+    results = AvatarSerializer(many=True)
+    next = serializers.URLField(allow_null=True, help_text="The next page (keeps your filters), or null at the end.")
+
+
+AVATAR_EXAMPLE = {
+    "id": 42,
+    "title": "Smiling woman with red hair and glasses",
+    "alt": "A smiling woman with curly red hair and round glasses",
+    "tags": ["woman", "smiling", "red hair", "glasses"],
+    "style": "photo",
+    "attributes": {"gender": "female", "age_group": "adult", "ethnicity": "", "hair_color": "red", "emotion": "smiling"},
+    "dominant_color": "#c0552f",
+    "color_family": "orange",
+    "placeholder": "data:image/webp;base64,UklGRkQAAABXRUJQVlA4IDgAAADQAQCdASoQABAAPm0ylUekIqIhKAgAkA2JaQAAW+2ZUAD",
+    "variants": [
+        {"size": 256, "format": "webp", "url": "https://cdn.example.com/avatars/3f/3f2a…-256.webp", "bytes": 9214},
+        {"size": 1024, "format": "jpeg", "url": "https://cdn.example.com/avatars/3f/3f2a…-1024.jpg", "bytes": 141203},
+    ],
+    "provenance": {
+        "source": "pexels", "external_id": "2379004", "retrieved_at": "2026-11-20T08:00:00+00:00", "licence": "Pexels License",
+        "commercial_use_allowed": True, "attribution_required": False, "attribution": "Photo by Ana Lima on Pexels",
+        "photographer_name": "Ana Lima", "photographer_url": "https://www.pexels.com/@ana-lima",
+        "source_page_url": "https://www.pexels.com/photo/2379004/", "content_rating": "general",
+    },
+    "download_count": 318,
+    "created_at": "2026-11-20T08:00:00+00:00",
+}  # fmt: skip
+AVATAR_PAGE_EXAMPLES = [
+    OpenApiExample(
+        "A page", value={"results": [AVATAR_EXAMPLE], "next": "https://avatars.example.com/api/v1/avatars?gender=female&cursor=WyIyMDI2…"}
+    )
+]
+AVATAR_EXAMPLES = [OpenApiExample("An avatar", value=AVATAR_EXAMPLE)]
