@@ -26,3 +26,6 @@ urlpatterns = [
 if settings.SERVE_MEDIA_LOCALLY:
     # Embedded mode only: in production files come from R2 behind the CDN, never through Django.
     urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve_file, {"document_root": settings.MEDIA_ROOT})]
+
+handler404 = "avatarsite.core.views.not_found"
+handler500 = "avatarsite.core.views.server_error"

@@ -1,8 +1,10 @@
-"""Site-wide pages: the home page and the health endpoint."""
+"""Site-wide pages: the home page, the health endpoint, and the not-found and server-error answers
+(JSON in the API's error shape under /api/, Django's pages elsewhere)."""
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -27,3 +29,20 @@ async def healthz(request: HttpRequest) -> JsonResponse:
     """200 when every part is up, 503 naming the parts that are down."""
     report = await health_report()
     return JsonResponse(report.as_dict(), status=200 if report.ok else 503)
+
+
+def _api_error(code: str, message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message, "details": {}}}, status=status)
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A URL that matches no route: under /api/ a JSON 404 like every other API error."""
+    if request.path.startswith("/api/"):
+        return _api_error("not_found", "Not found.", 404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return _api_error("server_error", "Something went wrong on our side; it has been logged. Please retry shortly.", 500)
+    return defaults.server_error(request)

@@ -69,3 +69,19 @@ def test_the_docs_page_loads_swagger_ui_from_the_site_and_explains_webhooks(clie
     assert "https://" not in page  # no fonts or scripts from anywhere else
     assert "verify_webhook" in schema["info"]["description"]
     assert "Idempotency-Key" in schema["info"]["description"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/avatars/-3", "/api/v1/nothing-here", "/api/v2/avatars"])
+def test_api_urls_that_match_no_route_get_a_json_404(client, path):
+    response = client.get(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"error": {"code": "not_found", "message": "Not found.", "details": {}}}
+
+
+def test_pages_that_do_not_exist_still_get_the_html_404(client):
+    response = client.get("/no-such-page/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
