@@ -266,11 +266,17 @@ def api_usage(*, user_id: int, plan: Entitlements, now: datetime | None = None) 
     )
 
 
+def commercial_use_allowed(*, provider: str, model: str) -> bool:
+    """What settings.GENERATION_PROVIDERS says of a model's images ("commercial_use", on the model or
+    the whole provider); a provider or model no longer configured, or never marked: not cleared."""
+    options = settings.GENERATION_PROVIDERS.get(provider, {}).get("OPTIONS", {})
+    model_options = options.get("models", {}).get(model, {})
+    return bool(model_options.get("commercial_use", options.get("commercial_use", False)))
+
+
 def _image_json(image) -> dict:
     state = image_state(image=image)
-    # Every model the chains use is licensed for commercial use (the local generator's own terms,
-    # fal's and Replicate's commercial licences); licence_note says which licence applies.
-    state["provenance"]["commercial_use_allowed"] = True
+    state["provenance"]["commercial_use_allowed"] = commercial_use_allowed(provider=image.provider, model=image.model)
     return state
 
 

@@ -333,7 +333,9 @@ _provider_common = {
 # Provider adapters by name (a plan's chain names them as "<provider>:<model>"); an adapter without
 # its key counts as not set up. Costs are what the provider bills, for the ledger and spend alerts.
 GENERATION_PROVIDERS = {
-    "local": {"BACKEND": "generation.providers.local.LocalProvider", "OPTIONS": {}},
+    # "commercial_use" (per model, or for the whole provider) is what the API tells clients about an
+    # image's use; a model not marked is reported as not cleared for commercial use.
+    "local": {"BACKEND": "generation.providers.local.LocalProvider", "OPTIONS": {"commercial_use": True}},
     "fal": {
         "BACKEND": "generation.providers.fal.FalProvider",
         "OPTIONS": {
@@ -345,10 +347,12 @@ GENERATION_PROVIDERS = {
                 "fal-ai/flux/schnell": {
                     "cost_per_megapixel": env.float("FAL_FLUX_SCHNELL_COST_PER_MEGAPIXEL", default=0.003),
                     "licence": "FLUX.1 [schnell] (Apache-2.0): the image may be used commercially.",
+                    "commercial_use": True,
                 },
                 "fal-ai/flux/dev": {
                     "cost_per_megapixel": env.float("FAL_FLUX_DEV_COST_PER_MEGAPIXEL", default=0.025),
                     "licence": "FLUX.1 [dev] through fal's commercial licence: the image may be used commercially.",
+                    "commercial_use": True,
                 },
             },
         },
@@ -365,10 +369,12 @@ GENERATION_PROVIDERS = {
                 "black-forest-labs/flux-schnell": {
                     "cost_per_image": env.float("REPLICATE_FLUX_SCHNELL_COST_PER_IMAGE", default=0.003),
                     "licence": "FLUX.1 [schnell] (Apache-2.0): the image may be used commercially.",
+                    "commercial_use": True,
                 },
                 "black-forest-labs/flux-dev": {
                     "cost_per_image": env.float("REPLICATE_FLUX_DEV_COST_PER_IMAGE", default=0.025),
                     "licence": "FLUX.1 [dev] through Replicate's commercial licence: the image may be used commercially.",
+                    "commercial_use": True,
                 },
             },
         },

@@ -424,3 +424,24 @@ def test_a_quota_is_never_exceeded_by_50_concurrent_api_requests(ada, monkeypatc
         assert sum(jobs.values_list("quota_units", flat=True)) == quota
 
     run()
+
+
+def test_commercial_use_is_what_the_settings_say_of_the_images_model(client, ada, ada_key, settings):
+    from generation.models import GeneratedImage
+
+    job = generation_job_create(user_id=ada.pk, prompt="A calm man", style="mono")
+    generation_job_run(job_id=str(job.id))
+    image = GeneratedImage.objects.get(job=job)
+    assert client.get(f"{URL}/{job.id}", **ada_key).json()["images"][0]["provenance"]["commercial_use_allowed"] is True  # local: own terms
+
+    GeneratedImage.objects.filter(pk=image.pk).update(provider="fal", model="fal-ai/flux/schnell")
+    assert client.get(f"{URL}/{job.id}", **ada_key).json()["images"][0]["provenance"]["commercial_use_allowed"] is True
+
+    fal = settings.GENERATION_PROVIDERS["fal"]
+    schnell = {**fal["OPTIONS"]["models"]["fal-ai/flux/schnell"], "commercial_use": False}
+    models = {**fal["OPTIONS"]["models"], "fal-ai/flux/schnell": schnell}
+    settings.GENERATION_PROVIDERS = {**settings.GENERATION_PROVIDERS, "fal": {**fal, "OPTIONS": {**fal["OPTIONS"], "models": models}}}
+    assert client.get(f"{URL}/{job.id}", **ada_key).json()["images"][0]["provenance"]["commercial_use_allowed"] is False
+
+    GeneratedImage.objects.filter(pk=image.pk).update(model="a-model-no-longer-configured")
+    assert client.get(f"{URL}/{job.id}", **ada_key).json()["images"][0]["provenance"]["commercial_use_allowed"] is False
