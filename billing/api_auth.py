@@ -1,9 +1,17 @@
 """DRF authentication by API key, `Authorization: Bearer <key>`: no header stays anonymous (the public
-read API), a bad key is a 401 and a valid key of a plan without the API a 403."""
+read API), a bad key is a 401 and a valid key of a plan without the API a 403. An address that sends
+API_KEY_FAILURES_PER_MINUTE bad keys gets 429 for the rest of the minute, before any key lookup."""
 
+import time
+
+from django.conf import settings
+from django.core.cache import cache
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
+
+from avatarsite.core.cache import counter_hit
+from avatarsite.core.client_address import client_address
 
 from .services import ApiAccessUnavailableError, ApiCredential, api_key_authenticate, api_key_prefix_of
 
@@ -29,6 +37,18 @@ class ApiKeyAuthentication(BaseAuthentication):
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != self.keyword.lower().encode():
             return None
+        window = int(time.time() // 60)
+        failures_key = f"api-key-failures:{client_address(request)}:{window}"
+        if (cache.get(failures_key) or 0) >= settings.API_KEY_FAILURES_PER_MINUTE:
+            # Someone trying keys from this address: no more lookups until the minute is over.
+            raise exceptions.Throttled(wait=(window + 1) * 60 - time.time(), detail="Too many invalid API keys from this address.")
+        try:
+            return self._credential(parts)
+        except InvalidApiKey:
+            counter_hit(failures_key, 61)
+            raise
+
+    def _credential(self, parts: list[bytes]) -> tuple[object, ApiCredential]:
         if len(parts) != 2:
             raise InvalidApiKey("Send exactly one key: Authorization: Bearer <key>.")
         try:

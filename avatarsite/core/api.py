@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .cache import counter_hit
+from .client_address import client_address
 
 
 def api_error(*, code: str, message: str, http_status: int, details: Any = None) -> Response:
@@ -101,10 +102,7 @@ class PublicIpThrottle(SimpleRateThrottle):
         return f"{settings.PUBLIC_API_RATE_PER_MINUTE}/min"
 
     def get_ident(self, request) -> str:
-        """The client address. X-Forwarded-For counts only behind configured proxies: clients can forge it."""
-        if settings.NUM_PROXIES:
-            return super().get_ident(request)
-        return request.META.get("REMOTE_ADDR", "")
+        return client_address(request)
 
     def get_cache_key(self, request, view) -> str:
         credential = _rate_credential(request)

@@ -484,6 +484,8 @@ CORS_URLS_REGEX = r"^/api/"
 CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_HEADERS = (*cors_default_headers, "idempotency-key")
 CORS_EXPOSE_HEADERS = ["Location", "Retry-After", "Idempotent-Replayed", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"]
+# Invalid API keys accepted from one address per minute; then 429 until the minute ends.
+API_KEY_FAILURES_PER_MINUTE = env.int("API_KEY_FAILURES_PER_MINUTE", default=20)
 # Requests per minute per client IP on the public (keyless) read API.
 PUBLIC_API_RATE_PER_MINUTE = env.int("PUBLIC_API_RATE_PER_MINUTE", default=120)
 # Set only when a trusted proxy in front sets X-Forwarded-For (e.g. 1 behind one proxy).

@@ -286,3 +286,21 @@ def test_the_admin_lists_and_revokes_keys_without_ever_showing_a_hash(admin_clie
     admin_client.post(changelist, {"action": "revoke", "_selected_action": [key.pk]})
     key.refresh_from_db()
     assert key.revoked_at is not None
+
+
+def test_an_address_trying_keys_is_stopped_for_the_rest_of_the_minute(client, enterprise_user, settings, time_machine):
+    settings.API_KEY_FAILURES_PER_MINUTE = 3
+    time_machine.move_to("2026-11-24 12:00:10+00:00", tick=False)
+    _, real_key = api_key_create(user=enterprise_user, name="real")
+    guesser, neighbour = {"REMOTE_ADDR": "203.0.113.66"}, {"REMOTE_ADDR": "203.0.113.67"}
+    guesses = [client.get(LIST, **guesser, **bearer(f"avk_guess{n:03d}_{'x' * 40}")).status_code for n in range(3)]
+
+    blocked = client.get(LIST, **guesser, **bearer(real_key))
+
+    assert guesses == [401, 401, 401]
+    assert blocked.status_code == 429  # even a good key waits: no lookups for this address until the minute ends
+    assert blocked.json()["error"]["code"] == "throttled"
+    assert int(blocked["Retry-After"]) == 50
+    assert client.get(LIST, **neighbour, **bearer(real_key)).status_code == 200
+    time_machine.move_to("2026-11-24 12:01:00+00:00", tick=False)
+    assert client.get(LIST, **guesser, **bearer(real_key)).status_code == 200
