@@ -1,13 +1,16 @@
 """Idempotent job creation for the API: an `Idempotency-Key` makes a retried request return the job
-the first one created instead of creating (and charging) a second."""
+the first one created instead of creating (and charging) a second. Keys are remembered for
+IDEMPOTENCY_KEY_HOURS (a day, as Stripe does); an hourly beat task forgets older ones."""
 
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from billing.entitlements import Entitlements
 
@@ -15,6 +18,7 @@ from .models import ApiIdempotencyKey, GenerationJob
 from .services import generation_job_create
 
 MAX_KEY_LENGTH = 255
+IDEMPOTENCY_KEY_HOURS = 24
 
 
 class IdempotencyConflictError(Exception):
@@ -66,3 +70,10 @@ def generation_job_create_idempotent(
             if attempt:  # the second attempt reads the winner's record, so this is another fault
                 raise
     raise AssertionError("unreachable: the second attempt returns or raises")
+
+
+def idempotency_keys_prune() -> int:
+    """Forget keys older than IDEMPOTENCY_KEY_HOURS (their jobs stay); how many were forgotten."""
+    cutoff = timezone.now() - timedelta(hours=IDEMPOTENCY_KEY_HOURS)
+    deleted, _ = ApiIdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -4,7 +4,7 @@ from dataclasses import asdict
 
 from celery import shared_task
 
-from . import webhooks
+from . import idempotency, webhooks
 from .models import GenerationJob
 from .progress import job_progress_report
 from .services import generation_job_images_finish, generation_job_run, generation_jobs_reconcile
@@ -53,3 +53,9 @@ def webhooks_due() -> int:
     for delivery_id in due:
         webhook_deliver.delay(delivery_id)
     return len(due)
+
+
+@shared_task(name="generation.tasks.idempotency_keys_prune", acks_late=True, ignore_result=True)
+def idempotency_keys_prune() -> int:
+    """Beat, hourly: forget API idempotency keys older than a day."""
+    return idempotency.idempotency_keys_prune()

@@ -220,6 +220,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30,
         "options": {"queue": "standard", "expires": 30},
     },
+    # API idempotency keys are remembered for a day.
+    "generation-prune-idempotency-keys": {
+        "task": "generation.tasks.idempotency_keys_prune",
+        "schedule": 3600,
+        "options": {"queue": "batch", "expires": 3600},
+    },
     # Settles jobs past their deadline (lost worker, lost provider answer): nothing stays "running".
     "generation-reconcile-jobs": {
         "task": "generation.tasks.jobs_reconcile",

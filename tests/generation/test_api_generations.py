@@ -445,3 +445,19 @@ def test_commercial_use_is_what_the_settings_say_of_the_images_model(client, ada
 
     GeneratedImage.objects.filter(pk=image.pk).update(model="a-model-no-longer-configured")
     assert client.get(f"{URL}/{job.id}", **ada_key).json()["images"][0]["provenance"]["commercial_use_allowed"] is False
+
+
+def test_idempotency_keys_are_forgotten_after_a_day_and_their_jobs_kept(client, ada, ada_key, time_machine):
+    from generation.idempotency import idempotency_keys_prune
+
+    time_machine.move_to("2026-11-23 09:00:00+00:00", tick=False)
+    old = post(client, {"prompt": "A calm woman", "style": "pastel"}, ada_key, HTTP_IDEMPOTENCY_KEY="yesterday").json()
+    time_machine.move_to("2026-11-24 08:00:00+00:00", tick=False)
+    post(client, {"prompt": "A calm man", "style": "pastel"}, ada_key, HTTP_IDEMPOTENCY_KEY="today")
+
+    time_machine.move_to("2026-11-24 09:30:00+00:00", tick=False)
+    assert idempotency_keys_prune() == 1
+    assert list(ApiIdempotencyKey.objects.values_list("key", flat=True)) == ["today"]
+    assert GenerationJob.objects.filter(pk=old["id"]).exists()
+    again = post(client, {"prompt": "A calm woman", "style": "pastel"}, ada_key, HTTP_IDEMPOTENCY_KEY="yesterday")
+    assert again.json()["id"] != old["id"]  # a day later the key is free again
