@@ -23,6 +23,8 @@ class ImageProvenanceSerializer(serializers.Serializer):
     licence_note = serializers.CharField()
     content_rating = serializers.CharField()
     commercial_use_allowed = serializers.BooleanField()
+    attribution_required = serializers.BooleanField(help_text="Always false: no credit is needed for a generated image.")
+    attribution = serializers.CharField(help_text="Empty: nothing to show with it.")
 
 
 class ImageSerializer(serializers.Serializer):
@@ -121,7 +123,8 @@ SUCCEEDED = {
                       "bytes": 183004}],
         "provenance": {"provider": "fal", "model": "fal-ai/flux/schnell", "model_version": "", "seed": 1234567,
                        "prompt": "A smiling woman with curly red hair", "licence_note": "FLUX.1 [schnell]: Apache-2.0",
-                       "content_rating": "general", "commercial_use_allowed": True},
+                       "content_rating": "general", "commercial_use_allowed": True,
+                       "attribution_required": False, "attribution": ""},
     }],
 }  # fmt: skip
 CREATE_REQUEST_EXAMPLES = [

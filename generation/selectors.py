@@ -276,7 +276,10 @@ def commercial_use_allowed(*, provider: str, model: str) -> bool:
 
 def _image_json(image) -> dict:
     state = image_state(image=image)
-    state["provenance"]["commercial_use_allowed"] = commercial_use_allowed(provider=image.provider, model=image.model)
+    provenance = state["provenance"]
+    provenance["commercial_use_allowed"] = commercial_use_allowed(provider=image.provider, model=image.model)
+    # The same fields as a premade avatar's: a generated image is the client's to use without credit.
+    provenance["attribution_required"], provenance["attribution"] = False, ""
     return state
 
 

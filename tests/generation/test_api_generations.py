@@ -432,7 +432,10 @@ def test_commercial_use_is_what_the_settings_say_of_the_images_model(client, ada
     job = generation_job_create(user_id=ada.pk, prompt="A calm man", style="mono")
     generation_job_run(job_id=str(job.id))
     image = GeneratedImage.objects.get(job=job)
-    assert client.get(f"{URL}/{job.id}", **ada_key).json()["images"][0]["provenance"]["commercial_use_allowed"] is True  # local: own terms
+    provenance = client.get(f"{URL}/{job.id}", **ada_key).json()["images"][0]["provenance"]
+    assert provenance["commercial_use_allowed"] is True  # local: own terms
+    assert (provenance["attribution_required"], provenance["attribution"], provenance["content_rating"]) == (False, "", "general")
+    assert (provenance["provider"], provenance["model"]) == (image.provider, image.model)
 
     GeneratedImage.objects.filter(pk=image.pk).update(provider="fal", model="fal-ai/flux/schnell")
     assert client.get(f"{URL}/{job.id}", **ada_key).json()["images"][0]["provenance"]["commercial_use_allowed"] is True
