@@ -4,12 +4,7 @@ these serializers name the components (Avatar, AvatarPage, ...) and never serial
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
-
-class AvatarVariantSerializer(serializers.Serializer):
-    size = serializers.IntegerField(help_text="Side in pixels (square).")
-    format = serializers.ChoiceField(choices=["jpeg", "webp"])
-    url = serializers.URLField(help_text="On the CDN; immutable.")
-    bytes = serializers.IntegerField()
+from avatarsite.core.openapi import VariantSerializer
 
 
 class AvatarProvenanceSerializer(serializers.Serializer):
@@ -44,7 +39,7 @@ class AvatarSerializer(serializers.Serializer):
     dominant_color = serializers.CharField()
     color_family = serializers.CharField()
     placeholder = serializers.CharField(help_text="A tiny blurred WebP data: URL to paint while the image loads.")
-    variants = AvatarVariantSerializer(many=True)
+    variants = VariantSerializer(many=True)
     provenance = AvatarProvenanceSerializer()
     download_count = serializers.IntegerField()
     created_at = serializers.DateTimeField()

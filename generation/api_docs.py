@@ -4,14 +4,9 @@ these serializers name the components (Job, Usage, ...) and never serialize anyt
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
+from avatarsite.core.openapi import VariantSerializer
+
 from .models import GenerationJob
-
-
-class ImageVariantSerializer(serializers.Serializer):
-    size = serializers.IntegerField(help_text="Side in pixels (square).")
-    format = serializers.ChoiceField(choices=["jpeg", "webp"])
-    url = serializers.URLField(help_text="A signed URL, valid for 10 minutes: read the job again for fresh ones.")
-    bytes = serializers.IntegerField()
 
 
 class ImageProvenanceSerializer(serializers.Serializer):
@@ -32,7 +27,7 @@ class ImageSerializer(serializers.Serializer):
     width = serializers.IntegerField()
     height = serializers.IntegerField()
     preview_url = serializers.URLField()
-    variants = ImageVariantSerializer(many=True, help_text="The largest comes first; the smaller sizes follow within seconds.")
+    variants = VariantSerializer(many=True, help_text="By size: the largest JPEG at once, the other sizes and WebP within seconds.")
     provenance = ImageProvenanceSerializer()
 
 

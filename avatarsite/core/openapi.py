@@ -20,6 +20,15 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
         }
 
 
+class VariantSerializer(serializers.Serializer):
+    """One stored rendition of an image, premade or generated."""
+
+    size = serializers.IntegerField(help_text="Side in pixels (square).")
+    format = serializers.ChoiceField(choices=["jpeg", "webp"])
+    url = serializers.URLField(help_text="Premade: on the CDN, immutable. Generated: signed, valid for 10 minutes.")
+    bytes = serializers.IntegerField()
+
+
 class ErrorBody(serializers.Serializer):
     code = serializers.CharField(help_text="Stable, for programs: invalid, not_authenticated, throttled, quota_exceeded, …")
     message = serializers.CharField(help_text="For people: what is wrong and what to do.")
