@@ -246,3 +246,22 @@ def test_a_name_that_turns_private_after_the_check_is_not_contacted(client, clie
     assert webhooks.webhook_deliver(delivery_id=str(delivery.pk)) == "failed"
     delivery.refresh_from_db()
     assert "loopback" in delivery.last_error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_the_job_and_delivers_its_webhook(client, client_key, receiver, broker, artifacts_dir):
+    """The whole way: the API request, a Celery worker running the job and then the delivery task."""
+    from tests.support.processes import celery_worker_args, project_env, running, subprocess_database_url
+    from tests.support.workers import log_tail, wait_for
+
+    key, headers = client_key
+    job = _create(client, headers, webhook_url=receiver.url)
+    log = artifacts_dir / "webhook-worker.log"
+
+    with running(celery_worker_args("enterprise", "standard"), env=project_env(DATABASE_URL=subprocess_database_url()), log=log):
+        wait_for(lambda: receiver.requests, timeout=60, what=f"the webhook\n{log_tail(log)}")
+
+    [(received_headers, body)] = receiver.requests
+    event = verify_webhook(key.webhook_secret, received_headers, body)
+    assert (event["type"], event["data"]["id"]) == ("generation.succeeded", job["id"])
+    assert WebhookDelivery.objects.get(job_id=job["id"]).status == "delivered"
