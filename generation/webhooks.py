@@ -19,7 +19,7 @@ import json
 import logging
 import random
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
@@ -31,10 +31,9 @@ from avatarsite.core.outbound import (
     FetchConnectionError,
     FetchPolicy,
     UnsafeFetchError,
-    address_refusal,
     check_url,
     guarded_session,
-    resolve,
+    public_addresses,
 )
 
 from .models import GenerationJob, WebhookDelivery
@@ -70,13 +69,9 @@ def webhook_url_check(url: str) -> str:
     except UnsafeFetchError as exc:
         raise WebhookUrlError(str(exc).replace("only https is fetched", "webhooks go only to https URLs")) from exc
     try:
-        addresses = resolve(host, port)
-    except OSError as exc:
-        raise WebhookUrlError(f"the host {host!r} does not resolve") from exc
-    for address in addresses:
-        refusal = address_refusal(address, allow_loopback=policy.allow_loopback)
-        if refusal:
-            raise WebhookUrlError(f"refusing {host}: it resolves to {refusal}")
+        public_addresses(host, port, allow_loopback=policy.allow_loopback)
+    except (UnsafeFetchError, FetchConnectionError) as exc:
+        raise WebhookUrlError(str(exc)) from exc
     return url
 
 
@@ -84,14 +79,18 @@ def webhook_signature(*, secret: str, timestamp: int, body: bytes) -> str:
     return "v1=" + hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
+def _retries_until(now: datetime) -> datetime:
+    """When a delivery starting (or restarted) now stops being retried."""
+    return now + timedelta(hours=settings.API_WEBHOOK_RETRY_HOURS)
+
+
 def webhook_job_ended(job: GenerationJob) -> None:
     """Once a job's end is committed, on any path: start its delivery if it asked for one (once)."""
     if not job.webhook_url:
         return
     now = timezone.now()
-    give_up_at = now + timedelta(hours=settings.API_WEBHOOK_RETRY_HOURS)
     delivery, created = WebhookDelivery.objects.get_or_create(
-        job=job, defaults={"url": job.webhook_url, "next_attempt_at": now, "give_up_at": give_up_at}
+        job=job, defaults={"url": job.webhook_url, "next_attempt_at": now, "give_up_at": _retries_until(now)}
     )
     if created:
         from .tasks import webhook_deliver  # the tasks module imports the services
@@ -189,5 +188,5 @@ def webhook_deliveries_retry(*, deliveries) -> int:
     delivery id stays, so a receiver that got an earlier attempt still counts it once)."""
     now = timezone.now()
     return deliveries.exclude(status=WebhookDelivery.Status.DELIVERED).update(
-        status=WebhookDelivery.Status.PENDING, next_attempt_at=now, give_up_at=now + timedelta(hours=settings.API_WEBHOOK_RETRY_HOURS)
+        status=WebhookDelivery.Status.PENDING, next_attempt_at=now, give_up_at=_retries_until(now)
     )

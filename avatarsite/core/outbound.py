@@ -101,6 +101,22 @@ def address_refusal(address: str, *, allow_loopback: bool) -> str | None:
     return None
 
 
+def public_addresses(host: str, port: int, *, allow_loopback: bool) -> list[str]:
+    """Every address `host` resolves to, once each has passed `address_refusal`. Raises
+    FetchConnectionError when it does not resolve, UnsafeFetchError when any address is refused."""
+    try:
+        addresses = resolve(host, port)
+    except OSError as exc:
+        raise FetchConnectionError(f"could not resolve {host}: {exc}") from exc
+    for address in addresses:
+        refusal = address_refusal(address, allow_loopback=allow_loopback)
+        if refusal:
+            raise UnsafeFetchError(f"refusing {host}: it resolves to {refusal}")
+    if not addresses:
+        raise FetchConnectionError(f"{host} resolves to nothing")
+    return addresses
+
+
 def check_url(url: str, policy: FetchPolicy) -> tuple[str, int]:
     """The host and port to contact, or UnsafeFetchError before any connection is made."""
     try:
@@ -128,16 +144,7 @@ def _guarded_connection(base: type[HTTPConnection], allow_loopback: bool) -> typ
         """Resolves, checks every address, then connects to a checked one (TLS still checks the name)."""
 
         def _new_conn(self) -> socket.socket:
-            try:
-                addresses = resolve(self._dns_host, self.port)
-            except OSError as exc:
-                raise FetchConnectionError(f"could not resolve {self._dns_host}: {exc}") from exc
-            for address in addresses:
-                refusal = address_refusal(address, allow_loopback=allow_loopback)
-                if refusal:
-                    raise UnsafeFetchError(f"refusing {self._dns_host}: it resolves to {refusal}")
-            if not addresses:
-                raise FetchConnectionError(f"{self._dns_host} resolves to nothing")
+            addresses = public_addresses(self._dns_host, self.port, allow_loopback=allow_loopback)
             name = self._dns_host
             self._dns_host = addresses[0]
             try:

@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from avatarsite.core import outbound
 from billing.models import ApiKey, Plan, Subscription
 from billing.services import api_key_create
 from generation import webhooks
@@ -222,7 +223,7 @@ def test_jobs_without_a_webhook_and_canceled_ones(client, client_key, receiver, 
 def test_webhook_urls_to_private_addresses_or_not_https_are_refused(client, client_key, settings, monkeypatch, url, resolves_to, reason):
     _, headers = client_key
     settings.OUTBOUND_ALLOW_LOOPBACK = False
-    monkeypatch.setattr(webhooks, "resolve", lambda host, port: resolves_to)
+    monkeypatch.setattr(outbound, "resolve", lambda host, port: resolves_to)
 
     response = client.post(URL, data=json.dumps({"prompt": "A calm man", "webhook_url": url}), content_type="application/json", **headers)
 
@@ -234,11 +235,9 @@ def test_webhook_urls_to_private_addresses_or_not_https_are_refused(client, clie
 
 def test_a_name_that_turns_private_after_the_check_is_not_contacted(client, client_key, settings, monkeypatch, run_job):
     """DNS rebinding: public when the job is requested, loopback when the webhook is sent."""
-    from avatarsite.core import outbound
-
     _, headers = client_key
     settings.OUTBOUND_ALLOW_LOOPBACK = False
-    monkeypatch.setattr(webhooks, "resolve", lambda host, port: ["93.184.216.34"])
+    monkeypatch.setattr(outbound, "resolve", lambda host, port: ["93.184.216.34"])
     job = _create(client, headers, webhook_url="https://hooks.example.com/avatars")
     delivery = run_job(job["id"])
     monkeypatch.setattr(outbound, "resolve", lambda host, port: ["127.0.0.1"])
