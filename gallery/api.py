@@ -13,7 +13,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from avatarsite.core.api import ThrottledApiView
+from avatarsite.core.api import StrictSerializer, ThrottledApiView
 from avatarsite.core.openapi import INVALID, NOT_FOUND, RATE_LIMIT_HEADERS, THROTTLED, UNAUTHENTICATED
 
 from .api_docs import AVATAR_EXAMPLES, AVATAR_PAGE_EXAMPLES, AvatarPageSerializer, AvatarSerializer
@@ -24,7 +24,7 @@ from .page_cache import cached_page
 from .selectors import ORIENTATIONS, SORTS, AvatarFilters, InvalidCursor, avatar_get, avatar_page
 
 
-class AvatarListParams(serializers.Serializer):
+class AvatarListParams(StrictSerializer):
     q = serializers.CharField(required=False, max_length=100, allow_blank=True)
     source = serializers.SlugField(required=False)
     gender = serializers.ChoiceField(required=False, choices=GENDERS)
@@ -37,9 +37,7 @@ class AvatarListParams(serializers.Serializer):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=50)
 
     def validate(self, attrs: dict) -> dict:
-        unknown = set(self.initial_data) - set(self.fields)
-        if unknown:
-            raise ValidationError({name: ["Unknown parameter."] for name in sorted(unknown)})
+        attrs = super().validate(attrs)
         if attrs.get("source") and not Source.objects.filter(slug=attrs["source"], enabled=True).exists():
             raise ValidationError({"source": [f"No source '{attrs['source']}'."]})
         return attrs

@@ -13,7 +13,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from avatarsite.core.api import CredentialRequired, RequestTooLarge, ThrottledApiView, api_error
+from avatarsite.core.api import CredentialRequired, RequestTooLarge, StrictSerializer, ThrottledApiView, api_error
 from avatarsite.core.openapi import (
     FORBIDDEN,
     INVALID,
@@ -57,9 +57,10 @@ MAX_BODY_BYTES = 16 * 1024
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
-class GenerationCreateParams(serializers.Serializer):
+class GenerationCreateParams(StrictSerializer):
     """The body's shape; what the plan allows (size, image count, AI availability) is the service's to say."""
 
+    unknown_message = "Unknown field."
     prompt = serializers.CharField(max_length=MAX_PROMPT_LENGTH)
     style = serializers.ChoiceField(choices=STYLES, default=AI_STYLE)
     size = serializers.IntegerField(required=False, allow_null=True, min_value=256, max_value=4096)
@@ -75,23 +76,15 @@ class GenerationCreateParams(serializers.Serializer):
         except WebhookUrlError as exc:
             raise ValidationError(str(exc)) from exc
 
-    def validate(self, attrs: dict) -> dict:
-        unknown = set(self.initial_data) - set(self.fields)
-        if unknown:
-            raise ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
-        return attrs
 
-
-class GenerationListParams(serializers.Serializer):
+class GenerationListParams(StrictSerializer):
     status = serializers.ChoiceField(required=False, choices=GenerationJob.Status.values)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100)
     cursor = serializers.CharField(required=False, max_length=500)
 
-    def validate(self, attrs: dict) -> dict:
-        unknown = set(self.initial_data) - set(self.fields)
-        if unknown:
-            raise ValidationError({name: ["Unknown parameter."] for name in sorted(unknown)})
-        return attrs
+
+class UsageParams(StrictSerializer):
+    """None: the usage is always this month's."""
 
 
 class JobCursorPagination(CursorPagination):
@@ -204,8 +197,9 @@ class GenerationListApi(_KeyApi):
         params = GenerationCreateParams(data=request.data)
         params.is_valid(raise_exception=True)
         payload = dict(params.validated_data)
-        if payload.pop("webhook_url"):  # absent or empty: the body hashes as before webhooks existed
-            payload["webhook_url"] = params.validated_data["webhook_url"]
+        if not payload["webhook_url"]:
+            del payload["webhook_url"]  # absent or empty: the body hashes as before webhooks existed
+        else:
             payload["api_key_id"] = request.auth.key.pk  # its secret signs the webhook
         try:
             if key:
@@ -294,8 +288,7 @@ class UsageApi(_KeyApi):
         responses={200: OpenApiResponse(UsageSerializer, examples=USAGE_EXAMPLES), 400: INVALID, **KEYED_ERRORS},
     )
     def get(self, request: Request) -> Response:
-        if request.query_params:
-            raise ValidationError({name: ["Unknown parameter."] for name in sorted(request.query_params)})
+        UsageParams(data=request.query_params.dict()).is_valid(raise_exception=True)
         usage = api_usage(user_id=request.user.pk, plan=request.auth.plan)
         plan = usage.plan
         return Response(

@@ -6,7 +6,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from django.conf import settings
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
@@ -38,6 +38,19 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         body = {"code": getattr(exc, "default_code", "error"), "message": str(detail), "details": {}}
     response.data = {"error": body}
     return response
+
+
+class StrictSerializer(serializers.Serializer):
+    """Parameters or a body that must hold nothing but the declared fields: a misspelt name is a 400
+    naming it, not silently ignored."""
+
+    unknown_message = "Unknown parameter."
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise exceptions.ValidationError({name: [self.unknown_message] for name in sorted(unknown)})
+        return attrs
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -142,6 +155,6 @@ class ThrottledApiView(APIView):
 
 
 __all__ = [
-    "CredentialRequired", "PublicIpThrottle", "RateCredential", "RateLimit", "RequestTooLarge", "ThrottledApiView", "api_error",
-    "exception_handler", "status",
+    "CredentialRequired", "PublicIpThrottle", "RateCredential", "RateLimit", "RequestTooLarge", "StrictSerializer",
+    "ThrottledApiView", "api_error", "exception_handler", "status",
 ]  # fmt: skip
