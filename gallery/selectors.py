@@ -127,12 +127,9 @@ def _decode_cursor(cursor: str) -> tuple[object, int]:
         raise InvalidCursor("the 'after' cursor is not valid; start again from the first page") from exc
 
 
-def _keyset(field: str, tiebreak: str, value: object, pk: int, *, before: bool) -> Q:
-    """The rows after the row with sort key (value, pk) in descending order, or (`before`) those up to and
-    including it. The first condition is redundant but is what an index scan starts from; the OR alone
-    would be a filter over every row."""
-    if before:
-        return Q(**{f"{field}__gte": value}) & (Q(**{f"{field}__gt": value}) | Q(**{field: value, f"{tiebreak}__gte": pk}))
+def _after(field: str, tiebreak: str, value: object, pk: int) -> Q:
+    """The rows after the row with sort key (value, pk), in descending order. The first condition is
+    redundant but is what an index scan starts from; the OR alone would be a filter over every row."""
     return Q(**{f"{field}__lte": value}) & (Q(**{f"{field}__lt": value}) | Q(**{field: value, f"{tiebreak}__lt": pk}))
 
 
@@ -142,7 +139,7 @@ def ordered_after(queryset: QuerySet[Avatar], sort: str, after: str) -> QuerySet
     queryset = queryset.order_by(f"-{field}", f"-{tiebreak}")
     if after:
         value, pk = _decode_cursor(after)
-        queryset = queryset.filter(_keyset(field, tiebreak, value, pk, before=False))
+        queryset = queryset.filter(_after(field, tiebreak, value, pk))
     return queryset
 
 
@@ -167,7 +164,7 @@ def first_matching(ordered: QuerySet[Avatar], query: SearchQuery, sort: str, cou
         return found
     pk = window[-1][0]
     value = Avatar.objects.filter(pk=pk).values_list(field, flat=True).get()
-    rest = ordered.filter(_keyset(field, tiebreak, value, pk, before=False), search=query)
+    rest = ordered.filter(_after(field, tiebreak, value, pk), search=query)
     if wanted * SEARCH_WINDOW > ORDERED_SCAN_BUDGET * len(found):  # a rare word: through the text index
         rest = rest.order_by(_UNINDEXED_SORT_KEYS[field].desc(), F(tiebreak).desc())
     return found + list(rest[:wanted])

@@ -20,9 +20,14 @@ _clients_lock = threading.Lock()
 
 
 class ReusingRedisCacheClient(RedisCacheClient):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Pools with other options (another parser, timeouts) must not be shared with these.
+        self._options_key = repr(sorted(self._pool_options.items(), key=lambda item: item[0]))
+
     def get_client(self, key=None, *, write=False):
         server = self._servers[self._get_connection_pool_index(write)]
-        registry_key = (server, repr(sorted(self._pool_options.items(), key=lambda item: item[0])))
+        registry_key = (server, self._options_key)
         client = _clients.get(registry_key)
         if client is None:
             with _clients_lock:
