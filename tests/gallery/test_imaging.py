@@ -3,7 +3,7 @@
 import io
 
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from gallery import imaging
 from tests.fakes.pexels import pattern_image
@@ -55,6 +55,42 @@ def test_stored_variants_are_re_encoded_without_exif():
         reopened = Image.open(io.BytesIO(variant.data))
         assert dict(reopened.getexif()) == {}
         assert b"SecretCameraMaker" not in variant.data
+
+
+SECRET = b"SECRET-FROM-THE-SOURCE"
+
+
+def _with_metadata(fmt: str) -> bytes:
+    """A 512 px image carrying every kind of metadata its format can hold, each with SECRET in it."""
+    image = Image.open(io.BytesIO(pattern_image(4, size=(512, 512))))
+    exif = Image.Exif()
+    exif[0x010F] = SECRET.decode()  # Make
+    common = {"exif": exif.tobytes(), "icc_profile": b"ICC" + SECRET}
+    if fmt == "JPEG":
+        return _encode(image, fmt, comment=SECRET, dpi=(300, 300), xmp=b"<x>" + SECRET + b"</x>", **common)
+    if fmt == "WEBP":
+        return _encode(image, fmt, xmp=b"<x>" + SECRET + b"</x>", **common)
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", SECRET.decode())
+    return _encode(image, fmt, pnginfo=text, **common)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_nothing_but_the_pixels_survives_the_re_encoding(fmt):
+    """Comments, EXIF, XMP, colour profiles and text chunks are all left behind, at the source's
+    own size (no resize) and below it. Pillow writes a JPEG's comment back by default."""
+    original = _with_metadata(fmt)
+    assert SECRET in original
+
+    square = imaging.square_crop(imaging.decode_image(original))
+    variants = imaging.render_variants(square, max_size=512)
+
+    assert {variant.size for variant in variants} >= {512, 256}
+    for variant in variants:
+        assert SECRET not in variant.data
+        # What the decoder reports of any file of this format (e.g. a JPEG's JFIF header), and nothing more.
+        plain = Image.open(io.BytesIO(imaging.render_variant(Image.new("RGB", (64, 64)), size=64, fmt=variant.format).data))
+        assert Image.open(io.BytesIO(variant.data)).info.keys() == plain.info.keys()
 
 
 def test_the_square_crop_keeps_the_upper_part_of_a_portrait():
