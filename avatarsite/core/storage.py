@@ -6,6 +6,8 @@ Both storages overwrite instead of renaming on a clash (settings: `file_overwrit
 """
 
 import hashlib
+import os
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.core.files.base import ContentFile
@@ -16,6 +18,40 @@ from storages.utils import clean_name
 from .per_process import PerProcess
 
 EXTENSIONS = {"jpeg": "jpg", "webp": "webp", "png": "png"}
+
+
+class R2Storage(S3Storage):
+    """django-storages' S3Storage with one boto3 connection per process instead of one per thread.
+
+    Under ASGI, Django runs each request in a thread of its own, so the per-thread connection was
+    built anew for every request that signed a private URL (a job page, the history, the API): a
+    new boto3 session loads the S3 service model again, about 100 ms. boto3 clients are
+    thread-safe, and what a resource keeps per object lives in the objects made from it per call
+    (`bucket.Object(name)`); django-storages already shares `self.bucket` between threads.
+    A forked child (a Celery prefork worker) makes its own: the parent's sockets are not its own."""
+
+    def __init__(self, **settings) -> None:
+        super().__init__(**settings)
+        self._process_connection: tuple[int, object] | None = None
+
+    @property
+    def connection(self):
+        made = self._process_connection
+        if made is None or made[0] != os.getpid():
+            # Made afresh (after a fork the thread's own would be the parent's). Two threads may
+            # both make one at first use; one of them is kept, both work.
+            self._connections = threading.local()
+            made = self._process_connection = (os.getpid(), super().connection)
+        return made[1]
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.pop("_process_connection", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self._process_connection = None
 
 
 def content_key(*, prefix: str, data: bytes, fmt: str) -> str:

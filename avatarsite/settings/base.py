@@ -191,6 +191,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_DEFAULT_PRIORITY = 5
 # A lost broker connection would redeliver late-ack tasks while the originals keep running.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# One result backend per process, not per thread: under ASGI each request runs in a thread of its
+# own, and every task sent from it built a new backend (a Redis client and pool) for its AsyncResult.
+CELERY_RESULT_BACKEND_THREAD_SAFE = True
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 30
@@ -275,7 +278,7 @@ if R2_ENDPOINT_URL:
     _public_url = urlsplit(env("R2_PUBLIC_URL"))
     STORAGES = {
         "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
+            "BACKEND": "avatarsite.core.storage.R2Storage",
             "OPTIONS": {
                 **_r2_common,
                 "bucket_name": env("R2_BUCKET"),
@@ -285,7 +288,7 @@ if R2_ENDPOINT_URL:
             },
         },
         "public": {
-            "BACKEND": "storages.backends.s3.S3Storage",
+            "BACKEND": "avatarsite.core.storage.R2Storage",
             "OPTIONS": {
                 **_r2_common,
                 "bucket_name": env("R2_PUBLIC_BUCKET"),

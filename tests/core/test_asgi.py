@@ -1,6 +1,8 @@
 """The HTTP side of the ASGI application (the middleware chain and view in one trip to the sync
 thread): both kinds of view, sync pages and the async health check, are served through it."""
 
+import threading
+
 import pytest
 from asgiref.testing import ApplicationCommunicator
 
@@ -37,3 +39,18 @@ async def test_sync_page_and_async_health_check_are_served(settings):
     status, _, body = await _get("/healthz")
     assert status == 200
     assert b'"ok"' in body
+
+
+def test_tasks_sent_from_request_threads_share_the_process_result_backend():
+    """Django runs each ASGI request in a new thread; a backend per thread (Celery's default) was
+    built anew for every task a request sent."""
+    from avatarsite.celery import app
+
+    backends = []
+    for _ in range(3):
+        thread = threading.Thread(target=lambda: backends.append(app.backend))
+        thread.start()
+        thread.join()
+
+    assert len(backends) == 3
+    assert all(backend is app.backend for backend in backends)

@@ -81,7 +81,7 @@ def test_settings_with_env_vars_use_postgres_redis_and_r2(services):
     assert seen["cache_location"] == f"{redis}/2"
     assert seen["channel_layer"] == "RedisChannelLayer"
     for storage in (seen["public"], seen["private"]):
-        assert storage["class"] == "S3Storage"
+        assert storage["class"] == "R2Storage"
         assert storage["region"] == "auto"
         assert storage["signature"] == "s3v4"
         assert storage["checksum"] == "when_required"

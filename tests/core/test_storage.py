@@ -1,5 +1,7 @@
 """Files in R2 (moto plays R2 here): the public CDN storage and the private presigned one."""
 
+import multiprocessing
+import threading
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,6 +12,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from storages.backends.s3 import S3Storage
 
+from avatarsite.core.storage import R2Storage
 from tests.support.s3_capture import s3_capture_server
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -49,6 +52,49 @@ def test_private_file_upload_presigned_get_and_delete_work_against_the_s3_server
     assert signed.status_code == 200
     assert signed.content == b"\x89PNG private bytes"
     assert not storage.exists(name)
+
+
+def test_every_thread_of_a_process_signs_with_one_connection():
+    """Under ASGI each request runs in a thread of its own: a connection per thread (django-storages'
+    default) rebuilt a boto3 session for every request that signed a URL, about 100 ms."""
+    storage = R2Storage(**settings.STORAGES["default"]["OPTIONS"])
+    name = storage.save(_unique_name(".png"), ContentFile(b"\x89PNG shared"))
+    connections, urls = [], []
+
+    def sign() -> None:
+        connections.append(storage.connection)
+        urls.append(storage.url(name))
+
+    threads = [threading.Thread(target=sign) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+        thread.join()  # one after another, as requests are: each thread is new
+    sign()
+
+    assert len(connections) == 4
+    assert all(connection is connections[0] for connection in connections)
+    assert all(requests.get(url, timeout=10).content == b"\x89PNG shared" for url in urls)
+
+
+def _sign_in_child(storage: R2Storage, name: str, results) -> None:
+    inherited = storage._process_connection[1]
+    url = storage.url(name)
+    results.put((storage.connection is not inherited, requests.get(url, timeout=10).status_code))
+
+
+def test_a_forked_child_makes_its_own_connection():
+    """A Celery prefork child must not use the sockets of the connection its parent made."""
+    storage = R2Storage(**settings.STORAGES["default"]["OPTIONS"])
+    name = storage.save(_unique_name(".png"), ContentFile(b"\x89PNG forked"))
+    storage.url(name)  # the parent's connection, made before the fork
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=_sign_in_child, args=(storage, name, results))
+    child.start()
+    child.join(30)
+
+    assert child.exitcode == 0
+    assert results.get(timeout=5) == (True, 200)
 
 
 def test_public_urls_are_plain_cdn_urls_and_private_urls_expire_within_ten_minutes():
