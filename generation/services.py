@@ -290,18 +290,32 @@ def _enqueue_images_finish(job: GenerationJob) -> None:
     job_images_finish.apply_async(args=[str(job.id)], queue=job.queue, priority=min(9, job.priority + 1))
 
 
+# The least time between two progress reports of a run: each is a row write and a message, on the
+# way to the result; a person watching a bar does not need them more often.
+PROGRESS_EVERY_SECONDS = 0.2
+
+
 class _Progress:
-    """Forwards a provider's progress to the job, skipping updates nobody would see."""
+    """Forwards a provider's progress to the job, skipping updates nobody would see, at most one
+    every PROGRESS_EVERY_SECONDS (from the run's start, which reported "Starting"). A report that
+    comes sooner is held: the next report or the adapter's next cancel check (`flush`, at least
+    every poll interval) sends it, and it is dropped if the call ends first (its end says more)."""
 
     def __init__(self, job: GenerationJob) -> None:
-        self.job, self.percent, self.message, self.at = job, -1, "", 0.0
+        self.job, self.percent, self.message, self.at = job, -1, "", time.monotonic()
+        self.held: tuple[int, str] | None = None
 
     def __call__(self, percent: int, message: str) -> None:
-        percent = max(5, min(95, percent))
+        percent = max(5, min(95, percent), self.percent, self.held[0] if self.held else -1)  # never backwards
+        if percent >= self.percent + 5 or percent == 95 or message != self.message:
+            self.held = (percent, message)
+        self.flush()
+
+    def flush(self) -> None:
         now = time.monotonic()
-        if percent >= self.percent + 5 or percent == 95 or (message != self.message and now - self.at >= 0.25):
-            self.percent, self.message, self.at = max(percent, self.percent), message, now
-            job_progress_report(job=self.job, progress=self.percent, message=message)
+        if self.held is not None and now - self.at >= PROGRESS_EVERY_SECONDS:
+            (self.percent, self.message), self.held, self.at = self.held, None, now
+            job_progress_report(job=self.job, progress=self.percent, message=self.message)
 
 
 class _CancelWatch:
@@ -316,6 +330,12 @@ class _CancelWatch:
             self.checked_at = now
             self.canceled = GenerationJob.objects.filter(pk=self.job_id, status=GenerationJob.Status.CANCELED).exists()
         return self.canceled
+
+
+def _cancel_check(*, watch: _CancelWatch, progress: _Progress) -> bool:
+    """The adapters' cancel check, asked at least every poll interval: sends a held report first."""
+    progress.flush()
+    return watch()
 
 
 def _job_claim(*, job_id: str) -> tuple[GenerationJob | None, bool]:
@@ -457,7 +477,7 @@ def _call_with_retries(
         context = CallContext(
             on_progress=progress,
             on_submitted=functools.partial(_call_record_request_id, call),
-            should_cancel=watch,
+            should_cancel=functools.partial(_cancel_check, watch=watch, progress=progress),
             resume_id=call.request_id,
             lookup_since=lookup_since,
             deadline=deadline,

@@ -2,8 +2,10 @@
 (the protocol fakes test the real adapters themselves)."""
 
 import io
+import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 
 from PIL import Image
 
@@ -29,12 +31,16 @@ def _bomb() -> bytes:
 UNUSABLE = {"not-an-image": lambda: b"<html>an error page</html>", "bomb": _bomb}
 SCRIPTS: dict[str, deque] = {}
 CALLS: list[str] = []
+# What a "progress" answer calls at each of its pauses, with the pause's name (a test replaces it).
+on_pause: Callable[[str], None] = lambda name: None  # noqa: E731
 
 
 class ScriptedProvider:
     """Each call pops the next answer for its name: "ok", "transient", "lost" (transient, but the
     request lives on at the provider: resumable), "permanent", "refused", "partial" (one of two
-    images withheld), "not-an-image" or "bomb" (a small PNG declaring 20,000 x 20,000 pixels).
+    images withheld), "not-an-image" or "bomb" (a small PNG declaring 20,000 x 20,000 pixels),
+    "progress" (before drawing: a burst of reports, a quiet spell ended by a cancel check, another
+    burst; `on_pause` after each).
     CALLS records each call, and "<name>:resume:<id>" when a call resumes a recorded request
     instead of submitting."""
 
@@ -61,6 +67,16 @@ class ScriptedProvider:
             raise PermanentProviderError(f"{self.name} answered 422")
         if answer == "refused":
             raise ContentRefusedError(f"{self.name} flagged NSFW content")
+        if answer == "progress":
+            for step in (1, 2, 3):
+                context.on_progress(20 + 10 * step, f"Generating (step {step}/6)")
+            on_pause("first burst")
+            time.sleep(0.3)
+            context.should_cancel()
+            on_pause("cancel check")
+            for step in (4, 5):
+                context.on_progress(20 + 10 * step, f"Generating (step {step}/6)")
+            on_pause("second burst")
         if answer in UNUSABLE:
             images = [GeneratedImage(UNUSABLE[answer](), "image/png", 1024, 1024)]
             return GenerationResult(images=images, provider=self.name, model=request.model, cost_usd=0.003)

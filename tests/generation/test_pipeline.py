@@ -16,6 +16,7 @@ from generation.breaker import breaker_allows, breaker_record_success, breaker_s
 from generation.models import CostEntry, GeneratedImage, GenerationJob
 from generation.quotas import QuotaExceededError
 from generation.services import (
+    PROGRESS_EVERY_SECONDS,
     GenerationError,
     PromptRefusedError,
     generation_job_cancel,
@@ -77,6 +78,30 @@ def test_a_job_runs_once_stores_private_variants_and_a_rerun_changes_nothing(pro
     storage = storages["default"]
     assert all(storage.exists(v["key"]) for v in image.variants)
     assert "X-Amz-Signature" in storage.url(image.variants[0]["key"])  # private: signed URLs only
+
+
+def test_progress_is_written_at_most_every_fifth_of_a_second_and_a_held_report_goes_out_at_the_next_check(providers, user, monkeypatch):
+    """Each report is a row write and a message on the way to the result: a burst is held, the
+    adapter's cancel check (every poll) sends the newest, and what is still held at the end is
+    dropped (the success says more)."""
+    assert PROGRESS_EVERY_SECONDS < 0.3  # the scripted quiet spell
+    job = generation_job_create(user_id=user.pk, prompt=PROMPT, seed=7)
+    seen = {}
+
+    def on_pause(name: str) -> None:
+        seen[name] = GenerationJob.objects.values_list("progress", "message").get()
+
+    monkeypatch.setattr(scripted, "on_pause", on_pause)
+    script("fal", "progress")
+
+    done = generation_job_run(job_id=str(job.id))
+
+    assert seen == {
+        "first burst": (1, "Starting"),  # the claim's report, within the interval: the burst is held
+        "cancel check": (50, "Generating (step 3/6)"),  # the newest of the burst, once the interval has passed
+        "second burst": (50, "Generating (step 3/6)"),
+    }
+    assert (done.status, done.progress, done.message) == ("succeeded", 100, "Done")
 
 
 def test_transient_failures_are_retried_then_the_next_provider_serves(providers, user):
