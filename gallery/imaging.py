@@ -60,8 +60,11 @@ def decode_image(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels:
 
 
 def square_crop(image: Image.Image) -> Image.Image:
-    """The largest square, centred across and set high on portraits, where faces usually are."""
+    """The largest square, centred across and set high on portraits, where faces usually are.
+    A square image is returned as it is (a crop would copy every pixel)."""
     width, height = image.size
+    if width == height:
+        return image
     side = min(width, height)
     left = (width - side) // 2
     top = (height - side) // 4 if height > width else 0

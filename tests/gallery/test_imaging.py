@@ -101,6 +101,7 @@ def test_the_square_crop_keeps_the_upper_part_of_a_portrait():
 
     assert square.size == (100, 100)
     assert square.getpixel((50, 50)) == (255, 0, 0)
+    assert imaging.square_crop(square) is square  # nothing to cut: no copy
 
 
 def test_resized_and_recompressed_copies_hash_alike_and_different_pictures_do_not():
