@@ -16,9 +16,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.files.storage import storages
-from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Case, F, Value, When
-from django.db.models.functions import Coalesce, Greatest
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from avatarsite.core.storage import store_content, store_content_started
@@ -319,10 +317,12 @@ class _Progress:
 
 
 class _CancelWatch:
-    """Asked by adapters between polls: has the user canceled this job? (read at most every 0.5 s)"""
+    """Asked by adapters between polls: has the user canceled this job? (read at most every 0.5 s;
+    made as the run claims the job, which it would not have if it were canceled: the first read
+    is due half a second later, not on the way to a provider that answers at once)"""
 
     def __init__(self, job_id) -> None:
-        self.job_id, self.checked_at, self.canceled = job_id, 0.0, False
+        self.job_id, self.checked_at, self.canceled = job_id, time.monotonic(), False
 
     def __call__(self) -> bool:
         now = time.monotonic()
@@ -342,25 +342,34 @@ def _job_claim(*, job_id: str) -> tuple[GenerationJob | None, bool]:
     """Mark the job running for this run; (job, may_run). A finished job is left alone, so a
     redelivered task charges, counts and stores nothing twice; a job found running was cut off
     and runs again (resuming its provider request), up to GENERATION_MAX_RUNS starts.
-    One conditional UPDATE (it locks the row as it changes it, so two runs count two starts),
-    then the row as it now is: two round trips where a locked read and a write took four."""
+    One conditional UPDATE that returns the row as it now is (it locks the row as it changes it,
+    so two runs count two starts): one round trip, where the ORM's update and a read took two
+    and about a millisecond of query building, on the way to every job's provider call."""
     now = timezone.now()
-    claimed = (
-        GenerationJob.objects.filter(pk=job_id)
-        .exclude(status__in=GenerationJob.TERMINAL_STATUSES)
-        .update(
-            runs=F("runs") + 1,
-            status=GenerationJob.Status.RUNNING,
-            started_at=Coalesce("started_at", Value(now)),
-            progress=Greatest("progress", Value(1), output_field=models.PositiveSmallIntegerField()),
-            message=Case(When(runs=0, then=Value("Starting")), default=Value("Picking up where the last run stopped")),
-            deadline_at=now + timedelta(seconds=settings.GENERATION_RUN_TIMEOUT_SECONDS),
-            updated_at=now,
-        )
+    table, ops = GenerationJob._meta.db_table, connection.ops
+    terminal = ", ".join(["%s"] * len(GenerationJob.TERMINAL_STATUSES))
+    # SQLite (3.35+) and PostgreSQL both take UPDATE ... RETURNING; SET reads the row's old values.
+    # Only the quoted table name and placeholders are formatted in; every value is a parameter.
+    sql = (
+        f"UPDATE {ops.quote_name(table)} SET runs = runs + 1, status = %s, started_at = COALESCE(started_at, %s),"  # noqa: S608
+        " progress = CASE WHEN progress > 1 THEN progress ELSE 1 END,"
+        " message = CASE WHEN runs = 0 THEN %s ELSE %s END, deadline_at = %s, updated_at = %s"
+        f" WHERE id = %s AND status NOT IN ({terminal}) RETURNING *"
     )
-    job = GenerationJob.objects.filter(pk=job_id).first()
-    if not claimed or job is None:  # gone, or finished already
-        return job, False
+    params = [
+        GenerationJob.Status.RUNNING,
+        ops.adapt_datetimefield_value(now),
+        "Starting",
+        "Picking up where the last run stopped",
+        ops.adapt_datetimefield_value(now + timedelta(seconds=settings.GENERATION_RUN_TIMEOUT_SECONDS)),
+        ops.adapt_datetimefield_value(now),
+        GenerationJob._meta.pk.get_db_prep_value(job_id, connection),
+        *GenerationJob.TERMINAL_STATUSES,
+    ]
+    claimed = list(GenerationJob.objects.raw(sql, params))
+    if not claimed:  # gone, or finished already
+        return GenerationJob.objects.filter(pk=job_id).first(), False
+    job = claimed[0]
     return job, job.runs <= settings.GENERATION_MAX_RUNS
 
 
@@ -536,13 +545,23 @@ def _job_succeed(*, job: GenerationJob, result: GenerationResult, stored: list[S
     """Settle the provider call and record the stored images, and finish the job, once: one
     transaction, written while the files upload and committed once they are all stored (files
     first, rows after). An upload that fails rolls it all back: the call stays open with its
-    request id, so the reconciler resumes that request (no second charge)."""
+    request id, so the reconciler resumes that request (no second charge).
+    The job is finished by a conditional UPDATE (which locks its row until the commit, as a
+    locked read would): `job` is this run's row, which only a cancel, a failure or the reconciler
+    changes while it runs, and each of those ends the job."""
     with transaction.atomic():
         _call_settle(call=call, outcome=CostEntry.Outcome.SUCCEEDED, result=result)
-        job = GenerationJob.objects.select_for_update().get(pk=job.pk)
-        if job.status in GenerationJob.TERMINAL_STATUSES:  # canceled meanwhile, or settled by the reconciler
-            _uploads_wait(stored)
-            return job
+        now = timezone.now()
+        fields = {"status": GenerationJob.Status.SUCCEEDED, "progress": 100, "message": "Done", "finished_at": now, "updated_at": now}
+        if result.refused_count and job.quota_units:
+            # Images the provider withheld are not charged: the job keeps only what it delivered.
+            fields["quota_units"] = max(0, job.quota_units - result.refused_count)
+            fields["message"] = f"Done. {result.refused_count} image(s) were withheld as unsafe and not charged."
+        if not GenerationJob.objects.filter(pk=job.pk).exclude(status__in=GenerationJob.TERMINAL_STATUSES).update(**fields):
+            _uploads_wait(stored)  # canceled meanwhile, or settled by the reconciler
+            return GenerationJob.objects.get(pk=job.pk)
+        for name, value in fields.items():
+            setattr(job, name, value)
         rows = [
             GeneratedImage(
                 job=job, index=index, width=image.width, height=image.height, variants=image.variants, provider=result.provider,
@@ -554,15 +573,6 @@ def _job_succeed(*, job: GenerationJob, result: GenerationResult, stored: list[S
         # One statement for all of them; a row left by an earlier attempt is overwritten.
         GeneratedImage.objects.bulk_create(rows, update_conflicts=True, unique_fields=["job", "index"], update_fields=_IMAGE_RESULT_FIELDS)
         _uploads_wait(stored)
-        fields = ["status", "progress", "message", "finished_at", "updated_at"]
-        job.status, job.progress, job.finished_at = GenerationJob.Status.SUCCEEDED, 100, timezone.now()
-        job.message = "Done"
-        if result.refused_count and job.quota_units:
-            # Images the provider withheld are not charged: the job keeps only what it delivered.
-            job.quota_units = max(0, job.quota_units - result.refused_count)
-            job.message = f"Done. {result.refused_count} image(s) were withheld as unsafe and not charged."
-            fields.append("quota_units")
-        job.save(update_fields=fields)
         transaction.on_commit(lambda: _job_succeeded_announce(job, images=rows))
     return job
 

@@ -52,3 +52,38 @@ def test_serve_command_answers_healthz_on_the_embedded_default(tmp_path, artifac
     assert body["checks"]["broker"]["backend"] == "memory"
     assert css_status == 200
     assert exit_code == 0
+
+
+JOB_ON_SQLITE = """
+import json
+from avatarsite.accounts.services import user_create
+from generation.models import GenerationJob
+from generation.services import _job_claim, generation_job_create, generation_job_run
+
+user = user_create(username="ada", email="ada@example.com", password="a-long-password-1")
+done = generation_job_run(job_id=str(generation_job_create(user_id=user.pk, prompt="a fox in a scarf", style="flat").id))
+again, may_run = _job_claim(job_id=str(done.id))  # a redelivered task: left alone
+cut = generation_job_create(user_id=user.pk, prompt="a fox in a hat", style="flat")
+GenerationJob.objects.filter(pk=cut.pk).update(status="running", runs=1, progress=40)  # a run that was cut off
+resumed, resumed_may_run = _job_claim(job_id=str(cut.pk))
+print(json.dumps({
+    "done": [done.status, done.runs, done.images.count()], "again": [again.status, again.runs, may_run],
+    "resumed": [resumed.status, resumed.runs, resumed.progress, resumed.message, resumed_may_run, resumed.started_at is not None],
+}))
+"""
+
+
+def test_a_job_is_claimed_and_runs_on_the_embedded_default_sqlite(tmp_path):
+    """The claim is one UPDATE ... RETURNING, which SQLite (3.35+) takes as PostgreSQL does."""
+    env = _embedded_env(tmp_path)
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=PROJECT_DIR, env=env, check=True, timeout=120)
+
+    result = subprocess.run(
+        [PYTHON, "manage.py", "shell", "-c", JOB_ON_SQLITE], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["done"] == ["succeeded", 1, 1]
+    assert seen["again"] == ["succeeded", 1, False]
+    assert seen["resumed"] == ["running", 2, 40, "Picking up where the last run stopped", True, True]

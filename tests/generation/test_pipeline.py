@@ -371,6 +371,19 @@ def test_the_reconciler_closes_a_request_left_open_by_a_finished_job(providers, 
     assert CostEntry.objects.get(pk=call.pk).outcome == "canceled"
 
 
+def test_a_job_canceled_while_its_provider_delivers_stays_canceled_and_the_paid_call_is_recorded(providers, user, monkeypatch):
+    job = generation_job_create(user_id=user.pk, prompt=PROMPT)
+    monkeypatch.setattr(scripted, "on_pause", lambda name: name == "second burst" and generation_job_cancel(job=job))
+    script("fal", "progress")  # the user cancels after the provider's last cancel check: it delivers
+
+    done = generation_job_run(job_id=str(job.id))
+
+    assert done.status == "canceled"
+    assert not GeneratedImage.objects.filter(job=job).exists()
+    call = CostEntry.objects.get(job=job)
+    assert (call.outcome, call.images, call.cost_usd) == ("succeeded", 1, Decimal("0.003"))
+
+
 def test_canceling_after_a_provider_delivered_does_not_refund(providers, user):
     job = generation_job_create(user_id=user.pk, prompt=PROMPT)
     call = _cut_off_mid_call(job, request_id="fal-done")
