@@ -313,19 +313,20 @@ def breakdown(runs: list[Run], latency: float) -> dict[str, list[float]]:
         add(PICKUP, job.started_at.timestamp() - job.created_at.timestamp())
         add("claimed -> provider call opened (breaker, ledger row)", call.created_at.timestamp() - job.started_at.timestamp())
         add(
-            f"provider call incl. download and check, minus L={latency:g}",
+            f"provider call incl. download and decoding, minus L={latency:g}",
             call.finished_at.timestamp() - call.created_at.timestamp() - latency,
         )
-        # The upload runs from the check on, while the ledger line is settled and the image rows written.
-        add("call settled -> job succeeded (upload's end, rows, row lock)", job.finished_at.timestamp() - call.finished_at.timestamp())
-        add("job succeeded -> client has the message", run.done_wall - job.finished_at.timestamp())
+        # The JPEG is encoded and uploaded from the decoding on, while the ledger line is settled,
+        # the job row finished (its conditional UPDATE) and the image rows written.
+        add("call settled -> job row finished", job.finished_at.timestamp() - call.finished_at.timestamp())
+        add("job row finished -> client has the message (image rows, upload's end, commit)", run.done_wall - job.finished_at.timestamp())
     return segments
 
 
 def print_breakdown(title: str, segments: dict[str, list[float]]) -> None:
     print(f"\n{title} (ms)")
     for name, values in segments.items():
-        print(f"  {name:<62}{p50_p95(values)}")
+        print(f"  {name:<80}{p50_p95(values)}")
 
 
 def cpu_seconds(stack: "Stack") -> dict[str, float]:

@@ -9,7 +9,6 @@ import logging
 import re
 import secrets
 import time
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -19,7 +18,7 @@ from django.core.files.storage import storages
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from avatarsite.core.storage import store_content, store_content_started
+from avatarsite.core.storage import StartedWrite, store_content, store_content_started
 from billing.entitlements import Entitlements, entitlements
 from gallery import imaging
 
@@ -210,18 +209,23 @@ def _job_reuse(*, earlier: GenerationJob, fields: dict, now) -> GenerationJob:
 
 @dataclass(frozen=True)
 class StoredImage:
+    """A result image verified and being stored: its one variant (the largest size served, as a
+    JPEG) is encoded and uploaded on the upload thread while the run records the result."""
+
     width: int
     height: int
-    variants: list[dict]
-    # The first variant's upload, when it is still running (see _store_image).
-    upload: Future | None = None
+    write: StartedWrite
+
+    def variants(self) -> list[dict]:
+        """The stored variant (waits until it is encoded; raises what encoding raised)."""
+        key, size = self.write.key_and_size()
+        return [{"size": self.width, "format": "jpeg", "key": key, "bytes": size}]
 
 
 def _uploads_wait(stored: list[StoredImage]) -> None:
     """Until every file is stored; raises what an upload raised."""
     for image in stored:
-        if image.upload is not None:
-            image.upload.result()
+        image.write.written.result()
 
 
 # Generated images are served up to 2048 px (premium), plus the gallery's sizes below their own side.
@@ -247,10 +251,11 @@ def _store_image(*, data: bytes) -> StoredImage:
     Raises imaging.UnsafeImageError for bytes that are not an image we accept."""
     square = imaging.square_crop(imaging.decode_image(data))
     size = _generated_sizes(square.width)[-1]
-    jpeg = imaging.render_variant(square, size=size, fmt="jpeg").data
-    # The upload runs while the run records the result (_job_succeed waits for it before committing).
-    key, upload = store_content_started(storage="default", prefix="generated", data=jpeg, fmt="jpeg")
-    return StoredImage(size, size, [{"size": size, "format": "jpeg", "key": key, "bytes": len(jpeg)}], upload)
+    # Encoded and uploaded while the run records the result (_job_succeed waits before committing).
+    write = store_content_started(
+        storage="default", prefix="generated", fmt="jpeg", make=lambda: imaging.render_variant(square, size=size, fmt="jpeg").data
+    )
+    return StoredImage(size, size, write)
 
 
 def generation_job_images_finish(*, job_id: str) -> int:
@@ -564,7 +569,7 @@ def _job_succeed(*, job: GenerationJob, result: GenerationResult, stored: list[S
             setattr(job, name, value)
         rows = [
             GeneratedImage(
-                job=job, index=index, width=image.width, height=image.height, variants=image.variants, provider=result.provider,
+                job=job, index=index, width=image.width, height=image.height, variants=image.variants(), provider=result.provider,
                 model=result.model, model_version=result.model_version, seed=job.seed + index, prompt=job.prompt,
                 licence_note=result.licence_note, content_rating="general",
             )

@@ -8,7 +8,9 @@ Both storages overwrite instead of renaming on a clash (settings: `file_overwrit
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
@@ -69,12 +71,35 @@ def store_content(*, storage: str, prefix: str, data: bytes, fmt: str, skip_exis
     return key
 
 
-def store_content_started(*, storage: str, prefix: str, data: bytes, fmt: str) -> tuple[str, Future]:
-    """As `store_content`, but the write runs on the process's upload thread: the key at once, and
-    the write's future (its result() raises what the write raised). The caller overlaps its own work
-    with the upload and waits for it before anything that refers to the key is committed."""
-    key = content_key(prefix=prefix, data=data, fmt=fmt)
-    return key, _uploader.get().submit(_write, storages[storage], key, data)
+@dataclass(frozen=True)
+class StartedWrite:
+    """A file being made and stored on the process's upload thread (`store_content_started`)."""
+
+    made: Future  # (key, size in bytes), as soon as the bytes are made
+    written: Future  # None once stored; result() raises what making or writing raised
+
+    def key_and_size(self) -> tuple[str, int]:
+        return self.made.result()
+
+
+def store_content_started(*, storage: str, prefix: str, fmt: str, make: Callable[[], bytes]) -> StartedWrite:
+    """As `store_content`, for the bytes `make()` returns, made and written on the process's upload
+    thread. The caller does its own work meanwhile (Pillow lets go of the GIL while it encodes),
+    reads the key once the bytes are made, and waits for the write before anything that refers to
+    the key is committed."""
+    made: Future = Future()
+
+    def make_and_write() -> None:
+        try:
+            data = make()
+            key = content_key(prefix=prefix, data=data, fmt=fmt)
+        except BaseException as exc:
+            made.set_exception(exc)
+            raise
+        made.set_result((key, len(data)))
+        _write(storages[storage], key, data)
+
+    return StartedWrite(made, _uploader.get().submit(make_and_write))
 
 
 # One thread per process, kept: the storage's client (per thread) and its connections stay warm.

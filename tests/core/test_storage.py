@@ -148,3 +148,37 @@ def test_header_capture_detects_the_checksum_headers_of_boto3_defaults():
 
     [put] = log.puts()
     assert any(name.startswith("x-amz-checksum-") for name in _forbidden_headers(put.headers))
+
+
+def test_a_started_write_gives_the_key_once_the_bytes_are_made_and_stores_them():
+    from avatarsite.core.storage import content_key, store_content_started
+
+    made_in = []
+
+    def make() -> bytes:
+        made_in.append(threading.current_thread().name)
+        return b"\x89PNG started " + uuid.uuid4().bytes
+
+    write = store_content_started(storage="default", prefix="tests", fmt="png", make=make)
+    key, size = write.key_and_size()
+    write.written.result(timeout=30)
+
+    with storages["default"].open(key) as stored:
+        data = stored.read()
+    assert key == content_key(prefix="tests", data=data, fmt="png")
+    assert size == len(data)
+    assert made_in[0].startswith("store-content")  # on the upload thread, not the caller's
+
+
+def test_a_started_write_whose_bytes_cannot_be_made_raises_on_both_futures_and_writes_nothing():
+    from avatarsite.core.storage import store_content_started
+
+    def make() -> bytes:
+        raise ValueError("not an image we can encode")
+
+    write = store_content_started(storage="default", prefix="tests", fmt="png", make=make)
+
+    with pytest.raises(ValueError, match="encode"):
+        write.key_and_size()
+    with pytest.raises(ValueError, match="encode"):
+        write.written.result(timeout=30)
