@@ -96,6 +96,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Accounts ---------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# Sessions are read from the cache (Redis; in-process on the embedded default) and kept in the
+# database too, so none is lost when the cache is flushed: a signed-in request no longer waits
+# for a database read before its first line of view code (every page, the generate form, the
+# websocket's sign-in).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
