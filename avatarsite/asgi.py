@@ -40,3 +40,8 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(generation_websockets))),
     }
 )
+
+from avatarsite.core.lifelong import lifelong_objects_freeze  # noqa: E402
+
+# Each web server process, before its first request (see that module).
+lifelong_objects_freeze()

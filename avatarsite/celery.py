@@ -1,6 +1,5 @@
 """The Celery app: named queues per lane and the routes that put tasks on them."""
 
-import gc
 import os
 
 from celery import Celery
@@ -48,19 +47,7 @@ def _release_database_connections(task=None, **kwargs) -> None:
 
 @worker_process_init.connect
 def _freeze_what_the_process_keeps(**kwargs) -> None:
-    """In each prefork child, once it is set up: make the objects it keeps for its whole life
-    (Django's, and the S3 client and channel layer, made here rather than by the first task) and
-    then move them all out of the garbage collector's sight (`gc.freeze`). Otherwise each full
-    collection walks them all, about 230,000 objects (50 to 160 ms measured here), a pause in the
-    middle of whatever job is running; after it, about 10,000. They are never garbage, so
-    nothing is lost."""
-    from channels.layers import get_channel_layer
-    from django.core.files.storage import storages
+    """Each prefork child, once it is set up (see avatarsite/core/lifelong.py)."""
+    from .core.lifelong import lifelong_objects_freeze
 
-    from .core.storage import R2Storage
-
-    for alias in ("default", "public"):
-        if isinstance(storages[alias], R2Storage):
-            storages[alias].connection  # noqa: B018 - made now, so it is frozen with the rest
-    get_channel_layer()
-    gc.freeze()
+    lifelong_objects_freeze()
