@@ -26,4 +26,4 @@ ENV DJANGO_SETTINGS_MODULE=avatarsite.settings.production
 EXPOSE 8000
 # HTTP and websockets. X-Forwarded-* headers are honoured only from the addresses in
 # FORWARDED_ALLOW_IPS (uvicorn's own variable, default 127.0.0.1): set it to the TLS proxy's address.
-CMD ["uvicorn", "avatarsite.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
+CMD ["uvicorn", "avatarsite.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--lifespan", "on"]

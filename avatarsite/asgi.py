@@ -32,16 +32,27 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from avatarsite.core.lifelong import lifelong_objects_freeze  # noqa: E402
 from generation.routing import websocket_urlpatterns as generation_websockets  # noqa: E402
+
+
+async def lifespan(scope, receive, send) -> None:
+    """The server process's start and stop (uvicorn --lifespan on, as the image runs it): at the
+    start, before the first request, its lifelong objects are made and frozen (see that module)."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            lifelong_objects_freeze()
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(generation_websockets))),
+        "lifespan": lifespan,
     }
 )
-
-from avatarsite.core.lifelong import lifelong_objects_freeze  # noqa: E402
-
-# Each web server process, before its first request (see that module).
-lifelong_objects_freeze()

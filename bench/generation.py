@@ -439,7 +439,7 @@ class Stack:
             self.children.append(fake.start(port))
             self.fakes[latency] = f"http://127.0.0.1:{port}"
         self.web_port = free_port()
-        command = [*uvicorn_command(self.web_port, workers=self.web_workers), "--lifespan", "off"]
+        command = uvicorn_command(self.web_port, workers=self.web_workers)
         self.web = Child("uvicorn", command, self.env, self.logs / "uvicorn.log")
         self.children.append(self.web.start(self.web_port))
 

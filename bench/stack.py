@@ -51,4 +51,4 @@ def percentile(values: list[float], fraction: float) -> float:
 def uvicorn_command(port: int, *, workers: int = 1) -> list[str]:
     """The web server as deployed: uvicorn on loopback, quiet."""
     return [sys.executable, "-m", "uvicorn", "avatarsite.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-            "--workers", str(workers), "--no-access-log", "--log-level", "warning"]  # fmt: skip
+            "--workers", str(workers), "--no-access-log", "--log-level", "warning", "--lifespan", "on"]  # fmt: skip

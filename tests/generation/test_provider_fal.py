@@ -102,7 +102,7 @@ def test_submit_sends_the_flux_input_and_the_key_header(fake: FakeFal) -> None:
 
 
 def test_on_submitted_is_called_once_with_the_id_before_the_request_completes(fake: FakeFal) -> None:
-    fake.queue_seconds = 0.1
+    fake.queue_seconds = 0.5  # wide enough that a loaded machine still sees the id before the request runs
     recorder = Recorder(fake)
     result = adapter(fake).generate(REQUEST, recorder.context())
 
