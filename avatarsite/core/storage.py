@@ -102,7 +102,7 @@ def store_content_started(*, storage: str, prefix: str, fmt: str, make: Callable
     return StartedWrite(made, _uploader.get().submit(make_and_write))
 
 
-# One thread per process, kept: the storage's client (per thread) and its connections stay warm.
+# One thread per process, kept: it and the connections of the process's S3 client stay warm.
 _uploader = PerProcess(lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-content"))
 
 
