@@ -5,6 +5,14 @@ import subprocess
 
 from tests.support.processes import PROJECT_DIR, PYTHON, project_env
 
+
+def _process_started(code: str) -> dict:
+    """Run `code` in a fresh Python process of the project; the JSON it prints last."""
+    result = subprocess.run([PYTHON, "-c", code], cwd=PROJECT_DIR, env=project_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 CHILD_START = """
 import gc, json
 import django
@@ -22,10 +30,8 @@ print(json.dumps({"before": before, "after": gc.get_freeze_count(), "tracked": l
 def test_a_starting_child_makes_its_lifelong_objects_and_hides_them_from_the_garbage_collector():
     """Full collections walked every object Django and boto3 keep: a pause of up to 160 ms in the
     middle of a job. Frozen at the child's start, a collection walks a fraction of them."""
-    result = subprocess.run([PYTHON, "-c", CHILD_START], cwd=PROJECT_DIR, env=project_env(), capture_output=True, text=True, timeout=120)
+    seen = _process_started(CHILD_START)
 
-    assert result.returncode == 0, result.stderr[-3000:]
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["before"] == 0
     assert seen["connection"]  # the S3 client, made before the freeze rather than by the first task
     assert seen["after"] > 10 * seen["tracked"]
@@ -52,10 +58,8 @@ print(json.dumps({"imported": imported, "started": started, "after": gc.get_free
 def test_a_web_server_process_freezes_its_lifelong_objects_at_startup():
     """A full collection in the web process paused every request in flight (108 ms measured).
     At the server's start (the ASGI lifespan), not on import: a test process imports it too."""
-    result = subprocess.run([PYTHON, "-c", WEB_START], cwd=PROJECT_DIR, env=project_env(), capture_output=True, text=True, timeout=120)
+    seen = _process_started(WEB_START)
 
-    assert result.returncode == 0, result.stderr[-3000:]
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert (seen["imported"], seen["started"]) == (0, "lifespan.startup.complete")
     assert seen["connection"]
     assert seen["after"] > 10 * seen["tracked"]
