@@ -12,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from botocore.handlers import add_expect_header
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from storages.backends.s3 import S3Storage
@@ -30,7 +31,12 @@ class R2Storage(S3Storage):
     new boto3 session loads the S3 service model again, about 100 ms. boto3 clients are
     thread-safe, and what a resource keeps per object lives in the objects made from it per call
     (`bucket.Object(name)`); django-storages already shares `self.bucket` between threads.
-    A forked child (a Celery prefork worker) makes its own: the parent's sockets are not its own."""
+    A forked child (a Celery prefork worker) makes its own: the parent's sockets are not its own.
+
+    Its uploads go without `Expect: 100-continue`. botocore sends that header with every PutObject
+    and holds the body back until the server answers "100 Continue": a round trip to R2 before
+    each upload starts, for a body of a few hundred kilobytes that the server would take anyway
+    (and, against some servers, a second's wait or a poisoned connection: boto/botocore#3755)."""
 
     def __init__(self, **settings) -> None:
         super().__init__(**settings)
@@ -43,7 +49,9 @@ class R2Storage(S3Storage):
             # Made afresh (after a fork the thread's own would be the parent's). Two threads may
             # both make one at first use; one of them is kept, both work.
             self._connections = threading.local()
-            made = self._process_connection = (os.getpid(), super().connection)
+            resource = super().connection
+            resource.meta.client.meta.events.unregister("before-call.s3", add_expect_header)
+            made = self._process_connection = (os.getpid(), resource)
         return made[1]
 
     def __getstate__(self) -> dict:

@@ -150,6 +150,27 @@ def test_header_capture_detects_the_checksum_headers_of_boto3_defaults():
     assert any(name.startswith("x-amz-checksum-") for name in _forbidden_headers(put.headers))
 
 
+@pytest.mark.parametrize("alias", ["default", "public"])
+def test_uploads_send_their_body_at_once_without_waiting_for_100_continue(alias):
+    """No round trip to R2 before each upload's body goes out (R2Storage), through django-storages'
+    save() and the single PutObject the pipeline sends."""
+    with s3_capture_server() as (endpoint, log):
+        storage = R2Storage(**{**settings.STORAGES[alias]["OPTIONS"], "endpoint_url": endpoint})
+        storage.save("probe/saved.webp", ContentFile(b"x" * 2048))
+        storage.connection.meta.client.put_object(Bucket=storage.bucket_name, Key="probe/put.webp", Body=b"y" * 2048)
+
+    puts = log.puts()
+    assert [put.body[-2048:] for put in puts] == [b"x" * 2048, b"y" * 2048]
+    assert [put.headers.get("expect") for put in puts] == [None, None]
+
+
+def test_header_capture_sees_the_100_continue_that_botocore_sends_by_default():
+    with s3_capture_server() as (endpoint, log):
+        S3Storage(**{**settings.STORAGES["default"]["OPTIONS"], "endpoint_url": endpoint}).save("probe/a.webp", ContentFile(b"x" * 2048))
+
+    assert log.puts()[0].headers.get("expect") == "100-continue"
+
+
 def test_a_started_write_gives_the_key_once_the_bytes_are_made_and_stores_them():
     from avatarsite.core.storage import content_key, store_content_started
 
