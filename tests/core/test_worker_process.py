@@ -3,6 +3,7 @@
 import json
 import subprocess
 
+from avatarsite.core.lifelong import IMAGE_MEMORY_BLOCKS_KEPT
 from tests.support.processes import PROJECT_DIR, PYTHON, project_env
 
 
@@ -20,10 +21,11 @@ django.setup()
 from celery.signals import worker_process_init
 import avatarsite.celery  # noqa: F401 - connects the handlers
 from django.core.files.storage import storages
+from PIL import Image
 before = gc.get_freeze_count()
 worker_process_init.send(sender=None)
 print(json.dumps({"before": before, "after": gc.get_freeze_count(), "tracked": len(gc.get_objects()),
-                  "connection": storages["default"]._process_connection is not None}))
+                  "connection": storages["default"]._process_connection is not None, "image_blocks": Image.core.get_blocks_max()}))
 """
 
 
@@ -35,6 +37,7 @@ def test_a_starting_child_makes_its_lifelong_objects_and_hides_them_from_the_gar
     assert seen["before"] == 0
     assert seen["connection"]  # the S3 client, made before the freeze rather than by the first task
     assert seen["after"] > 10 * seen["tracked"]
+    assert seen["image_blocks"] == IMAGE_MEMORY_BLOCKS_KEPT  # Pillow's default, 0, gives each image's memory back
 
 
 WEB_START = """
@@ -42,6 +45,7 @@ import asyncio, gc, json
 from asgiref.testing import ApplicationCommunicator
 from avatarsite.asgi import application  # what uvicorn imports in each of its processes
 from django.core.files.storage import storages
+from PIL import Image
 imported = gc.get_freeze_count()
 
 async def start():
@@ -51,7 +55,7 @@ async def start():
 
 started = asyncio.run(start())
 print(json.dumps({"imported": imported, "started": started, "after": gc.get_freeze_count(), "tracked": len(gc.get_objects()),
-                  "connection": storages["default"]._process_connection is not None}))
+                  "connection": storages["default"]._process_connection is not None, "image_blocks": Image.core.get_blocks_max()}))
 """
 
 
@@ -63,3 +67,4 @@ def test_a_web_server_process_freezes_its_lifelong_objects_at_startup():
     assert (seen["imported"], seen["started"]) == (0, "lifespan.startup.complete")
     assert seen["connection"]
     assert seen["after"] > 10 * seen["tracked"]
+    assert seen["image_blocks"] == IMAGE_MEMORY_BLOCKS_KEPT
