@@ -209,17 +209,15 @@ def _job_reuse(*, earlier: GenerationJob, fields: dict, now) -> GenerationJob:
 
 @dataclass(frozen=True)
 class StoredImage:
-    """A result image verified and being stored: its one variant (the largest size served, as a
-    JPEG) is encoded and uploaded on the upload thread while the run records the result."""
+    """A result image verified, re-encoded and being stored: its one variant (the largest size
+    served, as a JPEG) uploads on the upload thread while the run records the result."""
 
     width: int
     height: int
     write: StartedWrite
 
     def variants(self) -> list[dict]:
-        """The stored variant (waits until it is encoded; raises what encoding raised)."""
-        key, size = self.write.key_and_size()
-        return [{"size": self.width, "format": "jpeg", "key": key, "bytes": size}]
+        return [{"size": self.width, "format": "jpeg", "key": self.write.key, "bytes": self.write.size}]
 
 
 def _uploads_wait(stored: list[StoredImage]) -> None:
@@ -251,11 +249,9 @@ def _store_image(*, data: bytes) -> StoredImage:
     Raises imaging.UnsafeImageError for bytes that are not an image we accept."""
     square = imaging.square_crop(imaging.decode_image(data))
     size = _generated_sizes(square.width)[-1]
-    # Encoded and uploaded while the run records the result (_job_succeed waits before committing).
-    write = store_content_started(
-        storage="default", prefix="generated", fmt="jpeg", make=lambda: imaging.render_variant(square, size=size, fmt="jpeg").data
-    )
-    return StoredImage(size, size, write)
+    jpeg = imaging.render_variant(square, size=size, fmt="jpeg").data
+    # Uploaded while the run records the result (_job_succeed waits for it before committing).
+    return StoredImage(size, size, store_content_started(storage="default", prefix="generated", data=jpeg, fmt="jpeg"))
 
 
 def generation_job_images_finish(*, job_id: str) -> int:

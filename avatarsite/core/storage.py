@@ -8,7 +8,6 @@ Both storages overwrite instead of renaming on a clash (settings: `file_overwrit
 import hashlib
 import os
 import threading
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -81,33 +80,20 @@ def store_content(*, storage: str, prefix: str, data: bytes, fmt: str, skip_exis
 
 @dataclass(frozen=True)
 class StartedWrite:
-    """A file being made and stored on the process's upload thread (`store_content_started`)."""
+    """A file being stored on the process's upload thread (`store_content_started`)."""
 
-    made: Future  # (key, size in bytes), as soon as the bytes are made
-    written: Future  # None once stored; result() raises what making or writing raised
-
-    def key_and_size(self) -> tuple[str, int]:
-        return self.made.result()
+    key: str
+    size: int  # bytes
+    written: Future  # None once stored; result() raises what writing raised
 
 
-def store_content_started(*, storage: str, prefix: str, fmt: str, make: Callable[[], bytes]) -> StartedWrite:
-    """As `store_content`, for the bytes `make()` returns, made and written on the process's upload
-    thread. The caller does its own work meanwhile (Pillow lets go of the GIL while it encodes),
-    reads the key once the bytes are made, and waits for the write before anything that refers to
-    the key is committed."""
-    made: Future = Future()
-
-    def make_and_write() -> None:
-        try:
-            data = make()
-            key = content_key(prefix=prefix, data=data, fmt=fmt)
-        except BaseException as exc:
-            made.set_exception(exc)
-            raise
-        made.set_result((key, len(data)))
-        _write(storages[storage], key, data)
-
-    return StartedWrite(made, _uploader.get().submit(make_and_write))
+def store_content_started(*, storage: str, prefix: str, data: bytes, fmt: str) -> StartedWrite:
+    """As `store_content`, written on the process's upload thread. The caller goes on with its own
+    work (database writes, which wait on the network as the upload does) and waits for `written`
+    before it commits anything that refers to the key. The bytes are made by the caller: Pillow
+    holds the GIL while it encodes, so encoding on this thread would stall the caller, not overlap it."""
+    key = content_key(prefix=prefix, data=data, fmt=fmt)
+    return StartedWrite(key, len(data), _uploader.get().submit(_write, storages[storage], key, data))
 
 
 # One thread per process, kept: it and the connections of the process's S3 client stay warm.

@@ -171,35 +171,22 @@ def test_header_capture_sees_the_100_continue_that_botocore_sends_by_default():
     assert log.puts()[0].headers.get("expect") == "100-continue"
 
 
-def test_a_started_write_gives_the_key_once_the_bytes_are_made_and_stores_them():
+def test_a_started_write_gives_the_key_at_once_and_stores_the_bytes_on_the_upload_thread(monkeypatch):
+    from avatarsite.core import storage as storage_module
     from avatarsite.core.storage import content_key, store_content_started
 
-    made_in = []
+    data = b"\x89PNG started " + uuid.uuid4().bytes
+    written_in, write_file = [], storage_module._write
 
-    def make() -> bytes:
-        made_in.append(threading.current_thread().name)
-        return b"\x89PNG started " + uuid.uuid4().bytes
+    def recording_write(*args) -> None:
+        written_in.append(threading.current_thread().name)
+        write_file(*args)
 
-    write = store_content_started(storage="default", prefix="tests", fmt="png", make=make)
-    key, size = write.key_and_size()
+    monkeypatch.setattr(storage_module, "_write", recording_write)
+    write = store_content_started(storage="default", prefix="tests", data=data, fmt="png")
+    assert (write.key, write.size) == (content_key(prefix="tests", data=data, fmt="png"), len(data))
     write.written.result(timeout=30)
 
-    with storages["default"].open(key) as stored:
-        data = stored.read()
-    assert key == content_key(prefix="tests", data=data, fmt="png")
-    assert size == len(data)
-    assert made_in[0].startswith("store-content")  # on the upload thread, not the caller's
-
-
-def test_a_started_write_whose_bytes_cannot_be_made_raises_on_both_futures_and_writes_nothing():
-    from avatarsite.core.storage import store_content_started
-
-    def make() -> bytes:
-        raise ValueError("not an image we can encode")
-
-    write = store_content_started(storage="default", prefix="tests", fmt="png", make=make)
-
-    with pytest.raises(ValueError, match="encode"):
-        write.key_and_size()
-    with pytest.raises(ValueError, match="encode"):
-        write.written.result(timeout=30)
+    with storages["default"].open(write.key) as stored:
+        assert stored.read() == data
+    assert [name.startswith("store-content") for name in written_in] == [True]  # once, on the upload thread
