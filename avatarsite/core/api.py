@@ -17,9 +17,13 @@ from .cache import counter_hit
 from .client_address import client_address
 
 
-def api_error(*, code: str, message: str, http_status: int, details: Any = None) -> Response:
+def error_body(*, code: str, message: str, details: Any = None) -> dict:
     """The one error shape of the API: {"error": {"code", "message", "details"}}."""
-    return Response({"error": {"code": code, "message": message, "details": details or {}}}, status=http_status)
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def api_error(*, code: str, message: str, http_status: int, details: Any = None) -> Response:
+    return Response(error_body(code=code, message=message, details=details), status=http_status)
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -156,5 +160,5 @@ class ThrottledApiView(APIView):
 
 __all__ = [
     "CredentialRequired", "PublicIpThrottle", "RateCredential", "RateLimit", "RequestTooLarge", "StrictSerializer",
-    "ThrottledApiView", "api_error", "exception_handler", "status",
+    "ThrottledApiView", "api_error", "error_body", "exception_handler", "status",
 ]  # fmt: skip

@@ -6,6 +6,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
+from .api import error_body
+
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
     target_class = "billing.api_auth.ApiKeyAuthentication"
@@ -40,7 +42,7 @@ class Error(serializers.Serializer):
 
 
 def error_response(description: str, code: str, message: str, details: dict | None = None) -> OpenApiResponse:
-    example = OpenApiExample(code, value={"error": {"code": code, "message": message, "details": details or {}}})
+    example = OpenApiExample(code, value=error_body(code=code, message=message, details=details))
     return OpenApiResponse(Error, description=description, examples=[example])
 
 

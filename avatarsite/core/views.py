@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from billing.selectors import plan_cards
 
+from .api import error_body
 from .health import health_report
 
 
@@ -31,18 +32,15 @@ async def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(report.as_dict(), status=200 if report.ok else 503)
 
 
-def _api_error(code: str, message: str, status: int) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message, "details": {}}}, status=status)
-
-
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """A URL that matches no route: under /api/ a JSON 404 like every other API error."""
     if request.path.startswith("/api/"):
-        return _api_error("not_found", "Not found.", 404)
+        return JsonResponse(error_body(code="not_found", message="Not found."), status=404)
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
-        return _api_error("server_error", "Something went wrong on our side; it has been logged. Please retry shortly.", 500)
+        message = "Something went wrong on our side; it has been logged. Please retry shortly."
+        return JsonResponse(error_body(code="server_error", message=message), status=500)
     return defaults.server_error(request)
