@@ -224,25 +224,11 @@ class FalProvider(HttpProvider):
         base = f"{self.requests_base(model)}/{quote(request_id, safe='')}"
         return _Urls(status=f"{base}/status", response=base, cancel=f"{base}/cancel")
 
-    def _own_host(self, value: object) -> bool:
-        """Would `_own_url` take this value (absent, or on fal's own host)?"""
-        if not isinstance(value, str) or not value:
-            return True
-        try:
-            self.ensure_own_host(value)
-        except PermanentProviderError:
-            return False
-        return True
-
-    def _own_url(self, value: object, default: str, *, request_id: str, model: str) -> str:
-        """A URL from fal's answer, if it points at fal itself; otherwise cancel and refuse."""
+    def _own_url(self, value: object, default: str) -> str:
+        """A URL from fal's answer (absent: `default`), if it points at fal itself; else PermanentProviderError."""
         if not isinstance(value, str) or not value:
             return default
-        try:
-            return self.ensure_own_host(value)
-        except PermanentProviderError as exc:
-            self.cancel(request_id, model=model)  # through the computed URL, on fal's own host
-            raise PermanentProviderError(str(exc), request_id=request_id) from exc
+        return self.ensure_own_host(value)
 
     # --- generate ------------------------------------------------------------------------------
     def input_for(self, model: str, request: GenerationRequest) -> dict[str, Any]:
@@ -303,13 +289,16 @@ class FalProvider(HttpProvider):
         if not isinstance(request_id, str) or not request_id:
             raise TransientProviderError("fal accepted the request without a request_id")
         computed = self._computed_urls(model, request_id)
-        if not all(self._own_host(answer.get(f"{kind}_url")) for kind in ("status", "response", "cancel")):
+        try:
+            urls = _Urls(
+                status=self._own_url(answer.get("status_url"), computed.status),
+                response=self._own_url(answer.get("response_url"), computed.response),
+                cancel=self._own_url(answer.get("cancel_url"), computed.cancel),
+            )
+        except PermanentProviderError as exc:
             context.on_submitted(request_id)
-        urls = _Urls(
-            status=self._own_url(answer.get("status_url"), computed.status, request_id=request_id, model=model),
-            response=self._own_url(answer.get("response_url"), computed.response, request_id=request_id, model=model),
-            cancel=self._own_url(answer.get("cancel_url"), computed.cancel, request_id=request_id, model=model),
-        )
+            self.cancel(request_id, model=model)  # through the computed URL, on fal's own host
+            raise PermanentProviderError(str(exc), request_id=request_id) from exc
         return request_id, urls, answer
 
     # --- waiting -------------------------------------------------------------------------------
