@@ -9,8 +9,8 @@ walks; they are never garbage, so nothing is lost.
 The memory of decoded images is kept for reuse too. Pillow gives an image's memory back to the
 system when the image goes, by default, and the next image of that size is faulted in again page
 by page: in the benchmark's worker a 1024 px result took 4.6 ms to decode at the median, 2.3 with
-the memory kept, on the way to every generated result. A few blocks (at most 16 MiB each) are kept instead; an operator's
-PILLOW_BLOCKS_MAX, which Pillow reads itself, wins.
+the memory kept, on the way to every generated result. A few blocks (at most 16 MiB each) are kept
+instead; an operator's PILLOW_BLOCKS_MAX, which Pillow reads itself, wins.
 """
 
 import gc
