@@ -32,17 +32,17 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from avatarsite.core.lifelong import lifelong_objects_freeze  # noqa: E402
+from avatarsite.core.server_process import server_process_setup  # noqa: E402
 from generation.routing import websocket_urlpatterns as generation_websockets  # noqa: E402
 
 
 async def lifespan(scope, receive, send) -> None:
     """The server process's start and stop (uvicorn --lifespan on, as the image runs it): at the
-    start, before the first request, its lifelong objects are made and frozen (see that module)."""
+    start, before the first request, it is set up (lifelong objects made and frozen: see that module)."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            lifelong_objects_freeze()
+            server_process_setup()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})

@@ -46,8 +46,8 @@ def _release_database_connections(task=None, **kwargs) -> None:
 
 
 @worker_process_init.connect
-def _freeze_what_the_process_keeps(**kwargs) -> None:
-    """Each prefork child, once it is set up (see avatarsite/core/lifelong.py)."""
-    from .core.lifelong import lifelong_objects_freeze
+def _set_up_the_server_process(**kwargs) -> None:
+    """Each prefork child, once it is set up (see avatarsite/core/server_process.py)."""
+    from .core.server_process import server_process_setup
 
-    lifelong_objects_freeze()
+    server_process_setup()

@@ -3,7 +3,7 @@
 import json
 import subprocess
 
-from avatarsite.core.lifelong import IMAGE_MEMORY_BLOCKS_KEPT
+from avatarsite.core.server_process import IMAGE_MEMORY_BLOCKS_KEPT, THREAD_SWITCH_INTERVAL_SECONDS
 from tests.support.processes import PROJECT_DIR, PYTHON, project_env
 
 
@@ -15,7 +15,7 @@ def _process_started(code: str) -> dict:
 
 
 CHILD_START = """
-import gc, json
+import gc, json, sys
 import django
 django.setup()
 from celery.signals import worker_process_init
@@ -25,7 +25,8 @@ from PIL import Image
 before = gc.get_freeze_count()
 worker_process_init.send(sender=None)
 print(json.dumps({"before": before, "after": gc.get_freeze_count(), "tracked": len(gc.get_objects()),
-                  "connection": storages["default"]._process_connection is not None, "image_blocks": Image.core.get_blocks_max()}))
+                  "connection": storages["default"]._process_connection is not None, "image_blocks": Image.core.get_blocks_max(),
+                  "switch_interval": sys.getswitchinterval()}))
 """
 
 
@@ -38,10 +39,11 @@ def test_a_starting_child_makes_its_lifelong_objects_and_hides_them_from_the_gar
     assert seen["connection"]  # the S3 client, made before the freeze rather than by the first task
     assert seen["after"] > 10 * seen["tracked"]
     assert seen["image_blocks"] == IMAGE_MEMORY_BLOCKS_KEPT  # Pillow's default, 0, gives each image's memory back
+    assert seen["switch_interval"] == THREAD_SWITCH_INTERVAL_SECONDS  # Python's default is 0.005
 
 
 WEB_START = """
-import asyncio, gc, json
+import asyncio, gc, json, sys
 from asgiref.testing import ApplicationCommunicator
 from avatarsite.asgi import application  # what uvicorn imports in each of its processes
 from django.core.files.storage import storages
@@ -55,7 +57,8 @@ async def start():
 
 started = asyncio.run(start())
 print(json.dumps({"imported": imported, "started": started, "after": gc.get_freeze_count(), "tracked": len(gc.get_objects()),
-                  "connection": storages["default"]._process_connection is not None, "image_blocks": Image.core.get_blocks_max()}))
+                  "connection": storages["default"]._process_connection is not None, "image_blocks": Image.core.get_blocks_max(),
+                  "switch_interval": sys.getswitchinterval()}))
 """
 
 
@@ -68,3 +71,4 @@ def test_a_web_server_process_freezes_its_lifelong_objects_at_startup():
     assert seen["connection"]
     assert seen["after"] > 10 * seen["tracked"]
     assert seen["image_blocks"] == IMAGE_MEMORY_BLOCKS_KEPT
+    assert seen["switch_interval"] == THREAD_SWITCH_INTERVAL_SECONDS
