@@ -80,6 +80,9 @@ class GenerationRequest:
 class CallContext:
     """What the pipeline hands an adapter for one call, besides the request."""
 
+    # (percent, message) for the provider's own stages: queued, generating. Not for fetching the
+    # outputs once it is done: that takes milliseconds, and a report (a row write and a message to
+    # the page) would lengthen the wait for the result more than it would tell anyone.
     on_progress: ProgressCallback = _ignore
     # Called with the provider's request id as soon as the provider gives one, before any waiting.
     on_submitted: Callable[[str], None] = _ignore

@@ -438,7 +438,6 @@ class FalProvider(HttpProvider):
             if refused:
                 raise ContentRefusedError(f"fal's safety checker flagged all {refused} image(s)", request_id=request_id)
             raise TransientProviderError("fal sent a result without images", request_id=request_id)
-        progress.report(95, "Downloading the image")
         downloaded = self.download_outputs([item["url"] for item in kept], request_id=request_id)
         # fal bills each image it made (flagged ones too), at the size it reports.
         cost = sum(

@@ -259,7 +259,6 @@ class ReplicateProvider(HttpProvider):
             raise TransientProviderError("replicate sent an output that is not a list of URLs", request_id=prediction_id)
         if not output:
             raise ContentRefusedError("replicate withheld every image as unsafe", request_id=prediction_id)
-        context.on_progress(95, "Fetching the images")
         images = self.download_outputs(output, request_id=prediction_id)
         metrics = prediction.get("metrics") if isinstance(prediction.get("metrics"), dict) else {}
         return GenerationResult(

@@ -121,6 +121,7 @@ def test_progress_reports_the_queue_position_then_the_steps_once_each(fake: Fake
     messages = [message for _, message in recorder.progress]
     assert messages[:3] == ["Waiting at fal, position 3", "Waiting at fal, position 2", "Waiting at fal, position 1"]
     assert [m for m in messages if "step" in m] == [f"Generating at fal (step {i}/4)" for i in range(1, 5)]
+    assert messages[-1] == "Generating at fal (step 4/4)"  # fetching the outputs is no stage of its own
     percents = [percent for percent, _ in recorder.progress]
     assert percents == sorted(percents)
     assert all(5 <= p <= 15 for p in percents[:3])
