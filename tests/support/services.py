@@ -149,11 +149,10 @@ class RedisServer(ProcessServer):
 
 @dataclass
 class S3Server(ProcessServer):
-    """moto in server mode: the S3 API over HTTP, standing in for R2."""
+    """moto in server mode: the S3 API over HTTP, standing in for R2 (see s3_server.py)."""
 
     def command(self) -> list[str]:
-        moto = Path(sys.executable).with_name("moto_server")
-        return [str(moto), "-H", "127.0.0.1", "-p", str(self.port)]
+        return [sys.executable, str(Path(__file__).with_name("s3_server.py")), "-H", "127.0.0.1", "-p", str(self.port)]
 
     def ready(self) -> None:
         super().ready()
