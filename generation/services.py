@@ -296,15 +296,27 @@ PROGRESS_EVERY_SECONDS = 0.2
 
 class _Progress:
     """Forwards a provider's progress to the job, skipping updates nobody would see, at most one
-    every PROGRESS_EVERY_SECONDS (from the run's start, which reported "Starting"). A report that
+    every PROGRESS_EVERY_SECONDS (from the run's start, which saved "Starting"). A report that
     comes sooner is held: the next report or the adapter's next cancel check (`flush`, at least
-    every poll interval) sends it, and it is dropped if the call ends first (its end says more)."""
+    every poll interval) sends it, and it is dropped if the call ends first (its end says more).
+
+    The page learns that the job runs (`announce`) once a provider has the request or reports
+    first, not as the run claims the job: that message would be sent while the run opens its
+    ledger line and submits, and delay the submission, from which the provider's time counts."""
 
     def __init__(self, job: GenerationJob) -> None:
         self.job, self.percent, self.message, self.at = job, -1, "", time.monotonic()
         self.held: tuple[int, str] | None = None
+        self.announced = False
+
+    def announce(self) -> None:
+        """Send the job's running state, once (a report sent says it too)."""
+        if not self.announced:
+            self.announced = True
+            job_notify(job=self.job)
 
     def __call__(self, percent: int, message: str) -> None:
+        self.announce()
         percent = max(5, min(95, percent), self.percent, self.held[0] if self.held else -1)  # never backwards
         if percent >= self.percent + 5 or percent == 95 or message != self.message:
             self.held = (percent, message)
@@ -314,6 +326,7 @@ class _Progress:
         now = time.monotonic()
         if self.held is not None and now - self.at >= PROGRESS_EVERY_SECONDS:
             (self.percent, self.message), self.held, self.at = self.held, None, now
+            self.announced = True
             job_progress_report(job=self.job, progress=self.percent, message=self.message)
 
 
@@ -382,7 +395,7 @@ def generation_job_run(*, job_id: str) -> GenerationJob | None:
         return job
     if not may_run:
         return _job_fail(job=job, kind="lost", message="This job kept stopping its worker, so it was given up. Your quota was returned.")
-    job_notify(job=job)
+    progress = _Progress(job)
     deadline = time.monotonic() + max(1.0, (job.deadline_at - timezone.now()).total_seconds())
     watch = _CancelWatch(job.pk)
     failures: list[str] = []
@@ -403,7 +416,9 @@ def generation_job_run(*, job_id: str) -> GenerationJob | None:
             prompt=job.prompt, model=model, style=job.style, seed=job.seed, size=job.size, num_images=job.num_images
         )
         try:
-            result, stored, call = _call_with_retries(job=job, provider=provider, request=request, deadline=deadline, watch=watch)
+            result, stored, call = _call_with_retries(
+                job=job, provider=provider, request=request, deadline=deadline, watch=watch, progress=progress
+            )
         except ContentRefusedError:
             return _job_fail(job=job, kind="refused", message=REFUSED_MESSAGE)
         except ProviderCanceledError:
@@ -443,6 +458,11 @@ def _call_record_request_id(call: CostEntry, request_id: str) -> None:
             call.request_id = request_id
 
 
+def _call_submitted(call: CostEntry, progress: _Progress, request_id: str) -> None:
+    _call_record_request_id(call, request_id)
+    progress.announce()
+
+
 def _call_settle(*, call: CostEntry, outcome: str, error: ProviderError | None = None, result: GenerationResult | None = None) -> bool:
     """Close a provider call once (two runs settling the same call write one line)."""
     fields: dict = {"outcome": outcome, "finished_at": timezone.now()}
@@ -472,13 +492,12 @@ def _call_settle(*, call: CostEntry, outcome: str, error: ProviderError | None =
 
 
 def _call_with_retries(
-    *, job: GenerationJob, provider, request: GenerationRequest, deadline: float, watch: _CancelWatch
+    *, job: GenerationJob, provider, request: GenerationRequest, deadline: float, watch: _CancelWatch, progress: _Progress
 ) -> tuple[GenerationResult, list[StoredImage], CostEntry]:
     """Call one provider until it delivers usable images, with backoff and jitter (or the server's
     Retry-After) between transient failures. A request still alive at the provider is resumed,
     never submitted again. Every call is one ledger row, opened before it starts."""
     attempts, backoff = settings.GENERATION_PROVIDER_ATTEMPTS, settings.GENERATION_PROVIDER_BACKOFF_SECONDS
-    progress = _Progress(job)
     for attempt in range(1, attempts + 1):
         call = _call_pending(job=job, provider=provider.name, model=request.model) if job.runs > 1 or attempt > 1 else None
         lookup_since = call.created_at.timestamp() if call is not None and not call.request_id else None
@@ -486,7 +505,7 @@ def _call_with_retries(
             call = CostEntry.objects.create(job=job, provider=provider.name, model=request.model, plan=job.plan)
         context = CallContext(
             on_progress=progress,
-            on_submitted=functools.partial(_call_record_request_id, call),
+            on_submitted=functools.partial(_call_submitted, call, progress),
             should_cancel=functools.partial(_cancel_check, watch=watch, progress=progress),
             resume_id=call.request_id,
             lookup_since=lookup_since,
@@ -509,6 +528,7 @@ def _call_with_retries(
                 breaker_record_failure(provider=provider.name)
             if last:
                 raise
+            progress.announce()  # it waits to try again: running, not queued
             jitter = 0.5 + secrets.randbelow(1000) / 1000
             wait = max(exc.retry_after or 0.0, backoff * 2 ** (attempt - 1) * jitter)
             time.sleep(max(0.0, min(wait, 30.0, deadline - time.monotonic())))

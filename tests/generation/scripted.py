@@ -36,7 +36,8 @@ on_pause: Callable[[str], None] = lambda name: None  # noqa: E731
 
 
 class ScriptedProvider:
-    """Each call pops the next answer for its name: "ok", "transient", "lost" (transient, but the
+    """Each call pops the next answer for its name: "ok", "unreachable" (transient, before any
+    request is made), "transient", "lost" (transient, but the
     request lives on at the provider: resumable), "permanent", "refused", "partial" (one of two
     images withheld), "not-an-image" or "bomb" (a small PNG declaring 20,000 x 20,000 pixels),
     "progress" (before drawing: a burst of reports, a quiet spell ended by a cancel check, another
@@ -51,6 +52,10 @@ class ScriptedProvider:
 
     def generate(self, request: GenerationRequest, context: CallContext | None = None) -> GenerationResult:
         context = context or CallContext()
+        answer = SCRIPTS.get(self.name, deque()).popleft() if SCRIPTS.get(self.name) else "ok"
+        if answer == "unreachable":
+            CALLS.append(self.name)
+            raise TransientProviderError(f"{self.name} could not be reached")
         request_id = context.resume_id
         if request_id:
             CALLS.append(f"{self.name}:resume:{request_id}")
@@ -58,7 +63,6 @@ class ScriptedProvider:
             CALLS.append(self.name)
             request_id = f"{self.name}-{uuid.uuid4().hex[:8]}"
             context.on_submitted(request_id)
-        answer = SCRIPTS.get(self.name, deque()).popleft() if SCRIPTS.get(self.name) else "ok"
         if answer == "transient":
             raise TransientProviderError(f"{self.name} answered 503")
         if answer == "lost":

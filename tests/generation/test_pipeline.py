@@ -104,6 +104,43 @@ def test_progress_is_written_at_most_every_fifth_of_a_second_and_a_held_report_g
     assert (done.status, done.progress, done.message) == ("succeeded", 100, "Done")
 
 
+def _notifications(monkeypatch) -> list[tuple[str, list[str]]]:
+    """(status, the job's recorded provider request ids) at each message the run sends itself."""
+    sent = []
+
+    def record(*, job, **kwargs) -> None:
+        sent.append((job.status, [rid for rid in CostEntry.objects.filter(job=job).values_list("request_id", flat=True) if rid]))
+
+    monkeypatch.setattr("generation.services.job_notify", record)
+    return sent
+
+
+def test_the_page_hears_running_once_the_provider_has_the_request(providers, user, monkeypatch, django_capture_on_commit_callbacks):
+    """Not as the run claims the job: that message would go out while the run opens its ledger
+    line and submits, delaying the submission, from which the provider's time counts."""
+    job = generation_job_create(user_id=user.pk, prompt=PROMPT, seed=7)
+    sent = _notifications(monkeypatch)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        generation_job_run(job_id=str(job.id))
+
+    assert [status for status, _ in sent] == ["running", "succeeded"]
+    assert sent[0][1] == [CostEntry.objects.get(job=job).request_id]  # recorded before the message
+
+
+def test_a_run_waiting_to_try_again_says_it_is_running(providers, user, monkeypatch, django_capture_on_commit_callbacks):
+    job = generation_job_create(user_id=user.pk, prompt=PROMPT, seed=7)
+    script("fal", "unreachable")
+    sent = _notifications(monkeypatch)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        generation_job_run(job_id=str(job.id))
+
+    assert [status for status, _ in sent] == ["running", "succeeded"]  # once, before the wait; not again at the retry
+    assert sent[0][1] == []  # before the second attempt submitted
+    assert scripted.CALLS == ["fal", "fal"]
+
+
 def test_transient_failures_are_retried_then_the_next_provider_serves(providers, user):
     script("fal", "transient", "transient", "transient")
     job = generation_job_create(user_id=user.pk, prompt=PROMPT)
