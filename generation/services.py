@@ -249,7 +249,8 @@ def _store_image(*, data: bytes) -> StoredImage:
     Raises imaging.UnsafeImageError for bytes that are not an image we accept."""
     square = imaging.square_crop(imaging.decode_image(data))
     size = _generated_sizes(square.width)[-1]
-    jpeg = imaging.render_variant(square, size=size, fmt="jpeg").data
+    # Without the second pass: on the way to the result, it doubled the time for 1-2 % of the bytes.
+    jpeg = imaging.render_variant(square, size=size, fmt="jpeg", optimize=False).data
     # Uploaded while the run records the result (_job_succeed waits for it before committing).
     return StoredImage(size, size, store_content_started(storage="default", prefix="generated", data=jpeg, fmt="jpeg"))
 

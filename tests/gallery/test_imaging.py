@@ -93,6 +93,21 @@ def test_nothing_but_the_pixels_survives_the_re_encoding(fmt):
         assert Image.open(io.BytesIO(variant.data)).info.keys() == plain.info.keys()
 
 
+def test_a_jpeg_without_the_optimising_pass_has_the_same_pixels_in_other_bytes():
+    """The second pass only chooses better Huffman tables: the image is the same (the pipeline
+    skips it for the result it is waiting on)."""
+    square = imaging.square_crop(imaging.decode_image(_with_metadata("JPEG")))
+
+    optimised = imaging.render_variant(square, size=256, fmt="jpeg")
+    plain = imaging.render_variant(square, size=256, fmt="jpeg", optimize=False)
+
+    assert plain.data != optimised.data
+    assert len(plain.data) > len(optimised.data)
+    assert Image.open(io.BytesIO(plain.data)).tobytes() == Image.open(io.BytesIO(optimised.data)).tobytes()
+    webp = imaging.render_variant(square, size=256, fmt="webp")
+    assert imaging.render_variant(square, size=256, fmt="webp", optimize=False).data == webp.data  # a JPEG option only
+
+
 def test_the_square_crop_keeps_the_upper_part_of_a_portrait():
     portrait = Image.new("RGB", (100, 200), "white")
     portrait.paste((255, 0, 0), (0, 25, 100, 125))  # the face band, a quarter of the spare height down
