@@ -317,11 +317,11 @@ class _Progress:
             job_notify(job=self.job)
 
     def __call__(self, percent: int, message: str) -> None:
-        self.announce()
         percent = max(5, min(95, percent), self.percent, self.held[0] if self.held else -1)  # never backwards
         if percent >= self.percent + 5 or percent == 95 or message != self.message:
             self.held = (percent, message)
         self.flush()
+        self.announce()  # when the report is held; one that went out said it already
 
     def flush(self) -> None:
         now = time.monotonic()

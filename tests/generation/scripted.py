@@ -37,11 +37,10 @@ on_pause: Callable[[str], None] = lambda name: None  # noqa: E731
 
 class ScriptedProvider:
     """Each call pops the next answer for its name: "ok", "unreachable" (transient, before any
-    request is made), "transient", "lost" (transient, but the
-    request lives on at the provider: resumable), "permanent", "refused", "partial" (one of two
-    images withheld), "not-an-image" or "bomb" (a small PNG declaring 20,000 x 20,000 pixels),
-    "progress" (before drawing: a burst of reports, a quiet spell ended by a cancel check, another
-    burst; `on_pause` after each).
+    request is made), "transient", "lost" (transient, but the request lives on at the provider:
+    resumable), "permanent", "refused", "partial" (one of two images withheld), "not-an-image" or
+    "bomb" (a small PNG declaring 20,000 x 20,000 pixels), "progress" (before drawing: a burst of
+    reports, a quiet spell ended by a cancel check, another burst; `on_pause` after each).
     CALLS records each call, and "<name>:resume:<id>" when a call resumes a recorded request
     instead of submitting."""
 

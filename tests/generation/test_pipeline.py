@@ -141,6 +141,23 @@ def test_a_run_waiting_to_try_again_says_it_is_running(providers, user, monkeypa
     assert scripted.CALLS == ["fal", "fal"]
 
 
+def test_a_first_report_that_goes_out_at_once_is_the_run_s_only_message_before_it(providers, user, monkeypatch):
+    """The report says the job runs; a running message just before it would say the same twice."""
+    from generation.services import _Progress
+
+    job = generation_job_create(user_id=user.pk, prompt=PROMPT, seed=7)
+    sent = []
+    monkeypatch.setattr("generation.services.job_notify", lambda *, job, **kwargs: sent.append(("running", job.progress)))
+    monkeypatch.setattr("generation.progress.job_notify", lambda *, job, **kwargs: sent.append(("report", job.progress)))
+    progress = _Progress(job)
+    progress.at -= PROGRESS_EVERY_SECONDS  # the interval since the run's start has passed
+
+    progress(40, "Generating")
+    progress.announce()
+
+    assert sent == [("report", 40)]
+
+
 def test_transient_failures_are_retried_then_the_next_provider_serves(providers, user):
     script("fal", "transient", "transient", "transient")
     job = generation_job_create(user_id=user.pk, prompt=PROMPT)
