@@ -472,6 +472,8 @@ def _call_settle(*, call: CostEntry, outcome: str, error: ProviderError | None =
         fields.update(error_kind=error.kind, error=str(error)[:255])
         if error.request_id and error.request_id != call.request_id:
             fields["request_id"] = error.request_id
+        if error.cost_usd:  # billed although nothing came of it
+            fields.update(cost_usd=Decimal(str(error.cost_usd)), megapixels=Decimal(str(error.megapixels)).quantize(Decimal("0.001")))
     if result is not None:
         pixels = sum(image.width * image.height for image in result.images)
         fields.update(

@@ -27,12 +27,18 @@ class ProviderError(Exception):
 
     kind = "permanent"
 
-    def __init__(self, message: str, *, request_id: str = "", resumable: bool = False) -> None:
+    def __init__(
+        self, message: str, *, request_id: str = "", resumable: bool = False, cost_usd: float = 0.0, megapixels: float = 0.0
+    ) -> None:
         super().__init__(message)
         # The provider's id of the request this error belongs to, when one was created.
         self.request_id = request_id
         # True when that request may still finish: asking again should poll it, not submit anew.
         self.resumable = resumable
+        # What the provider bills for that request although it ends in this error (it made images
+        # we cannot use: flagged as unsafe, or not fetched), and for how many megapixels.
+        self.cost_usd = cost_usd
+        self.megapixels = megapixels
         # The HTTP status of the provider's answer, when the error is one.
         self.status: int | None = None
 
@@ -42,8 +48,17 @@ class TransientProviderError(ProviderError):
 
     kind = "transient"
 
-    def __init__(self, message: str, *, retry_after: float | None = None, request_id: str = "", resumable: bool = False) -> None:
-        super().__init__(message, request_id=request_id, resumable=resumable)
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        request_id: str = "",
+        resumable: bool = False,
+        cost_usd: float = 0.0,
+        megapixels: float = 0.0,
+    ) -> None:
+        super().__init__(message, request_id=request_id, resumable=resumable, cost_usd=cost_usd, megapixels=megapixels)
         self.retry_after = retry_after
 
 

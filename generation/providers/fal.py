@@ -434,28 +434,28 @@ class FalProvider(HttpProvider):
         flags = flags if isinstance(flags, list) else []
         kept = [item for index, item in enumerate(images) if not (index < len(flags) and flags[index] is True)]
         refused = len(images) - len(kept)
+        # fal bills each image it made (flagged ones too), at the size it reports, whether or not
+        # we can use or fetch it.
+        sizes = [(_positive_int(item.get("width"), request.size), _positive_int(item.get("height"), request.size)) for item in images]
+        cost = round(sum(self.cost(model, width=width, height=height, count=1) for width, height in sizes), 6)
+        megapixels = sum(width * height for width, height in sizes) / 1_000_000
         if not kept:
             if refused:
-                raise ContentRefusedError(f"fal's safety checker flagged all {refused} image(s)", request_id=request_id)
+                message = f"fal's safety checker flagged all {refused} image(s)"
+                raise ContentRefusedError(message, request_id=request_id, cost_usd=cost, megapixels=megapixels)
             raise TransientProviderError("fal sent a result without images", request_id=request_id)
-        downloaded = self.download_outputs([item["url"] for item in kept], request_id=request_id)
-        # fal bills each image it made (flagged ones too), at the size it reports.
-        cost = sum(
-            self.cost(
-                model,
-                width=_positive_int(item.get("width"), request.size),
-                height=_positive_int(item.get("height"), request.size),
-                count=1,
-            )
-            for item in images
-        )
+        try:
+            downloaded = self.download_outputs([item["url"] for item in kept], request_id=request_id)
+        except ProviderError as exc:
+            exc.cost_usd, exc.megapixels = cost, megapixels
+            raise
         metadata = {"seed": output.get("seed"), "timings": output.get("timings"), "metrics": status.get("metrics")}
         return GenerationResult(
             images=downloaded,
             provider=self.name,
             model=model,
             request_id=request_id,
-            cost_usd=round(cost, 6),
+            cost_usd=cost,
             refused_count=refused,
             licence_note=self.licence_note(model),
             metadata={key: value for key, value in metadata.items() if value is not None},

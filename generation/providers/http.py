@@ -34,6 +34,9 @@ from .base import (
 )
 
 OUTPUT_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp")
+# The megapixel of per-megapixel prices: 1024 x 1024 pixels, the size the prices are quoted for
+# (fal's FLUX schnell at $0.003 per megapixel makes a 1024 px square for $0.003, not twice that).
+BILLED_MEGAPIXEL = 1024 * 1024
 
 
 class HttpProvider:
@@ -106,7 +109,7 @@ class HttpProvider:
         if "cost_per_image" in options:
             return round(float(options["cost_per_image"]) * count, 6)
         per_megapixel = float(options.get("cost_per_megapixel", 0))
-        return round(per_megapixel * math.ceil(width * height / 1_000_000) * count, 6)
+        return round(per_megapixel * math.ceil(width * height / BILLED_MEGAPIXEL) * count, 6)
 
     # --- calls ---------------------------------------------------------------------------------
     def auth_headers(self) -> dict[str, str]:

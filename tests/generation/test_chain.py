@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -191,6 +192,24 @@ def test_when_both_providers_fail_the_job_fails_with_one_ledger_line_per_call_an
     assert fakes.replicate.submissions == 2
     assert [(provider, outcome) for provider, outcome, _ in _ledger(job)] == [("fal", "failed")] * 2 + [("replicate", "failed")] * 2
     assert len(waits.sleeps) == 2  # one between the two attempts of each provider
+
+
+def test_what_fal_bills_without_a_usable_image_is_in_the_ledger_at_its_cost_and_not_on_the_users_quota(fakes, waits, user):
+    """fal bills every image it made: one its checker flagged, and one whose download we refused."""
+    fakes.fal.next_outcomes.extend(["nsfw", "redirect_private"])
+    refused = generation_job_create(user_id=user.pk, prompt=PROMPT)
+    fetched_elsewhere = generation_job_create(user_id=user.pk, prompt=PROMPT + " and a hat")
+
+    assert generation_job_run(job_id=str(refused.id)).error_kind == "refused"
+    assert generation_job_run(job_id=str(fetched_elsewhere.id)).status == "succeeded"  # by Replicate
+
+    def calls(job):
+        return list(CostEntry.objects.filter(job=job).order_by("created_at").values_list("provider", "outcome", "cost_usd", "megapixels"))
+
+    one_image = (Decimal("0.003000"), Decimal("1.049"))  # 1024 x 1024, billed as one megapixel at $0.003
+    assert calls(refused) == [("fal", "refused", *one_image)]
+    assert calls(fetched_elsewhere) == [("fal", "failed", *one_image), ("replicate", "succeeded", *one_image)]
+    assert GenerationJob.objects.get(pk=refused.pk).quota_refunded
 
 
 # --- the plan picks the chain; provenance; private, content-addressed storage -----------------------------

@@ -62,6 +62,14 @@ def paths(fake: FakeFal, method: str = "GET") -> list[str]:
 
 
 # --- the happy path ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("width", "height", "megapixels_billed"),
+    [(256, 256, 1), (1024, 1024, 1), (1024, 1088, 2), (2048, 2048, 4)],
+)
+def test_each_image_is_billed_by_the_1024_square_megapixel_rounded_up(fake: FakeFal, width, height, megapixels_billed) -> None:
+    assert adapter(fake).cost("fal-ai/flux/schnell", width=width, height=height, count=1) == pytest.approx(0.003 * megapixels_billed)
+
+
 def test_generate_returns_the_downloaded_image_with_cost_licence_and_request_id(fake: FakeFal) -> None:
     recorder = Recorder(fake)
     result = adapter(fake).generate(REQUEST, recorder.context())
@@ -295,6 +303,7 @@ def test_all_images_flagged_nsfw_is_content_refused(fake: FakeFal) -> None:
     with pytest.raises(ContentRefusedError) as caught:
         adapter(fake).generate(REQUEST)
     assert caught.value.request_id == next(iter(fake.jobs))
+    assert (caught.value.cost_usd, caught.value.megapixels) == (pytest.approx(0.003), pytest.approx(0.065536))  # fal bills it
 
 
 def test_partly_flagged_images_are_dropped_and_counted(fake: FakeFal) -> None:
@@ -427,8 +436,9 @@ def test_an_output_redirect_to_a_private_address_is_refused_without_following(fa
     real_resolve = outbound.resolve
     monkeypatch.setattr(outbound, "resolve", lambda host, port: resolved.append(host) or real_resolve(host, port))
     fake.next_outcomes.append("redirect_private")
-    with pytest.raises(PermanentProviderError, match="redirect"):
+    with pytest.raises(PermanentProviderError, match="redirect") as caught:
         adapter(fake).generate(REQUEST)
+    assert caught.value.cost_usd == pytest.approx(0.003)  # made, so billed, though never fetched
 
     assert "127.0.0.1" in resolved  # the output was asked for...
     assert "169.254.169.254" not in resolved  # ...and its redirect never followed

@@ -397,8 +397,9 @@ def test_a_poll_url_on_another_host_is_refused_and_gets_no_token(fake):
 def test_an_output_redirect_to_a_private_address_is_refused(fake):
     fake.next_outcomes.append("redirect_private")
 
-    with pytest.raises(PermanentProviderError, match="redirect"):
+    with pytest.raises(PermanentProviderError, match="redirect") as caught:
         _provider(fake).generate(_request())
+    assert (caught.value.cost_usd, caught.value.megapixels) == (pytest.approx(0.003), pytest.approx(1.048576))  # made, so billed
 
     assert _calls(fake, "GET", "/output/")
 
