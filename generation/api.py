@@ -64,7 +64,14 @@ class GenerationCreateParams(StrictSerializer):
     prompt = serializers.CharField(max_length=MAX_PROMPT_LENGTH)
     style = serializers.ChoiceField(choices=STYLES, default=AI_STYLE)
     size = serializers.IntegerField(required=False, allow_null=True, min_value=256, max_value=4096)
-    seed = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**31 - 1)
+    seed = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=2**31 - 1,
+        help_text="Omitted: derived from the request, so the same request is answered from its stored result at no cost. "
+        "Another seed asks for a variation.",
+    )
     num_images = serializers.IntegerField(required=False, default=1, min_value=1, max_value=16)
     webhook_url = serializers.URLField(required=False, max_length=2000, allow_blank=True, default="")
 

@@ -24,7 +24,12 @@ class GenerateForm(forms.Form):
     # Optional: a post without them (an old page, a script) gets 1024 px and one image.
     size = forms.TypedChoiceField(coerce=int, initial=1024, required=False, empty_value=None, label="Size (px)")
     num_images = forms.TypedChoiceField(coerce=int, initial=1, required=False, empty_value=1, label="Images")
-    seed = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1, help_text="Leave empty for a new one each time.")
+    seed = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=2**31 - 1,
+        help_text="Leave empty and the same description gives the same avatar again, at once and at no cost; set one for a variation.",
+    )
 
     def __init__(self, *args, plan: Entitlements, **kwargs) -> None:
         super().__init__(*args, **kwargs)

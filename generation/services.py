@@ -100,6 +100,13 @@ def _chain_for(*, style: str, plan: Entitlements) -> tuple[str, ...]:
     return available
 
 
+def _default_seed(*, prompt: str, style: str, size: int, num_images: int) -> int:
+    """The seed of a request that names none: the same request gets the same seed, so asking again
+    is answered from the stored result at no cost; a variation is asked for with another seed."""
+    digest = hashlib.sha256(json.dumps([prompt.lower(), style, size, num_images]).encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 2**31
+
+
 def generation_request_normalise(
     *, prompt: str, style: str, size: int | None, seed: int | None, num_images: int, plan: Entitlements
 ) -> NormalisedRequest:
@@ -117,7 +124,7 @@ def generation_request_normalise(
         raise GenerationError(f"Your plan allows sizes from 256 to {plan.max_size} px.", field="size")
     if not 1 <= num_images <= plan.max_images_per_request:
         raise GenerationError(f"Your plan allows up to {plan.max_images_per_request} image(s) per request.", field="num_images")
-    seed = secrets.randbelow(2**31) if seed is None else seed
+    seed = _default_seed(prompt=prompt, style=style, size=size, num_images=num_images) if seed is None else seed
     if not 0 <= seed < 2**31:
         raise GenerationError("The seed must be between 0 and 2147483647.", field="seed")
     return NormalisedRequest(prompt, style, size, seed, num_images, _chain_for(style=style, plan=plan))

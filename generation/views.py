@@ -2,6 +2,7 @@
 live page, its JSON state, cancel, and the "My avatars" history."""
 
 import contextlib
+import secrets
 import uuid
 
 from django.contrib.auth.decorators import login_required
@@ -84,6 +85,9 @@ def job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         "state": job_state(job=job),
         "attempts": job_attempts(job=job),
         "similar": similar_for_prompt(user_id=request.user.pk, prompt=job.prompt),
+        # "Generate again" asks for a variation: the same request without a seed would be answered
+        # from this job's stored result.
+        "new_seed": secrets.randbelow(2**31),
     }
     return render(request, "generation/job.html", context)
 

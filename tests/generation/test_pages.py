@@ -1,5 +1,7 @@
 """The generate page, a job's page, its polling endpoint (owner only) and cancel."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -28,6 +30,26 @@ def test_submitting_the_form_creates_a_job_and_opens_its_live_page(client, ada):
     page = client.get(response["Location"]).content.decode()
     assert 'role="progressbar"' in page
     assert f"/ws/jobs/{job.id}/" in page
+
+
+def test_generate_again_asks_for_a_new_seed_while_the_same_form_again_is_answered_from_the_result(client, ada):
+    client.force_login(ada)
+    form = {"prompt": "A calm man with a beard", "style": "pastel"}
+    first = GenerationJob.objects.get(pk=client.post(reverse("generation:index"), form)["Location"].split("/")[-2])
+    generation_job_run(job_id=str(first.id))
+
+    same = client.post(reverse("generation:index"), form)
+    page = client.get(reverse("generation:job", args=[first.id])).content.decode()
+    again_form = re.search(r"<form[^>]*data-again.*?</form>", page, re.S).group(0)
+    posted = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', again_form))
+    again = client.post(reverse("generation:index"), posted)
+
+    reused = GenerationJob.objects.get(pk=same["Location"].split("/")[-2])
+    assert (reused.reused_from_id, reused.seed) == (first.pk, first.seed)
+    assert "cost nothing" in client.get(same["Location"]).content.decode()
+    varied = GenerationJob.objects.get(pk=again["Location"].split("/")[-2])
+    assert (varied.prompt, varied.style, varied.reused_from_id) == (first.prompt, "pastel", None)
+    assert varied.seed == int(posted["seed"]) != first.seed
 
 
 def test_the_status_endpoint_gives_the_state_with_image_urls_to_the_owner_only(client, ada, bob):

@@ -221,6 +221,20 @@ def test_an_identical_request_is_answered_from_the_stored_result_at_no_cost(prov
     assert CostEntry.objects.count() == 1
 
 
+def test_a_request_without_a_seed_gets_the_same_seed_each_time_so_asking_again_costs_nothing(providers, user):
+    first = generation_job_create(user_id=user.pk, prompt=PROMPT)
+    generation_job_run(job_id=str(first.id))
+    again = generation_job_create(user_id=user.pk, prompt=PROMPT.upper())
+    variation = generation_job_create(user_id=user.pk, prompt=PROMPT, seed=(first.seed + 1) % 2**31)
+    smaller = generation_job_create(user_id=user.pk, prompt=PROMPT, size=512)
+
+    assert (again.seed, again.reused_from_id, again.quota_units) == (first.seed, first.pk, 0)
+    assert (variation.status, variation.reused_from_id) == ("queued", None)
+    assert smaller.seed != first.seed  # another request, its own seed
+    assert smaller.reused_from_id is None
+    assert scripted.CALLS == ["fal"]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "field"),
     [
