@@ -28,10 +28,16 @@ from .quotas import QuotaStatus, quota_status
 LANE_LABELS = {"enterprise": "dedicated lane", "premium": "priority lane", "standard": "standard lane", "batch": "batch lane"}
 
 
-def image_state(*, image: GeneratedImage) -> dict:
-    """One result image: its (private, signed where the storage signs) URLs and provenance."""
+def image_state(*, image: GeneratedImage, downloads: bool = False) -> dict:
+    """One result image: its (private, signed where the storage signs) URLs and provenance;
+    with `downloads`, each variant's download link on the site too (for signed-in pages)."""
     storage = storages["default"]
     variants = [{**{k: v for k, v in variant.items() if k != "key"}, "url": storage.url(variant["key"])} for variant in image.variants]
+    if downloads:
+        for variant in variants:
+            variant["download_url"] = reverse(
+                "generation:image_download", args=[image.job_id, image.index, variant["size"], variant["format"]]
+            )
     webp = [v for v in variants if v["format"] == "webp" and v["size"] <= 512]
     preview = webp[-1]["url"] if webp else (variants[-1]["url"] if variants else "")
     return {
@@ -141,7 +147,9 @@ def job_state(*, job: GenerationJob, images: list[GeneratedImage] | None = None)
         "eta_seconds": estimate.eta_seconds if estimate else None,
         "quota_units": 0 if job.quota_refunded else job.quota_units,
         "reused": job.reused_from_id is not None,
-        "images": [image_state(image=image) for image in (job.images.all() if images is None else images)] if finished else [],
+        "images": [image_state(image=image, downloads=True) for image in (job.images.all() if images is None else images)]
+        if finished
+        else [],
         "suggestions": FAILURE_SUGGESTIONS.get(job.error_kind, DEFAULT_SUGGESTIONS) if job.status == GenerationJob.Status.FAILED else [],
         "created_at": job.created_at.isoformat(),
         "updated_at": job.updated_at.isoformat(),
@@ -153,6 +161,23 @@ def job_state(*, job: GenerationJob, images: list[GeneratedImage] | None = None)
 
 def _premade_state(avatar: Avatar) -> dict:
     return {"id": avatar.pk, "title": avatar.title, "image_url": avatar.card_src, "url": reverse("gallery:detail", args=[avatar.pk])}
+
+
+@dataclass(frozen=True)
+class VariantDownload:
+    key: str
+    filename: str
+
+
+def variant_download_get(*, job: GenerationJob, index: int, size: int, fmt: str) -> VariantDownload | None:
+    """One stored size and format of a job's result, with the name it is saved under."""
+    image = job.images.filter(index=index).first() if job.status == GenerationJob.Status.SUCCEEDED else None
+    variant = next((v for v in (image.variants if image else []) if (v["size"], v["format"]) == (size, fmt)), None)
+    if variant is None:
+        return None
+    extension = variant["key"].rsplit(".", 1)[-1]
+    number = f"-{index + 1}" if job.num_images > 1 else ""
+    return VariantDownload(key=variant["key"], filename=f"avatar-{str(job.id)[:8]}{number}-{size}px.{extension}")
 
 
 def job_thumbnail_url(*, job: GenerationJob, size: int = 256) -> str:

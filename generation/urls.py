@@ -11,4 +11,5 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/", views.job, name="job"),
     path("jobs/<uuid:job_id>/status/", views.job_status, name="job_status"),
     path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job_cancel"),
+    path("jobs/<uuid:job_id>/images/<int:index>/<int:size>.<slug:fmt>", views.image_download, name="image_download"),
 ]

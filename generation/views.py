@@ -1,17 +1,19 @@
 """Generation pages: the form (with what a request will cost and when it will be ready), one job's
-live page, its JSON state, cancel, and the "My avatars" history."""
+live page, its JSON state, its downloads, cancel, and the "My avatars" history."""
 
 import contextlib
 import secrets
 import uuid
 
 from django.contrib.auth.decorators import login_required
+from django.core.files.storage import storages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from avatarsite.core.storage import attachment_url
 from billing.entitlements import entitlements
 
 from .forms import GenerateForm
@@ -26,6 +28,7 @@ from .selectors import (
     lane_estimate,
     queue_ahead,
     similar_for_prompt,
+    variant_download_get,
 )
 from .services import LOCAL_CHAIN, LOCAL_STYLES, GenerationError, JobNotCancelableError, generation_job_cancel, generation_job_create
 
@@ -97,6 +100,20 @@ def job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 def job_status(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
     """The websocket's state for clients that poll instead."""
     return JsonResponse(job_state(job=_own_job(request, job_id)))
+
+
+@login_required
+@require_GET
+def image_download(request: HttpRequest, job_id: uuid.UUID, index: int, size: int, fmt: str) -> HttpResponse:
+    """One size and format of the user's result as a download with a readable name: a redirect to
+    a signed URL that says so (R2), or the file itself (local files)."""
+    download = variant_download_get(job=_own_job(request, job_id), index=index, size=size, fmt=fmt)
+    if download is None:
+        raise Http404("No such file")
+    url = attachment_url(storage="default", key=download.key, filename=download.filename)
+    if url is not None:
+        return redirect(url)
+    return FileResponse(storages["default"].open(download.key), as_attachment=True, filename=download.filename)
 
 
 @login_required

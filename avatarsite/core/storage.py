@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from botocore.handlers import add_expect_header
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
+from django.utils.http import content_disposition_header
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
@@ -61,6 +62,17 @@ class R2Storage(S3Storage):
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
         self._process_connection = None
+
+
+def attachment_url(*, storage: str, key: str, filename: str) -> str | None:
+    """A URL that hands the stored file over as a download named `filename`, where the storage
+    can sign one (R2: a presigned GET that sets Content-Disposition); None for local files, which
+    the caller sends itself. A link's `download` attribute would not do: browsers ignore it for
+    a file on another origin, as R2's is, and open the image instead."""
+    target = storages[storage]
+    if not isinstance(target, S3Storage):
+        return None
+    return target.url(key, parameters={"ResponseContentDisposition": content_disposition_header(True, filename)})
 
 
 def content_key(*, prefix: str, data: bytes, fmt: str) -> str:

@@ -38,7 +38,7 @@
       for (const variant of image.variants) {
         const link = document.createElement("a");
         link.className = "button button-small button-ghost";
-        link.href = variant.url;
+        link.href = variant.download_url;
         link.download = "";
         link.textContent = variant.size + " px · " + variant.format.toUpperCase();
         links.append(link);

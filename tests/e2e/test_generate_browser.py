@@ -5,6 +5,8 @@ The worker starts only after the job page is open, so the page shows the job wai
 then every progress event as it arrives over the websocket.
 """
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import sync_playwright
 
@@ -63,6 +65,9 @@ def test_a_user_generates_an_avatar_and_watches_it_being_made(artifacts_dir):
             page.wait_for_function("document.querySelectorAll('[data-result] .downloads a').length >= 10", timeout=30_000)
             downloads = page.locator("[data-result] .downloads a").all_inner_texts()
         progress = page.evaluate("window.__progress")
+        with page.expect_download(timeout=10_000) as saving:  # saved, not opened: R2 is another origin
+            page.locator("[data-result] .downloads a", has_text="1024 px · JPEG").click()
+        saved_name, saved_bytes = saving.value.suggested_filename, Path(saving.value.path()).read_bytes()
         page.screenshot(path=str(artifacts_dir / "generate-done.png"), full_page=True)
         browser.close()
 
@@ -77,3 +82,5 @@ def test_a_user_generates_an_avatar_and_watches_it_being_made(artifacts_dir):
     assert progress == sorted(progress)
     assert "1024 px · JPEG" in downloads
     assert "256 px · WEBP" in downloads
+    assert saved_name == f"avatar-{str(job.id)[:8]}-1024px.jpg"
+    assert saved_bytes.startswith(b"\xff\xd8")

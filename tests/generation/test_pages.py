@@ -3,6 +3,7 @@
 import re
 
 import pytest
+import requests
 from django.urls import reverse
 
 from avatarsite.accounts.services import user_create
@@ -67,6 +68,46 @@ def test_the_status_endpoint_gives_the_state_with_image_urls_to_the_owner_only(c
     assert client.get(reverse("generation:job_status", args=[job.id])).status_code == 404
     assert client.get(reverse("generation:job", args=[job.id])).status_code == 404
     assert client.post(reverse("generation:job_cancel", args=[job.id])).status_code == 404
+
+
+def _finished_local_job(user) -> GenerationJob:
+    job = generation_job_create(user_id=user.pk, prompt="A calm man with a beard", style="mono")
+    return generation_job_run(job_id=str(job.id))
+
+
+def test_a_result_downloads_from_r2_as_a_named_attachment_for_its_owner_only(client, ada, bob):
+    job = _finished_local_job(ada)
+    client.force_login(ada)
+    variant = client.get(reverse("generation:job_status", args=[job.id])).json()["images"][0]["variants"][0]
+    assert variant["download_url"] in client.get(reverse("generation:job", args=[job.id])).content.decode()
+
+    response = client.get(variant["download_url"])
+    assert response.status_code == 302  # to a presigned URL that tells the browser to save the file
+    file = requests.get(response["Location"], timeout=10)
+    assert file.status_code == 200
+    assert file.headers["Content-Disposition"] == f'attachment; filename="avatar-{str(job.id)[:8]}-{variant["size"]}px.jpg"'
+    assert file.content == requests.get(variant["url"], timeout=10).content
+    assert file.content.startswith(b"\xff\xd8")
+
+    assert client.get(reverse("generation:image_download", args=[job.id, 0, 123, "jpeg"])).status_code == 404
+    assert client.get(reverse("generation:image_download", args=[job.id, 1, variant["size"], "jpeg"])).status_code == 404
+    client.force_login(bob)
+    assert client.get(variant["download_url"]).status_code == 404
+
+
+def test_a_result_in_local_files_downloads_as_a_named_attachment(client, ada, settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
+    }
+    job = _finished_local_job(ada)
+    client.force_login(ada)
+    variant = client.get(reverse("generation:job_status", args=[job.id])).json()["images"][0]["variants"][0]
+
+    response = client.get(variant["download_url"])
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == f'attachment; filename="avatar-{str(job.id)[:8]}-{variant["size"]}px.jpg"'
+    assert b"".join(response.streaming_content).startswith(b"\xff\xd8")
 
 
 def test_form_errors_and_a_spent_quota_are_explained(client, ada, settings):
