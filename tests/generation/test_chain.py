@@ -8,7 +8,6 @@ the broker the real Redis of the test run.
 import base64
 import hashlib
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,45 +21,20 @@ import requests
 from botocore.exceptions import ClientError
 from django.conf import settings as django_settings
 from django.core.files.storage import storages
-from django.db import connection, transaction
+from django.db import transaction
 
 from avatarsite.accounts.services import user_create
 from generation import services
 from generation.models import CostEntry, GeneratedImage, GenerationJob
 from generation.services import generation_job_cancel, generation_job_create, generation_job_images_finish, generation_job_run
 from tests.conftest import PRIVATE_BUCKET, PUBLIC_BUCKET, S3_KEY_ID, S3_SECRET
-from tests.fakes.fal import FakeFal
 from tests.fakes.replicate import MODELS as REPLICATE_MODELS
-from tests.fakes.replicate import FakeReplicate
+from tests.generation.conftest import job_run_aside
 
 PROMPT = "A smiling woman with curly red hair and round glasses"
 PASSWORD = "a-long-password-1"
 FAL_SCHNELL = "fal-ai/flux/schnell"
 REPLICATE_DEV = "black-forest-labs/flux-dev"
-
-
-@dataclass
-class Fakes:
-    fal: FakeFal
-    replicate: FakeReplicate
-
-    def fal_submits(self) -> int:
-        """Submit calls fal received (answered or faulted; `submissions` counts created requests only)."""
-        return sum(1 for seen in self.fal.requests if seen["method"] == "POST")
-
-
-@pytest.fixture
-def fakes(settings) -> Iterator[Fakes]:
-    """FakeFal and FakeReplicate, with the real adapters pointed at them."""
-    fal, replicate = FakeFal(latency=0.1).start(), FakeReplicate(latency=0.1).start()
-    settings.GENERATION_PROVIDERS = {
-        **settings.GENERATION_PROVIDERS,
-        "fal": {"BACKEND": "generation.providers.fal.FalProvider", "OPTIONS": fal.adapter_options()},
-        "replicate": {"BACKEND": "generation.providers.replicate.ReplicateProvider", "OPTIONS": replicate.adapter_options()},
-    }
-    yield Fakes(fal, replicate)
-    fal.stop()
-    replicate.stop()
 
 
 @dataclass
@@ -387,30 +361,14 @@ def test_a_user_cancel_while_fal_runs_stops_fal_refunds_and_closes_the_ledger_li
     owner = user_create(username="canceler", email="canceler@example.com", password=PASSWORD)
     fakes.fal.next_outcomes.append("hang")
     job = generation_job_create(user_id=owner.pk, prompt=PROMPT)
-    outcome: dict = {}
+    submitted = CostEntry.objects.filter(job=job).exclude(request_id="")  # the id is recorded
 
-    def run() -> None:
-        try:
-            outcome["job"] = generation_job_run(job_id=str(job.id))
-        except BaseException as exc:  # reported by the assertions below
-            outcome["error"] = exc
-        finally:
-            connection.close()
-
-    runner = threading.Thread(target=run, name="job-run", daemon=True)
-    runner.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not CostEntry.objects.filter(job=job).exclude(request_id="").exists():  # submitted, id recorded
-            assert time.monotonic() < deadline, "fal never got the request"
-            assert runner.is_alive(), outcome
-            time.sleep(0.02)
+    with job_run_aside(str(job.id), until=submitted.exists, waiting_for="fal got the request") as runner:
         canceled_at = time.monotonic()
         generation_job_cancel(job=GenerationJob.objects.get(pk=job.pk))
-    finally:
-        runner.join(timeout=60)
+    outcome = runner.outcome
 
-    assert not runner.is_alive()
+    assert not runner.thread.is_alive()
     assert "error" not in outcome, outcome
     assert time.monotonic() - canceled_at < 10
     job.refresh_from_db()

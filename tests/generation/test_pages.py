@@ -2,23 +2,12 @@
 
 import re
 
-import pytest
 import requests
 from django.urls import reverse
 
 from avatarsite.accounts.services import user_create
 from generation.models import GenerationJob
 from generation.services import generation_job_create, generation_job_run
-
-
-@pytest.fixture
-def ada(db):
-    return user_create(username="ada", email="ada@example.com", password="a-long-password-1")
-
-
-@pytest.fixture
-def bob(db):
-    return user_create(username="bob", email="bob@example.com", password="a-long-password-1")
 
 
 def test_submitting_the_form_creates_a_job_and_opens_its_live_page(client, ada):

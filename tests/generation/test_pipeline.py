@@ -30,20 +30,6 @@ from tests.generation import scripted
 PROMPT = "A smiling woman with curly red hair and round glasses"
 
 
-@pytest.fixture
-def providers(settings):
-    """fal and Replicate stood in by scripted adapters; the free plan's chain is fal then replicate."""
-    scripted.SCRIPTS.clear()
-    scripted.CALLS.clear()
-    settings.GENERATION_PROVIDERS = {
-        **settings.GENERATION_PROVIDERS,
-        "fal": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "fal"}},
-        "replicate": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "replicate"}},
-    }
-    settings.GENERATION_PROVIDER_BACKOFF_SECONDS = 0.01
-    return scripted.SCRIPTS
-
-
 def script(name: str, *answers: str) -> None:
     scripted.SCRIPTS[name] = deque(answers)
 
