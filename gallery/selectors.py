@@ -207,10 +207,16 @@ def avatar_similar(*, avatar: Avatar, limit: int = 8, pool: int = 300) -> list[A
 _TEXT_STOP_WORDS = frozenset({"and", "the", "with", "for", "from", "are", "its", "this", "that", "very", "some", "who", "has", "have"})
 
 
+def text_words(text: str) -> list[str]:
+    """The words of a free text (a generation prompt) that say what it is about: lower case,
+    without punctuation, short words or common ones such as "with"."""
+    return [w for w in (word.strip(".,;:!?\"'()").lower() for word in text.split()) if len(w) > 2 and w not in _TEXT_STOP_WORDS]
+
+
 def avatar_related_to_text(*, text: str, limit: int = 6) -> list[Avatar]:
     """Premade avatars that share any word with a free text (a generation prompt), most
     downloaded first; the most downloaded overall when none does."""
-    words = [w for w in (word.strip(".,;:!?\"'()").lower() for word in text.split()) if len(w) > 2 and w not in _TEXT_STOP_WORDS][:8]
+    words = text_words(text)[:8]
     queryset = _visible().defer("search").order_by("-download_count", "-id")
     related: list[Avatar] = []
     if words:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from billing.entitlements import Entitlements
 from billing.models import Invoice
 from gallery.models import Avatar
-from gallery.selectors import avatar_related_to_text
+from gallery.selectors import avatar_related_to_text, text_words
 
 from .models import CostEntry, GeneratedImage, GenerationJob
 from .providers.registry import provider_get
@@ -198,10 +198,10 @@ def job_attempts(*, job: GenerationJob) -> list[CostEntry]:
 def similar_for_prompt(*, user_id: int, prompt: str, limit: int = 6) -> dict:
     """Something to look at while a custom avatar is made: premade avatars sharing its words and
     the user's own earlier results for similar prompts."""
-    words = {w.lower() for w in prompt.split() if len(w) > 3}
+    words = set(text_words(prompt))
     own = []
     for job in job_list_for_user(user_id=user_id).filter(status=GenerationJob.Status.SUCCEEDED).prefetch_related("images")[:50]:
-        if words & {w.lower() for w in job.prompt.split()} and job.images.all():
+        if words.intersection(text_words(job.prompt)) and job.images.all():
             own.append({"job_id": str(job.id), "prompt": job.prompt, "image_url": job_thumbnail_url(job=job)})
         if len(own) >= limit:
             break
