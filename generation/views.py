@@ -2,15 +2,17 @@
 live page, its JSON state, its downloads, cancel, and the "My avatars" history."""
 
 import contextlib
+import mimetypes
 import secrets
 import uuid
 
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import storages
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from avatarsite.core.storage import attachment_url
@@ -106,14 +108,21 @@ def job_status(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
 @require_GET
 def image_download(request: HttpRequest, job_id: uuid.UUID, index: int, size: int, fmt: str) -> HttpResponse:
     """One size and format of the user's result as a download with a readable name: a redirect to
-    a signed URL that says so (R2), or the file itself (local files)."""
+    a signed URL that says so (R2), or the file itself (local files; read whole, not streamed from
+    a synchronous iterator, which an ASGI server would have to drain in a thread)."""
     download = variant_download_get(job=_own_job(request, job_id), index=index, size=size, fmt=fmt)
     if download is None:
         raise Http404("No such file")
     url = attachment_url(storage="default", key=download.key, filename=download.filename)
     if url is not None:
         return redirect(url)
-    return FileResponse(storages["default"].open(download.key), as_attachment=True, filename=download.filename)
+    with storages["default"].open(download.key) as file:  # an avatar: a few hundred kilobytes at most
+        content = file.read()
+    return HttpResponse(
+        content,
+        content_type=mimetypes.guess_type(download.filename)[0],
+        headers={"Content-Disposition": content_disposition_header(True, download.filename)},
+    )
 
 
 @login_required

@@ -96,7 +96,8 @@ def test_a_result_in_local_files_downloads_as_a_named_attachment(client, ada, se
     response = client.get(variant["download_url"])
     assert response.status_code == 200
     assert response["Content-Disposition"] == f'attachment; filename="avatar-{str(job.id)[:8]}-{variant["size"]}px.jpg"'
-    assert b"".join(response.streaming_content).startswith(b"\xff\xd8")
+    assert response["Content-Type"] == "image/jpeg"
+    assert response.content.startswith(b"\xff\xd8")
 
 
 def test_form_errors_and_a_spent_quota_are_explained(client, ada, settings):
