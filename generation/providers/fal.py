@@ -444,11 +444,7 @@ class FalProvider(HttpProvider):
                 message = f"fal's safety checker flagged all {refused} image(s)"
                 raise ContentRefusedError(message, request_id=request_id, cost_usd=cost, megapixels=megapixels)
             raise TransientProviderError("fal sent a result without images", request_id=request_id)
-        try:
-            downloaded = self.download_outputs([item["url"] for item in kept], request_id=request_id)
-        except ProviderError as exc:
-            exc.cost_usd, exc.megapixels = cost, megapixels
-            raise
+        downloaded = self.download_outputs([item["url"] for item in kept], request_id=request_id, cost_usd=cost, megapixels=megapixels)
         metadata = {"seed": output.get("seed"), "timings": output.get("timings"), "metrics": status.get("metrics")}
         return GenerationResult(
             images=downloaded,

@@ -220,10 +220,18 @@ class HttpProvider:
         raise NotImplementedError
 
     # --- outputs -------------------------------------------------------------------------------
-    def download_outputs(self, urls: list[str], *, request_id: str = "") -> list[GeneratedImage]:
+    def download_outputs(
+        self, urls: list[str], *, request_id: str = "", cost_usd: float = 0.0, megapixels: float = 0.0
+    ) -> list[GeneratedImage]:
         """Fetch each output now (provider URLs expire within the hour) through the guarded fetch:
-        allowlisted https hosts on public addresses only, no redirects, an image type, bounded."""
-        return [self._download_output(url, request_id=request_id) for url in urls]
+        allowlisted https hosts on public addresses only, no redirects, an image type, bounded.
+        `cost_usd` and `megapixels`: what the provider bills for these outputs, made whether or not
+        we fetch them; an error raised here carries them to the ledger."""
+        try:
+            return [self._download_output(url, request_id=request_id) for url in urls]
+        except ProviderError as exc:
+            exc.cost_usd, exc.megapixels = cost_usd, megapixels
+            raise
 
     def _download_output(self, url: str, *, request_id: str) -> GeneratedImage:
         if url.startswith("data:"):  # fal with sync_mode answers inline

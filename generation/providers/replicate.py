@@ -259,12 +259,12 @@ class ReplicateProvider(HttpProvider):
             raise TransientProviderError("replicate sent an output that is not a list of URLs", request_id=prediction_id)
         if not output:
             raise ContentRefusedError("replicate withheld every image as unsafe", request_id=prediction_id)
-        try:
-            images = self.download_outputs(output, request_id=prediction_id)
-        except ProviderError as exc:  # the images were made, and are billed, whether or not we fetch them
-            exc.cost_usd = self.cost(model, width=request.size, height=request.size, count=len(output))
-            exc.megapixels = len(output) * request.size**2 / 1_000_000
-            raise
+        images = self.download_outputs(
+            output,
+            request_id=prediction_id,
+            cost_usd=self.cost(model, width=request.size, height=request.size, count=len(output)),
+            megapixels=len(output) * request.size**2 / 1_000_000,
+        )
         metrics = prediction.get("metrics") if isinstance(prediction.get("metrics"), dict) else {}
         return GenerationResult(
             images=images,
