@@ -6,13 +6,22 @@ open: `GENERATION_BREAKER_FAILURES` failures within `GENERATION_BREAKER_WINDOW_S
 `GENERATION_BREAKER_COOLDOWN_SECONDS`; callers skip the provider and fall back.
 half-open: after the cool-down one caller (an atomic cache.add) may probe; its success closes the
 breaker, its failure opens it for another cool-down.
+
+The breaker only advises: when the cache cannot be reached, calls go through and nothing is
+counted, so a Redis outage never stops a job that the providers could serve.
 """
 
+import functools
+import logging
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+
+from avatarsite.core.infrastructure import INFRASTRUCTURE_ERRORS
+
+logger = logging.getLogger(__name__)
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 
@@ -30,6 +39,23 @@ class BreakerState:
     open_until: float | None
 
 
+def _advisory(when_down):
+    """The cache being down answers `when_down` instead of failing the caller."""
+
+    def decorate(function):
+        @functools.wraps(function)
+        def wrapper(**kwargs):
+            try:
+                return function(**kwargs)
+            except INFRASTRUCTURE_ERRORS as exc:
+                logger.warning("breaker: the cache is unreachable (%r); %s goes on without it", exc, function.__name__)
+                return when_down
+
+        return wrapper
+
+    return decorate
+
+
 def breaker_state(*, provider: str) -> BreakerState:
     failures_key, open_key, _ = _keys(provider)
     values = cache.get_many([failures_key, open_key])
@@ -43,6 +69,7 @@ def breaker_state(*, provider: str) -> BreakerState:
     return BreakerState(provider, state, int(values.get(failures_key) or 0), open_until)
 
 
+@_advisory(when_down=True)
 def breaker_allows(*, provider: str) -> bool:
     """May a call go to this provider now? In half-open state only the first caller may."""
     _, open_key, probe_key = _keys(provider)
@@ -54,12 +81,14 @@ def breaker_allows(*, provider: str) -> bool:
     return cache.add(probe_key, 1, timeout=settings.GENERATION_BREAKER_PROBE_SECONDS)
 
 
+@_advisory(when_down=None)
 def breaker_record_success(*, provider: str) -> None:
     keys = _keys(provider)
     if any(value is not None for value in cache.get_many(keys).values()):
         cache.delete_many(keys)
 
 
+@_advisory(when_down=None)
 def breaker_record_failure(*, provider: str) -> None:
     failures_key, open_key, probe_key = _keys(provider)
     cooldown = settings.GENERATION_BREAKER_COOLDOWN_SECONDS

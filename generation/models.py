@@ -38,10 +38,23 @@ class GenerationJob(models.Model):
     # Quota units taken at acceptance; refunded (once) when the job ends without a charge.
     quota_units = models.PositiveSmallIntegerField(default=0)
     quota_refunded = models.BooleanField(default=False)
+    # The job whose result this one took: a stored result (the job is then finished at once), or an
+    # identical request still in flight, which this one waits for (it stays queued until that ends).
     reused_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     error_kind = models.CharField(max_length=16, blank=True, help_text="transient / permanent / refused / timeout on failure.")
     # Times a worker started this job; a message that keeps killing workers stops after a few.
     runs = models.PositiveSmallIntegerField(default=0)
+    # The run that owns the job: claiming it takes a token with an expiry, renewed while the run
+    # lives; every later write of that run is conditional on the token. A second delivery of its
+    # message finds the lease held and runs nothing; a dead run's lease expires and the next
+    # delivery resumes its provider request.
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # When its last job_run message was sent: the reconciler sends another for a queued job whose
+    # message is gone (a broker outage, a task acknowledged without running).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    # A succeeded job whose other sizes and formats are still to be made (job_images_finish).
+    images_pending = models.BooleanField(default=False)
     # An API job's completion webhook: where to POST the job when it ends, signed with the key's secret.
     webhook_url = models.URLField(max_length=2000, blank=True)
     api_key = models.ForeignKey("billing.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -61,6 +74,13 @@ class GenerationJob(models.Model):
         indexes = [models.Index(fields=["user", "-created_at"])]
         constraints = [
             models.CheckConstraint(condition=models.Q(progress__lte=100), name="generation_job_progress_at_most_100"),
+            # Single flight: one job per request key is in flight at a time; an identical request made
+            # meanwhile follows it (reused_from) and gets its result at no cost.
+            models.UniqueConstraint(
+                fields=["request_key"],
+                condition=models.Q(status__in=["queued", "running"], reused_from__isnull=True) & ~models.Q(request_key=""),
+                name="generation_job_one_in_flight_per_request",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -88,6 +108,8 @@ class GeneratedImage(models.Model):
     prompt = models.TextField()
     licence_note = models.CharField(max_length=200, blank=True)
     content_rating = models.CharField(max_length=16, default="general")
+    # The side the model delivered when it was below the size asked for (the image was then upscaled).
+    upscaled_from = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -112,6 +134,9 @@ class CostEntry(models.Model):
         FAILED = "failed", "Failed"
         REFUSED = "refused", "Refused"
         CANCELED = "canceled", "Canceled"
+        # Sent, and no way to learn what became of it (its answer was lost, and the provider cannot
+        # be asked): booked at the model's price, as the provider may have billed it.
+        UNKNOWN = "unknown", "Outcome unknown"
 
     job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="cost_entries")
     provider = models.CharField(max_length=32)

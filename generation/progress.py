@@ -11,6 +11,7 @@ import threading
 from concurrent.futures import Future
 
 from channels.layers import get_channel_layer
+from django.utils import timezone
 
 from avatarsite.core.per_process import PerProcess
 
@@ -66,16 +67,23 @@ class _Notifier:
 _notifier = PerProcess(_Notifier)
 
 
-def job_progress_report(*, job: GenerationJob, progress: int, message: str = "", status: str | None = None) -> None:
-    """Record progress (0-100) and optionally a new status, then tell the job's listeners."""
-    job.progress = max(0, min(100, progress))
-    job.message = message[:255]
-    fields = ["progress", "message", "updated_at"]
+def job_progress_report(*, job: GenerationJob, progress: int, message: str = "", status: str | None = None, lease: str = "") -> bool:
+    """Record progress (0-100) and optionally a new status, then tell the job's listeners; only
+    while the job has not ended (a cancel wins over any report still on its way) and, with `lease`,
+    while that run holds it. False when nothing was written (and nothing is sent)."""
+    progress = max(0, min(100, progress))
+    fields = {"progress": progress, "message": message[:255], "updated_at": timezone.now()}
     if status is not None:
-        job.status = status
-        fields.append("status")
-    job.save(update_fields=fields)
+        fields["status"] = status
+    live = GenerationJob.objects.filter(pk=job.pk).exclude(status__in=GenerationJob.TERMINAL_STATUSES)
+    if lease:
+        live = live.filter(lease_token=lease)
+    if not live.update(**fields):
+        return False
+    for name, value in fields.items():
+        setattr(job, name, value)
     job_notify(job=job)
+    return True
 
 
 def job_notify(*, job: GenerationJob, wait: bool | None = None, images: list[GeneratedImage] | None = None) -> None:

@@ -1,10 +1,13 @@
 """Celery tasks of the generation app: thin wrappers around services."""
 
+import random
 from dataclasses import asdict
 
 from celery import shared_task
+from django.conf import settings
 
 from . import idempotency, webhooks
+from .lease import JobBusyError, RunInterruptedError
 from .models import GenerationJob
 from .progress import job_progress_report
 from .services import generation_job_images_finish, generation_job_run, generation_jobs_reconcile
@@ -20,11 +23,26 @@ def job_progress_publish(job_id: str, progress: int, message: str = "", status: 
     return True
 
 
-@shared_task(name="generation.tasks.job_run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def job_run(job_id: str) -> str | None:
+def infrastructure_backoff(retries: int) -> float:
+    """Seconds before the next try after an infrastructure fault: 1, 2, 4 ... up to a minute, with jitter."""
+    return min(60.0, 2.0**retries) * (0.5 + random.random())  # noqa: S311 - spreading retries, not a secret
+
+
+@shared_task(bind=True, name="generation.tasks.job_run", acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=None)
+def job_run(self, job_id: str, lease: str = "") -> str | None:
     """Run one job (queue and priority come from its plan at enqueue time). Redelivery is safe:
-    the service leaves a finished job alone and resumes a cut-off one without paying twice."""
-    job = generation_job_run(job_id=job_id)
+    the service leaves a finished job alone, runs nothing while another run holds it (this
+    delivery looks again once that run's lease would have expired), and resumes a cut-off one
+    without paying twice. A database, broker or storage fault is retried with backoff, carrying
+    the run's lease; the reconciler settles whatever is left past the job's deadline."""
+    try:
+        job = generation_job_run(job_id=job_id, lease=lease)
+    except JobBusyError as busy:
+        raise self.retry(countdown=busy.retry_in, kwargs={"lease": ""}) from None
+    except RunInterruptedError as interrupted:
+        if self.request.retries >= settings.GENERATION_INFRA_RETRIES:
+            raise
+        raise self.retry(countdown=infrastructure_backoff(self.request.retries), kwargs={"lease": interrupted.lease}) from interrupted
     return job.status if job else None
 
 

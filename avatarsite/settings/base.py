@@ -404,6 +404,15 @@ GENERATION_RUN_TIMEOUT_SECONDS = env.int("GENERATION_RUN_TIMEOUT_SECONDS", defau
 GENERATION_RECONCILE_GRACE_SECONDS = env.int("GENERATION_RECONCILE_GRACE_SECONDS", default=30)
 # A job whose runs keep dying (a poison message) fails after this many starts.
 GENERATION_MAX_RUNS = env.int("GENERATION_MAX_RUNS", default=3)
+# A run's lease on its job (renewed every third of it while the run lives): a second delivery of
+# the job's message waits it out; a dead run's job is taken over once it has expired.
+GENERATION_LEASE_SECONDS = env.float("GENERATION_LEASE_SECONDS", default=20.0)
+# A queued job whose message was sent this long ago is sent another (the broker may have lost it).
+GENERATION_REQUEUE_AFTER_SECONDS = env.int("GENERATION_REQUEUE_AFTER_SECONDS", default=120)
+# Times a run is retried (with backoff, up to a minute apart) after a database, broker or storage fault.
+GENERATION_INFRA_RETRIES = env.int("GENERATION_INFRA_RETRIES", default=30)
+# A model that tops out below the size asked for is upscaled (Lanczos), at most this many times.
+GENERATION_MAX_UPSCALE = env.float("GENERATION_MAX_UPSCALE", default=2.0)
 GENERATION_PROVIDER_ATTEMPTS = env.int("GENERATION_PROVIDER_ATTEMPTS", default=3)
 GENERATION_PROVIDER_BACKOFF_SECONDS = env.float("GENERATION_PROVIDER_BACKOFF_SECONDS", default=1.0)
 # Worker processes per lane (as deployed) and each provider's expected time per image before

@@ -74,6 +74,10 @@ class ContentRefusedError(ProviderError):
     kind = "refused"
 
 
+class RequestNotFoundError(PermanentProviderError):
+    """A look-up (`CallContext.lookup_only`) found no request of ours: it was never created."""
+
+
 class ProviderCanceledError(ProviderError):
     """The pipeline asked to stop (the user canceled); the provider was told to cancel too."""
 
@@ -108,6 +112,9 @@ class CallContext:
     # Unix time when an earlier run may have submitted this request without learning its id (it
     # died waiting for the answer): adapters that can list requests look for it before submitting.
     lookup_since: float | None = None
+    # Never send a new request: resume `resume_id`, or look one up (`lookup_since`) and raise
+    # RequestNotFoundError when there is none (the reconciler learning what became of a request).
+    lookup_only: bool = False
     # time.monotonic() after which the adapter cancels at the provider and raises TransientProviderError.
     deadline: float | None = None
 
@@ -136,10 +143,13 @@ class GenerationResult:
 
 
 class Provider(Protocol):
-    """What the pipeline calls. `configured` is False when the adapter lacks its key."""
+    """What the pipeline calls. `configured` is False when the adapter lacks its key;
+    `can_look_up` is True when it can find a request it made without knowing its id
+    (`CallContext.lookup_since`), so an answer lost on the way is never a blind second charge."""
 
     name: str
     configured: bool
+    can_look_up: bool
 
     def generate(self, request: GenerationRequest, context: CallContext | None = None) -> GenerationResult: ...
 

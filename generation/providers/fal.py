@@ -254,6 +254,8 @@ class FalProvider(HttpProvider):
         if context.resume_id:
             request_id = context.resume_id
             urls = self._computed_urls(model, request_id)
+        elif context.lookup_only:  # fal cannot list requests: without the id there is nothing to ask
+            raise PermanentProviderError("fal: a request cannot be looked up without its id")
         else:
             request_id, urls, answer = self._submit(request, model, context)
             if self.status_stream:

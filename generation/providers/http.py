@@ -47,6 +47,8 @@ class HttpProvider:
     default_model = ""
     # Where the provider serves output files (the API host is not among them unless listed).
     default_output_hosts: tuple[str, ...] = ()
+    # Whether it can find a request it made without knowing its id (see CallContext.lookup_since).
+    can_look_up = False
 
     def __init__(
         self,

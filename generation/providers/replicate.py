@@ -16,6 +16,7 @@ from .base import (
     GenerationResult,
     PermanentProviderError,
     ProviderError,
+    RequestNotFoundError,
     TransientProviderError,
 )
 from .http import HttpProvider
@@ -52,6 +53,7 @@ class ReplicateProvider(HttpProvider):
     default_api_url = "https://api.replicate.com"
     default_model = "black-forest-labs/flux-schnell"
     default_output_hosts = ("replicate.delivery", ".replicate.delivery")
+    can_look_up = True  # GET /v1/predictions lists what we created
 
     def __init__(
         self,
@@ -122,6 +124,8 @@ class ReplicateProvider(HttpProvider):
         else:
             # An earlier run may have created it and died before learning the id: adopt, not create.
             found = self._find(model, model_input, since=context.lookup_since) if context.lookup_since is not None else None
+            if found is None and context.lookup_only:
+                raise RequestNotFoundError("replicate: no prediction of ours for this request was found; it was never created")
             prediction, adopted = (found, True) if found is not None else self._create(model, model_path, model_input, deadline)
             prediction_id = str(prediction["id"])
             context.on_submitted(prediction_id)

@@ -62,19 +62,19 @@ from generation.services import _job_claim, generation_job_create, generation_jo
 
 user = user_create(username="ada", email="ada@example.com", password="a-long-password-1")
 done = generation_job_run(job_id=str(generation_job_create(user_id=user.pk, prompt="a fox in a scarf", style="flat").id))
-again, may_run = _job_claim(job_id=str(done.id))  # a redelivered task: left alone
+again, again_lease = _job_claim(job_id=str(done.id))  # a redelivered task: left alone
 cut = generation_job_create(user_id=user.pk, prompt="a fox in a hat", style="flat")
 GenerationJob.objects.filter(pk=cut.pk).update(status="running", runs=1, progress=40)  # a run that was cut off
-resumed, resumed_may_run = _job_claim(job_id=str(cut.pk))
+resumed, resumed_lease = _job_claim(job_id=str(cut.pk))
 print(json.dumps({
-    "done": [done.status, done.runs, done.images.count()], "again": [again.status, again.runs, may_run],
-    "resumed": [resumed.status, resumed.runs, resumed.progress, resumed.message, resumed_may_run, resumed.started_at is not None],
+    "done": [done.status, done.runs, done.images.count()], "again": [again.status, again.runs, bool(again_lease)],
+    "resumed": [resumed.status, resumed.runs, resumed.progress, resumed.message, resumed.lease_token == resumed_lease != "", resumed.started_at is not None],
 }))
 """
 
 
 def test_a_job_is_claimed_and_runs_on_the_embedded_default_sqlite(tmp_path):
-    """The claim is one UPDATE ... RETURNING, which SQLite (3.35+) takes as PostgreSQL does."""
+    """The claim (and its lease) is one UPDATE ... RETURNING, which SQLite (3.35+) takes as PostgreSQL does."""
     env = _embedded_env(tmp_path)
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=PROJECT_DIR, env=env, check=True, timeout=120)
 

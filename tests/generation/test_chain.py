@@ -25,6 +25,7 @@ from django.db import transaction
 
 from avatarsite.accounts.services import user_create
 from generation import services
+from generation.lease import RunInterruptedError
 from generation.models import CostEntry, GeneratedImage, GenerationJob
 from generation.services import generation_job_cancel, generation_job_create, generation_job_images_finish, generation_job_run
 from tests.conftest import PRIVATE_BUCKET, PUBLIC_BUCKET, S3_KEY_ID, S3_SECRET
@@ -249,7 +250,7 @@ def test_running_the_same_jobs_storage_twice_writes_the_same_keys_and_no_orphans
     first_keys = _variant_keys(job)
     objects_after_first = len(_bucket_keys(client, PRIVATE_BUCKET))
 
-    GenerationJob.objects.filter(pk=job.pk).update(status=GenerationJob.Status.QUEUED)  # run it all again
+    GenerationJob.objects.filter(pk=job.pk).update(status=GenerationJob.Status.QUEUED, lease_token="")  # run it all again
     assert generation_job_run(job_id=str(job.id)).status == "succeeded"
     generation_job_images_finish(job_id=str(job.id))
 
@@ -264,7 +265,8 @@ def test_running_the_same_jobs_storage_twice_writes_the_same_keys_and_no_orphans
 
 def test_a_failed_upload_leaves_the_call_open_and_a_rerun_resumes_it_without_paying_again(fakes, user, monkeypatch):
     """The first file is uploaded while the success is written; if that upload fails, nothing of the
-    success is committed: the provider call stays open with its request id, and the next run
+    success is committed: the run ends as interrupted by an infrastructure fault (the task retries
+    it with its lease), the provider call stays open with its request id, and the retried run
     collects the same result instead of asking (and paying) again."""
     from botocore.exceptions import EndpointConnectionError
 
@@ -281,15 +283,16 @@ def test_a_failed_upload_leaves_the_call_open_and_a_rerun_resumes_it_without_pay
     monkeypatch.setattr(storage_module, "_write", write_failing_once)
     job = generation_job_create(user_id=user.pk, prompt=PROMPT, seed=5)
 
-    with pytest.raises(EndpointConnectionError):
+    with pytest.raises(RunInterruptedError) as interrupted:
         generation_job_run(job_id=str(job.id))
+    assert isinstance(interrupted.value.__cause__, EndpointConnectionError)
     call = CostEntry.objects.get(job=job)
     assert call.outcome == "pending"
     assert call.request_id
     assert not GeneratedImage.objects.filter(job=job).exists()
     assert GenerationJob.objects.get(pk=job.pk).status == "running"
 
-    assert generation_job_run(job_id=str(job.id)).status == "succeeded"
+    assert generation_job_run(job_id=str(job.id), lease=interrupted.value.lease).status == "succeeded"
     assert fakes.fal.submissions == 1
     assert list(CostEntry.objects.filter(job=job).values_list("outcome", flat=True)) == ["succeeded"]
     image = GeneratedImage.objects.get(job=job)

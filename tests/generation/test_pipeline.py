@@ -285,9 +285,13 @@ def _premium(user) -> None:
 
 
 def _cut_off_mid_call(job: GenerationJob, *, request_id: str, runs: int = 1, overdue: bool = False) -> CostEntry:
-    """The state a worker killed while waiting on a provider leaves behind."""
+    """The state a worker killed while waiting on a provider leaves behind (its lease run out)."""
     GenerationJob.objects.filter(pk=job.pk).update(
-        status="running", runs=runs, deadline_at=timezone.now() - timedelta(minutes=5) if overdue else job.deadline_at
+        status="running",
+        runs=runs,
+        deadline_at=timezone.now() - timedelta(minutes=5) if overdue else job.deadline_at,
+        lease_token="a-dead-run",
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
     )
     provider, model = job.provider_chain[0].split(":", 1)
     return CostEntry.objects.create(job=job, provider=provider, model=model, plan=job.plan, request_id=request_id)
@@ -414,15 +418,29 @@ def test_the_reconciler_cancels_an_unfinished_request_there_and_refunds(provider
     assert CostEntry.objects.get(job=job).outcome == "canceled"
 
 
-def test_the_reconciler_closes_a_request_left_open_by_a_finished_job(providers, user):
+def test_the_reconciler_stops_a_request_left_running_by_a_finished_job_and_closes_its_line(providers, user):
+    script("fal", "lost")  # still running there when the reconciler asks
     job = generation_job_create(user_id=user.pk, prompt=PROMPT)
     call = _cut_off_mid_call(job, request_id="fal-orphan")
     generation_job_cancel(job=job)
     CostEntry.objects.filter(pk=call.pk).update(created_at=timezone.now() - timedelta(minutes=5))
 
     assert generation_jobs_reconcile().calls_closed == 1
-    assert scripted.CALLS == ["fal:cancel:fal-orphan"]
-    assert CostEntry.objects.get(pk=call.pk).outcome == "canceled"
+    assert scripted.CALLS == ["fal:resume:fal-orphan", "fal:cancel:fal-orphan"]
+    assert (CostEntry.objects.get(pk=call.pk).outcome, CostEntry.objects.get(pk=call.pk).cost_usd) == ("canceled", Decimal(0))
+
+
+def test_the_reconciler_books_a_request_that_finished_after_its_job_ended_at_its_cost(providers, user):
+    job = generation_job_create(user_id=user.pk, prompt=PROMPT)
+    call = _cut_off_mid_call(job, request_id="fal-late")
+    generation_job_cancel(job=job)
+    CostEntry.objects.filter(pk=call.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+
+    assert generation_jobs_reconcile().calls_closed == 1
+    assert scripted.CALLS == ["fal:resume:fal-late"]  # asked what became of it; nothing sent anew
+    closed = CostEntry.objects.get(pk=call.pk)
+    assert (closed.outcome, closed.images, closed.cost_usd) == ("canceled", 1, Decimal("0.003"))
+    assert not GeneratedImage.objects.filter(job=job).exists()
 
 
 def test_a_job_canceled_while_its_provider_delivers_stays_canceled_and_the_paid_call_is_recorded(providers, user, monkeypatch):

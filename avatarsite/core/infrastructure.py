@@ -1,0 +1,34 @@
+"""Faults of our own infrastructure (the database, Redis, the object store), told apart from bugs
+and from a provider's errors: such a fault ends the attempt at hand, which is tried again later
+(a task by Celery's own retry), instead of being absorbed or leaving a job half done."""
+
+import botocore.exceptions
+import kombu.exceptions
+import redis.exceptions
+from django.db import InterfaceError, OperationalError
+
+# Connection refused, reset or timed out; a pool that could not hand out a connection (psycopg's
+# PoolTimeout is an OperationalError, which Django wraps as its own).
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.BusyLoadingError,
+    kombu.exceptions.OperationalError,
+    botocore.exceptions.ConnectionError,
+    botocore.exceptions.HTTPClientError,
+)
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """Is `exc` (or what it was raised from) an outage of a service of ours, worth another try?"""
+    seen = 0
+    while exc is not None and seen < 5:  # `raise ... from` chains, not errors met while handling another
+        if isinstance(exc, INFRASTRUCTURE_ERRORS):
+            return True
+        if isinstance(exc, botocore.exceptions.ClientError):  # the store answered, with a 5xx: busy or down
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            return status >= 500
+        exc, seen = exc.__cause__, seen + 1
+    return False
