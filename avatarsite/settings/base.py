@@ -346,6 +346,8 @@ _provider_common = {
 }
 # Provider adapters by name (a plan's chain names them as "<provider>:<model>"); an adapter without
 # its key counts as not set up. Costs are what the provider bills, for the ledger and spend alerts.
+# "max_side" (and fal's "side_step") per model: the square sides it makes, so each is asked for a
+# size it can deliver (base.ModelSizes); above max_side the pipeline upscales (GENERATION_MAX_UPSCALE).
 GENERATION_PROVIDERS = {
     # "commercial_use" (per model, or for the whole provider) is what the API tells clients about an
     # image's use; a model not marked is reported as not cleared for commercial use.
@@ -358,12 +360,18 @@ GENERATION_PROVIDERS = {
             "api_key": FAL_KEY,
             "output_hosts": env.list("FAL_OUTPUT_HOSTS", default=[".fal.media"]),
             "models": {
+                # image_size {width, height} in 16 px steps. UNCONFIRMED: fal's largest side for flux
+                # (its toolkit allows 14142; the model may constrain further): 1024 = its square_hd preset.
                 "fal-ai/flux/schnell": {
+                    "max_side": 1024,
+                    "side_step": 16,
                     "cost_per_megapixel": env.float("FAL_FLUX_SCHNELL_COST_PER_MEGAPIXEL", default=0.003),
                     "licence": "FLUX.1 [schnell] (Apache-2.0): the image may be used commercially.",
                     "commercial_use": True,
                 },
                 "fal-ai/flux/dev": {
+                    "max_side": 1024,
+                    "side_step": 16,
                     "cost_per_megapixel": env.float("FAL_FLUX_DEV_COST_PER_MEGAPIXEL", default=0.025),
                     "licence": "FLUX.1 [dev] through fal's commercial licence: the image may be used commercially.",
                     "commercial_use": True,
@@ -380,12 +388,15 @@ GENERATION_PROVIDERS = {
             "prefer_wait": env.int("REPLICATE_PREFER_WAIT_SECONDS", default=10),
             "output_hosts": env.list("REPLICATE_OUTPUT_HOSTS", default=["replicate.delivery", ".replicate.delivery"]),
             "models": {
+                # megapixels "0.25" / "1" at 1:1 make 512 / 1024 px squares (cog-flux): nothing larger.
                 "black-forest-labs/flux-schnell": {
+                    "max_side": 1024,
                     "cost_per_image": env.float("REPLICATE_FLUX_SCHNELL_COST_PER_IMAGE", default=0.003),
                     "licence": "FLUX.1 [schnell] (Apache-2.0): the image may be used commercially.",
                     "commercial_use": True,
                 },
                 "black-forest-labs/flux-dev": {
+                    "max_side": 1024,
                     "cost_per_image": env.float("REPLICATE_FLUX_DEV_COST_PER_IMAGE", default=0.025),
                     "licence": "FLUX.1 [dev] through Replicate's commercial licence: the image may be used commercially.",
                     "commercial_use": True,
