@@ -405,6 +405,12 @@ GENERATION_PROVIDERS = {
         },
     },
 }
+# Sizes above a model's max_side are made by upscaling its largest image by at most this factor (named
+# on the image and the page); a plan may offer up to (largest max_side in its chain) x this.
+GENERATION_MAX_UPSCALE = env.float("GENERATION_MAX_UPSCALE", default=2.0)
+# What sizes a plan's chain delivers and how: a function (provider_chain=, max_size=) the generation
+# app provides, named here so billing (plan checks, the pricing page) needs not import generation.
+BILLING_PLAN_SIZES = "generation.sizes.chain_sizes"
 # With no AI provider set up (no keys), AI requests are drawn by the local generator instead.
 GENERATION_LOCAL_WHEN_UNCONFIGURED = env.bool("GENERATION_LOCAL_WHEN_UNCONFIGURED", default=True)
 # How long a job may wait in its queue, and how long a run may take, before it is given up (its
