@@ -4,9 +4,12 @@ checkout attempts)."""
 
 import secrets
 import uuid
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.module_loading import import_string
 
 
 class Plan(models.Model):
@@ -40,6 +43,28 @@ class Plan(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def sizes(self) -> Any | None:
+        """How its provider chain delivers its sizes (natively, or upscaled), from the function
+        settings.BILLING_PLAN_SIZES names (the generation app's), or None when none is named.
+        It has `.offered_max`, `.summary` (words for the pricing page) and `.problem` ("" = deliverable)."""
+        path = getattr(settings, "BILLING_PLAN_SIZES", "")
+        if not path or not _is_chain(self.provider_chain):
+            return None
+        return import_string(path)(provider_chain=list(self.provider_chain), max_size=self.max_size)
+
+    def clean(self) -> None:
+        """A plan offers only sizes its chain can deliver (checked wherever plans are edited: the admin)."""
+        super().clean()
+        if not _is_chain(self.provider_chain):
+            raise ValidationError({"provider_chain": 'A list of "provider:model" entries, e.g. ["fal:fal-ai/flux/schnell"].'})
+        sizes = self.sizes() if self.max_size else None
+        if sizes is not None and sizes.problem:
+            raise ValidationError({"max_size": sizes.problem})
+
+
+def _is_chain(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(entry, str) and entry.strip() for entry in value)
 
 
 class Subscription(models.Model):

@@ -40,11 +40,14 @@ def plan_features(plan: Plan) -> list[str]:
         quota = f"{plan.hourly_quota} custom AI avatars an hour on {model}"
     else:
         quota = f"Custom AI avatars on {model}, no daily cap"
+    # What its chain really delivers, and how (natively or upscaled): the plan's number alone could promise more.
+    sizes = plan.sizes()
+    size_words = sizes.summary if sizes is not None else f"Up to {plan.max_size} px"
     features = [
         "The whole premade library, every size",
         quota,
         f"{_LANES.get(plan.queue, plan.queue.title() + ' queue')}, live progress",
-        f"Up to {plan.max_size} px, {plan.max_images_per_request} image{'s' if plan.max_images_per_request > 1 else ''} per request",
+        f"{size_words}, {plan.max_images_per_request} image{'s' if plan.max_images_per_request > 1 else ''} per request",
     ]
     if plan.api_access:
         features.append(f"REST API: {plan.api_keys_max} keys, {plan.api_rate_per_minute} requests a minute, signed webhooks")

@@ -5,6 +5,7 @@ from django import forms
 from billing.entitlements import Entitlements
 
 from .services import STYLES
+from .sizes import plan_sizes
 
 STYLE_LABELS = {
     "photo": "Photo (AI, FLUX)",
@@ -33,7 +34,13 @@ class GenerateForm(forms.Form):
 
     def __init__(self, *args, plan: Entitlements, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["size"].choices = [(size, f"{size} x {size}") for size in SIZES if size <= plan.max_size]
+        # Only sizes the plan's chain can deliver; one made by upscaling says so.
+        sizes = plan_sizes(plan)
+        self.fields["size"].choices = [(size, _size_label(size, sizes.upscaled_from(size))) for size in SIZES if size <= sizes.offered_max]
         self.fields["num_images"].choices = [(n, str(n)) for n in range(1, plan.max_images_per_request + 1)]
         if plan.max_images_per_request == 1:
             self.fields["num_images"].widget = forms.HiddenInput()
+
+
+def _size_label(size: int, upscaled_from: int | None) -> str:
+    return f"{size} x {size}" + (f" (upscaled from {upscaled_from} px)" if upscaled_from else "")

@@ -346,6 +346,8 @@ _provider_common = {
 }
 # Provider adapters by name (a plan's chain names them as "<provider>:<model>"); an adapter without
 # its key counts as not set up. Costs are what the provider bills, for the ledger and spend alerts.
+# "max_side" (and fal's "side_step") per model: the square sides it makes, so each is asked for a
+# size it can deliver (base.ModelSizes); above max_side the pipeline upscales (GENERATION_MAX_UPSCALE).
 GENERATION_PROVIDERS = {
     # "commercial_use" (per model, or for the whole provider) is what the API tells clients about an
     # image's use; a model not marked is reported as not cleared for commercial use.
@@ -358,12 +360,18 @@ GENERATION_PROVIDERS = {
             "api_key": FAL_KEY,
             "output_hosts": env.list("FAL_OUTPUT_HOSTS", default=[".fal.media"]),
             "models": {
+                # image_size {width, height} in 16 px steps. UNCONFIRMED: fal's largest side for flux
+                # (its toolkit allows 14142; the model may constrain further): 1024 = its square_hd preset.
                 "fal-ai/flux/schnell": {
+                    "max_side": 1024,
+                    "side_step": 16,
                     "cost_per_megapixel": env.float("FAL_FLUX_SCHNELL_COST_PER_MEGAPIXEL", default=0.003),
                     "licence": "FLUX.1 [schnell] (Apache-2.0): the image may be used commercially.",
                     "commercial_use": True,
                 },
                 "fal-ai/flux/dev": {
+                    "max_side": 1024,
+                    "side_step": 16,
                     "cost_per_megapixel": env.float("FAL_FLUX_DEV_COST_PER_MEGAPIXEL", default=0.025),
                     "licence": "FLUX.1 [dev] through fal's commercial licence: the image may be used commercially.",
                     "commercial_use": True,
@@ -380,12 +388,15 @@ GENERATION_PROVIDERS = {
             "prefer_wait": env.int("REPLICATE_PREFER_WAIT_SECONDS", default=10),
             "output_hosts": env.list("REPLICATE_OUTPUT_HOSTS", default=["replicate.delivery", ".replicate.delivery"]),
             "models": {
+                # megapixels "0.25" / "1" at 1:1 make 512 / 1024 px squares (cog-flux): nothing larger.
                 "black-forest-labs/flux-schnell": {
+                    "max_side": 1024,
                     "cost_per_image": env.float("REPLICATE_FLUX_SCHNELL_COST_PER_IMAGE", default=0.003),
                     "licence": "FLUX.1 [schnell] (Apache-2.0): the image may be used commercially.",
                     "commercial_use": True,
                 },
                 "black-forest-labs/flux-dev": {
+                    "max_side": 1024,
                     "cost_per_image": env.float("REPLICATE_FLUX_DEV_COST_PER_IMAGE", default=0.025),
                     "licence": "FLUX.1 [dev] through Replicate's commercial licence: the image may be used commercially.",
                     "commercial_use": True,
@@ -394,6 +405,12 @@ GENERATION_PROVIDERS = {
         },
     },
 }
+# Sizes above a model's max_side are made by upscaling its largest image by at most this factor (named
+# on the image and the page); a plan may offer up to (largest max_side in its chain) x this.
+GENERATION_MAX_UPSCALE = env.float("GENERATION_MAX_UPSCALE", default=2.0)
+# What sizes a plan's chain delivers and how: a function (provider_chain=, max_size=) the generation
+# app provides, named here so billing (plan checks, the pricing page) needs not import generation.
+BILLING_PLAN_SIZES = "generation.sizes.chain_sizes"
 # With no AI provider set up (no keys), AI requests are drawn by the local generator instead.
 GENERATION_LOCAL_WHEN_UNCONFIGURED = env.bool("GENERATION_LOCAL_WHEN_UNCONFIGURED", default=True)
 # How long a job may wait in its queue, and how long a run may take, before it is given up (its
@@ -411,8 +428,6 @@ GENERATION_LEASE_SECONDS = env.float("GENERATION_LEASE_SECONDS", default=20.0)
 GENERATION_REQUEUE_AFTER_SECONDS = env.int("GENERATION_REQUEUE_AFTER_SECONDS", default=120)
 # Times a run is retried (with backoff, up to a minute apart) after a database, broker or storage fault.
 GENERATION_INFRA_RETRIES = env.int("GENERATION_INFRA_RETRIES", default=30)
-# A model that tops out below the size asked for is upscaled (Lanczos), at most this many times.
-GENERATION_MAX_UPSCALE = env.float("GENERATION_MAX_UPSCALE", default=2.0)
 GENERATION_PROVIDER_ATTEMPTS = env.int("GENERATION_PROVIDER_ATTEMPTS", default=3)
 GENERATION_PROVIDER_BACKOFF_SECONDS = env.float("GENERATION_PROVIDER_BACKOFF_SECONDS", default=1.0)
 # Worker processes per lane (as deployed) and each provider's expected time per image before

@@ -6,6 +6,7 @@ it exists (so a re-run after a crash resumes that request instead of paying for 
 how to learn that the user canceled, and when to give up.
 """
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -85,6 +86,33 @@ class ProviderCanceledError(ProviderError):
 
 
 @dataclass(frozen=True)
+class ModelSizes:
+    """The square sides a model can be asked for: only `sides` when given (a model with a size
+    enum, e.g. Replicate's flux at "0.25"/"1" megapixels), else any multiple of `step` up to `max_side`.
+
+    Adapters build one per model from the provider catalogue (settings.GENERATION_PROVIDERS
+    "models": {model: {"max_side": ..., ...}}) and answer `max_side` / `native_size` from it."""
+
+    max_side: int
+    sides: tuple[int, ...] = ()
+    step: int = 1
+
+    def __post_init__(self) -> None:
+        # A wrong catalogue entry must stop the adapter being built, not a run halfway.
+        if self.max_side < 1 or self.step < 1 or self.max_side % self.step:
+            raise ValueError(f"max_side {self.max_side} must be a positive multiple of step {self.step}")
+        if self.sides and (min(self.sides) < 1 or max(self.sides) != self.max_side):
+            raise ValueError(f"sides {self.sides} must be positive, the largest being max_side {self.max_side}")
+
+    def native(self, size: int) -> int:
+        """The side made for a request of `size`: the smallest the model can make that is at least
+        `size`, or its largest when `size` is beyond it (the pipeline then upscales, or fails)."""
+        if self.sides:
+            return min((side for side in self.sides if side >= size), default=self.max_side)
+        return min(max(self.step, math.ceil(size / self.step) * self.step), self.max_side)
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     prompt: str
     # The provider's model id (e.g. "fal-ai/flux/schnell"); empty = the adapter's default.
@@ -145,11 +173,22 @@ class GenerationResult:
 class Provider(Protocol):
     """What the pipeline calls. `configured` is False when the adapter lacks its key;
     `can_look_up` is True when it can find a request it made without knowing its id
-    (`CallContext.lookup_since`), so an answer lost on the way is never a blind second charge."""
+    (`CallContext.lookup_since`), so an answer lost on the way is never a blind second charge.
+
+    Sizes: `generate` asks the provider for `native_size(model, request.size)` pixels square and
+    returns what it made (its real dimensions on each GeneratedImage). That is at least the request
+    whenever `request.size <= max_side(model)`; beyond it, the model's largest side, which the
+    pipeline upscales (by at most GENERATION_MAX_UPSCALE) or refuses. `model` "" = the adapter's default."""
 
     name: str
     configured: bool
     can_look_up: bool
+
+    def max_side(self, model: str = "") -> int:
+        """The largest square side this model makes."""
+
+    def native_size(self, model: str, size: int) -> int:
+        """The square side this model makes for a request of `size` pixels (>= size when it can)."""
 
     def generate(self, request: GenerationRequest, context: CallContext | None = None) -> GenerationResult: ...
 

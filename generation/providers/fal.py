@@ -21,6 +21,7 @@ from .base import (
     ContentRefusedError,
     GenerationRequest,
     GenerationResult,
+    ModelSizes,
     PermanentProviderError,
     ProviderError,
     TransientProviderError,
@@ -188,6 +189,11 @@ class FalProvider(HttpProvider):
     default_api_url = "https://queue.fal.run"
     default_model = "fal-ai/flux/schnell"
     default_output_hosts = (".fal.media",)
+    # flux takes `image_size: {width, height}`. FLUX works in 16 px blocks (diffusers' pipeline rounds
+    # other sides down, which would come back smaller than asked), so sides are asked in multiples of
+    # 16. The largest: 1024 = fal's `square_hd` preset. UNCONFIRMED: fal's own limit for flux (its
+    # toolkit's ImageSize allows 14142; the model may constrain further): the catalogue may raise it.
+    default_sizes = ModelSizes(max_side=1024, step=16)
 
     def __init__(self, *, status_stream: bool = True, **options: Any) -> None:
         """`status_stream`: follow the status stream (False = always poll)."""
@@ -232,10 +238,11 @@ class FalProvider(HttpProvider):
 
     # --- generate ------------------------------------------------------------------------------
     def input_for(self, model: str, request: GenerationRequest) -> dict[str, Any]:
-        """The model input (flux schema, §1.7): a square of `size` pixels, JPEG, safety checker on."""
+        """The model input (flux schema): a square of `native_size` pixels, JPEG, safety checker on."""
+        side = self.native_size(model, request.size)
         return {
             "prompt": request.prompt,
-            "image_size": {"width": request.size, "height": request.size},
+            "image_size": {"width": side, "height": side},
             "seed": request.seed,
             "num_images": request.num_images,
             "output_format": "jpeg",
@@ -438,7 +445,8 @@ class FalProvider(HttpProvider):
         refused = len(images) - len(kept)
         # fal bills each image it made (flagged ones too), at the size it reports, whether or not
         # we can use or fetch it.
-        sizes = [(_positive_int(item.get("width"), request.size), _positive_int(item.get("height"), request.size)) for item in images]
+        side = self.native_size(model, request.size)  # what was asked, when fal does not say what it made
+        sizes = [(_positive_int(item.get("width"), side), _positive_int(item.get("height"), side)) for item in images]
         cost = round(sum(self.cost(model, width=width, height=height, count=1) for width, height in sizes), 6)
         megapixels = sum(width * height for width, height in sizes) / 1_000_000
         if not kept:

@@ -27,6 +27,7 @@ from avatarsite.core.retries import RetryableResponse, retry_after_seconds, retr
 from .base import (
     CallContext,
     GeneratedImage,
+    ModelSizes,
     PermanentProviderError,
     ProviderCanceledError,
     ProviderError,
@@ -49,6 +50,8 @@ class HttpProvider:
     default_output_hosts: tuple[str, ...] = ()
     # Whether it can find a request it made without knowing its id (see CallContext.lookup_since).
     can_look_up = False
+    # The sides a model makes when its catalogue entry says nothing ("max_side", "side_step").
+    default_sizes = ModelSizes(max_side=1024)
 
     def __init__(
         self,
@@ -93,6 +96,8 @@ class HttpProvider:
             allow_loopback=allow_loopback,
         )
         self._output_session: requests.Session | None = None
+        for model in self.models:
+            self.model_sizes(model)  # a wrong size entry fails here, when the adapter is built
 
     # --- settings ------------------------------------------------------------------------------
     @property
@@ -101,6 +106,21 @@ class HttpProvider:
 
     def model_options(self, model: str) -> dict[str, Any]:
         return self.models.get(model, {})
+
+    def model_sizes(self, model: str) -> ModelSizes:
+        """The sides `model` can be asked for: catalogue "max_side" and "side_step", else `default_sizes`."""
+        options = self.model_options(model or self.default_model)
+        return ModelSizes(
+            max_side=int(options.get("max_side", self.default_sizes.max_side)), step=int(options.get("side_step", self.default_sizes.step))
+        )
+
+    def max_side(self, model: str = "") -> int:
+        """The largest square side `model` makes (the contract's, base.Provider)."""
+        return self.model_sizes(model).max_side
+
+    def native_size(self, model: str, size: int) -> int:
+        """The square side `model` makes for a request of `size` (>= size up to max_side)."""
+        return self.model_sizes(model).native(size)
 
     def licence_note(self, model: str) -> str:
         return str(self.model_options(model).get("licence", ""))

@@ -13,9 +13,10 @@ from dataclasses import dataclass, replace
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from .base import CallContext, GeneratedImage, GenerationRequest, GenerationResult, PermanentProviderError, ProgressCallback
+from .base import CallContext, GeneratedImage, GenerationRequest, GenerationResult, ModelSizes, PermanentProviderError, ProgressCallback
 
 SUPERSAMPLE = 2
+MIN_SIDE, MAX_SIDE = 64, 2048
 STYLES = ("flat", "pastel", "neon", "mono")
 SKIN_TONES = ["#f9d7c3", "#f1c27d", "#e0ac69", "#c68642", "#a56b46", "#8d5524", "#5c3a21", "#ffdbac"]
 HAIR_COLORS = {
@@ -190,9 +191,17 @@ class LocalProvider:
 
     name = "local"
     model = "avatarsite/procedural-v1"
+    # It draws any side from 64 to 2048 px exactly (a vector drawing, so no size is "native").
+    sizes = ModelSizes(max_side=MAX_SIDE)
 
     def __init__(self, **options: object) -> None:
         self.options = options
+
+    def max_side(self, model: str = "") -> int:
+        return self.sizes.max_side
+
+    def native_size(self, model: str, size: int) -> int:
+        return self.sizes.native(max(MIN_SIDE, size))
 
     def generate(self, request: GenerationRequest, context: CallContext | None = None) -> GenerationResult:
         on_progress = (context or CallContext()).on_progress
@@ -200,8 +209,9 @@ class LocalProvider:
             request = replace(request, style=PHOTO_STAND_IN_STYLE)
         if request.style not in STYLES:
             raise PermanentProviderError(f"unknown style '{request.style}'; choose one of {', '.join(STYLES)}")
-        if not 64 <= request.size <= 2048:
-            raise PermanentProviderError("size must be between 64 and 2048 pixels")
+        # Beyond its range it draws its nearest side, as a remote model makes its largest: the
+        # pipeline resizes or upscales that, or refuses it (the contract, base.Provider).
+        request = replace(request, size=self.native_size(request.model, request.size))
         images = []
         for index in range(request.num_images):
             image = draw_avatar(replace(request, seed=request.seed + index, num_images=1), on_progress)

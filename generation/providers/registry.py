@@ -23,14 +23,20 @@ def _adapters() -> dict[str, Provider | None]:
     return _built.adapters
 
 
-def provider_get(name: str) -> Provider | None:
-    """The adapter for `name`, or None when it is not set up here (no entry, or no key)."""
+def provider_build(name: str) -> Provider | None:
+    """The adapter for `name` whether or not it has its key (to ask what it can do, e.g. its
+    sizes, never to call it), or None when the settings have no entry."""
     adapters = _adapters()
     if name not in adapters:
         config = settings.GENERATION_PROVIDERS.get(name)
-        provider = import_string(config["BACKEND"])(**config.get("OPTIONS", {})) if config else None
-        adapters[name] = provider if provider is not None and getattr(provider, "configured", True) else None
+        adapters[name] = import_string(config["BACKEND"])(**config.get("OPTIONS", {})) if config else None
     return adapters[name]
+
+
+def provider_get(name: str) -> Provider | None:
+    """The adapter for `name`, or None when it is not set up here (no entry, or no key)."""
+    provider = provider_build(name)
+    return provider if provider is not None and getattr(provider, "configured", True) else None
 
 
 def provider_names() -> list[str]:

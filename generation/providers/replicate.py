@@ -14,6 +14,7 @@ from .base import (
     ContentRefusedError,
     GenerationRequest,
     GenerationResult,
+    ModelSizes,
     PermanentProviderError,
     ProviderError,
     RequestNotFoundError,
@@ -31,6 +32,9 @@ NSFW_MARKER = "nsfw content"
 # Words of an infrastructure failure (not the model failing on this input): worth a new try.
 INTERRUPTED_MARKERS = ("interrupted", "please retry")
 PROGRESS_LINE = re.compile(r"(\d{1,3})%\s*\|")
+# flux's `megapixels` enum by the square side it makes at aspect_ratio 1:1 (cog-flux ASPECT_RATIOS:
+# "1" = 1024 x 1024, "0.25" halves both sides): a flux model on Replicate makes no other square.
+MEGAPIXELS_BY_SIDE = {512: "0.25", 1024: "1"}
 MODEL_INPUT_DEFAULTS: dict[str, dict[str, Any]] = {
     "black-forest-labs/flux-schnell": {"num_inference_steps": 4, "go_fast": True},
     "black-forest-labs/flux-dev": {"guidance": 3},
@@ -76,6 +80,14 @@ class ReplicateProvider(HttpProvider):
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
 
+    def model_sizes(self, model: str) -> ModelSizes:
+        """The sides of the megapixels enum up to the catalogue's "max_side" (default 1024): 512 and 1024."""
+        limit = int(self.model_options(model or self.default_model).get("max_side", max(MEGAPIXELS_BY_SIDE)))
+        sides = tuple(side for side in sorted(MEGAPIXELS_BY_SIDE) if side <= limit)
+        if not sides:
+            raise ValueError(f"replicate: max_side {limit} is below flux's smallest square ({min(MEGAPIXELS_BY_SIDE)})")
+        return ModelSizes(max_side=sides[-1], sides=sides)
+
     def error_for(self, response: requests.Response, *, request_id: str = "", resumable: bool = False) -> ProviderError:
         error = super().error_for(response, request_id=request_id, resumable=resumable)
         if isinstance(error, TransientProviderError) and error.retry_after is None and response.status_code == 429:
@@ -86,7 +98,8 @@ class ReplicateProvider(HttpProvider):
 
     # --- the request ---------------------------------------------------------------------------
     def input_for(self, model: str, request: GenerationRequest) -> dict[str, Any]:
-        """The model input for this request (flux-schnell / flux-dev schema, cog-flux)."""
+        """The model input for this request (flux-schnell / flux-dev schema, cog-flux): a square of
+        `native_size` (512 for up to 512 px, else 1024: beyond that the pipeline upscales)."""
         options = self.model_options(model)
         return {
             "prompt": request.prompt,
@@ -94,7 +107,7 @@ class ReplicateProvider(HttpProvider):
             "num_outputs": request.num_images,
             "aspect_ratio": "1:1",
             "output_format": str(options.get("output_format", "webp")),
-            "megapixels": "0.25" if request.size <= 512 else "1",
+            "megapixels": MEGAPIXELS_BY_SIDE[self.native_size(model, request.size)],
             "disable_safety_checker": False,
             **MODEL_INPUT_DEFAULTS.get(model, {}),
             **options.get("input", {}),
@@ -263,11 +276,12 @@ class ReplicateProvider(HttpProvider):
             raise TransientProviderError("replicate sent an output that is not a list of URLs", request_id=prediction_id)
         if not output:
             raise ContentRefusedError("replicate withheld every image as unsafe", request_id=prediction_id)
+        side = self.native_size(model, request.size)  # what it made (and bills) for the parameters sent
         images = self.download_outputs(
             output,
             request_id=prediction_id,
-            cost_usd=self.cost(model, width=request.size, height=request.size, count=len(output)),
-            megapixels=len(output) * request.size**2 / 1_000_000,
+            cost_usd=self.cost(model, width=side, height=side, count=len(output)),
+            megapixels=len(output) * side**2 / 1_000_000,
         )
         metrics = prediction.get("metrics") if isinstance(prediction.get("metrics"), dict) else {}
         return GenerationResult(

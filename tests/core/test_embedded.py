@@ -68,7 +68,10 @@ GenerationJob.objects.filter(pk=cut.pk).update(status="running", runs=1, progres
 resumed, resumed_lease = _job_claim(job_id=str(cut.pk))
 print(json.dumps({
     "done": [done.status, done.runs, done.images.count()], "again": [again.status, again.runs, bool(again_lease)],
-    "resumed": [resumed.status, resumed.runs, resumed.progress, resumed.message, resumed.lease_token == resumed_lease != "", resumed.started_at is not None],
+    "resumed": [
+        resumed.status, resumed.runs, resumed.progress, resumed.message, resumed.lease_token == resumed_lease != "",
+        resumed.started_at is not None,
+    ],
 }))
 """
 

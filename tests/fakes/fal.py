@@ -1,6 +1,17 @@
 """A local fal.ai queue API (submit, status, status stream, result, cancel, output files) with faults on demand.
 
 Run it by hand: `python -m tests.fakes.fal --port 8123 --latency 0.75` serves until Ctrl-C.
+
+Outputs have the size fal's flux makes for the input: `image_size` {width, height} exactly (or a
+preset's), each side rounded down to a multiple of `side_multiple` (1 = not rounded; UNCONFIRMED
+whether fal rounds: diffusers' FLUX pipeline rounds down to a multiple of 16, so set 16 to model it).
+
+A request's outcome (see OUTCOMES) is, in this order: a marker `[fake:<outcome>]` in its prompt
+(e.g. "a pirate [fake:undersized]": scripts a job driven through the site's API, with the fake in
+another process), else the next of `next_outcomes`, else `default_outcome` (`--default-outcome`).
+"undersized" completes normally but its images are `undersized_side` px square (64 by default,
+`--undersized-side`) whatever was asked, and the result reports that size: a provider answering a
+1024 px request with a 64 px image.
 """
 
 import argparse
@@ -10,6 +21,7 @@ import io
 import json
 import math
 import random
+import re
 import signal
 import sys
 import threading
@@ -36,7 +48,9 @@ PRESETS = {
     "landscape_4_3": (1024, 768),
     "landscape_16_9": (1024, 576),
 }
-OUTCOMES = ("ok", "nsfw", "nsfw_partial", "error_permanent", "error_transient", "hang", "redirect_private", "huge_output")
+OUTCOMES = ("ok", "nsfw", "nsfw_partial", "error_permanent", "error_transient", "hang", "redirect_private", "huge_output", "undersized")
+# A prompt's own outcome: "[fake:<outcome>]" anywhere in it.
+OUTCOME_MARKER = re.compile(r"\[fake:([a-z_]+)\]", re.IGNORECASE)
 METADATA_URL = "http://169.254.169.254/latest/meta-data/"
 LOCKED_DETAIL = "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing."
 # Bodies for scripted endpoint faults (an int status), shaped like fal's (§1.10).
@@ -161,8 +175,14 @@ class FakeFal(LoopbackServer):
     # Answer outputs inline as data: URIs (what `sync_mode: true` does); also on when the input asks for it.
     data_uri_outputs: bool = False
     default_model: str = "fal-ai/flux/schnell"
-    # Outcome of the next submissions (see OUTCOMES); empty = "ok".
+    # Outcome of the next submissions (see OUTCOMES); when empty, `default_outcome`. A prompt's
+    # "[fake:<outcome>]" marker comes first (see the module docstring).
     next_outcomes: deque = field(default_factory=deque)
+    default_outcome: str = "ok"
+    # The side of an "undersized" outcome's images.
+    undersized_side: int = 64
+    # Output sides are rounded down to a multiple of this (UNCONFIRMED for fal; see the module docstring).
+    side_multiple: int = 1
     # Scripted answers for the next calls of one endpoint: an int status (429 carries Retry-After: 1),
     # "malformed" (a broken JSON body) or ("slow", seconds) (then the normal answer).
     submit_faults: deque = field(default_factory=deque)
@@ -211,10 +231,14 @@ class FakeFal(LoopbackServer):
         """Queue a request as fal would: the input is validated by the model later (a bad one ends in an error)."""
         parts = model.split("/")
         app = "/".join(parts[:3] if parts[0] in ("workflows", "comfy") else parts[:2])
-        outcome = self.next_outcomes.popleft() if self.next_outcomes else "ok"
+        outcome = self._outcome_for(payload)
         width, height, count, detail = self._validate(payload)
         if detail:
             outcome = "error_permanent"
+        elif outcome == "undersized":
+            width = height = self.undersized_side
+        else:
+            width, height = (max(1, side - side % self.side_multiple) for side in (width, height))
         seed = payload.get("seed")
         job = FalJob(
             request_id=str(uuid.uuid4()),
@@ -232,7 +256,7 @@ class FakeFal(LoopbackServer):
             count=max(2, count) if outcome == "nsfw_partial" else count,
             detail=detail or "prompt was rejected by the model",
         )
-        if outcome in ("ok", "nsfw", "nsfw_partial") and width * height <= 4 * 1024 * 1024:
+        if outcome in ("ok", "nsfw", "nsfw_partial", "undersized") and width * height <= 4 * 1024 * 1024:
             # Drawn while the job "runs", so the download is not slowed by it (Pillow mostly releases the GIL).
             for index in range(job.count):
                 black = outcome == "nsfw" or (outcome == "nsfw_partial" and index == 0)
@@ -242,6 +266,14 @@ class FakeFal(LoopbackServer):
             self.submissions += 1
             self.inputs.append(payload)
         return job
+
+    def _outcome_for(self, payload: dict) -> str:
+        prompt = payload.get("prompt")
+        marker = OUTCOME_MARKER.search(prompt) if isinstance(prompt, str) else None
+        if marker and marker.group(1).lower() in OUTCOMES:
+            return marker.group(1).lower()
+        with self._lock:
+            return self.next_outcomes.popleft() if self.next_outcomes else self.default_outcome
 
     @staticmethod
     def _validate(payload: dict) -> tuple[int, int, int, str]:
@@ -519,9 +551,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queue-seconds", type=float, default=0.0)
     parser.add_argument("--api-key", default="fal-test-key")
     parser.add_argument("--no-stream", action="store_true", help="answer 404 on /status/stream (clients must poll)")
+    parser.add_argument("--default-outcome", choices=OUTCOMES, default="ok", help="outcome of requests not otherwise scripted")
+    parser.add_argument("--undersized-side", type=int, default=64, help="side (px) of an 'undersized' outcome's images")
     args = parser.parse_args(argv)
     fake = FakeFal(
-        port=args.port, latency=args.latency, queue_seconds=args.queue_seconds, api_key=args.api_key, stream_available=not args.no_stream
+        port=args.port,
+        latency=args.latency,
+        queue_seconds=args.queue_seconds,
+        api_key=args.api_key,
+        stream_available=not args.no_stream,
+        default_outcome=args.default_outcome,
+        undersized_side=args.undersized_side,
     ).start()
     print(f"fake fal serving at {fake.url}", flush=True)
     print(f"api key: {fake.api_key}", flush=True)

@@ -5,8 +5,10 @@ Run it on its own for development or a benchmark:
     python -m tests.fakes.replicate --port 8124 --latency 0.75
 
 A prediction's state depends on time, not on how often it is polled: `queue_seconds` in `starting`,
-then `latency` seconds in `processing`, then its outcome. The outcome of each creation is taken
-from `next_outcomes` ("ok" when empty):
+then `latency` seconds in `processing`, then its outcome. The outcome of each creation is a marker
+`[fake:<outcome>]` in its prompt (e.g. "a pirate [fake:undersized]": scripts a job driven through the
+site's API, with the fake in another process), else the next of `next_outcomes`, else
+`default_outcome` ("ok"; `--default-outcome`):
 
 * "ok": succeeded, one output per `num_outputs`;
 * "nsfw": every image flagged: failed with cog-flux's NSFW error;
@@ -16,7 +18,12 @@ from `next_outcomes` ("ok" when empty):
   `transient_status`), or with `transient_status = "failed"` fails with "Prediction interrupted; please retry";
 * "hang": stays `processing` until canceled;
 * "redirect_private": succeeded, but the output URL answers 302 to the cloud metadata address;
-* "huge_output": succeeded, but the output file declares 64 MiB.
+* "huge_output": succeeded, but the output file declares 64 MiB;
+* "undersized": succeeded, but the output images are `undersized_side` px square (64 by default,
+  `--undersized-side`) whatever was asked: a provider answering a 1024 px request with a 64 px image.
+
+Otherwise outputs have the size cog-flux makes for the input: `aspect_ratio` at `megapixels` "1"
+(1:1 = 1024 x 1024), both sides halved for "0.25" (512 x 512); no other value is accepted (422).
 
 Endpoint faults are taken from `create_faults`, `poll_faults`, `list_faults` and `cancel_faults`
 (one per call): an int status (answered with a Replicate-style error body; 429 carries Retry-After;
@@ -30,6 +37,7 @@ import functools
 import io
 import json
 import random
+import re
 import secrets
 import threading
 import time
@@ -70,6 +78,19 @@ MODELS = {
     "black-forest-labs/flux-dev": {"version": "6e4a938f85952bdabcc15aa329178c4d681c52bf25a0342403287dc26944661d", "steps": 28},
 }
 COSTS = {"black-forest-labs/flux-schnell": 0.003, "black-forest-labs/flux-dev": 0.025}
+OUTCOMES = (
+    "ok",
+    "nsfw",
+    "nsfw_partial",
+    "error_permanent",
+    "error_transient",
+    "hang",
+    "redirect_private",
+    "huge_output",
+    "undersized",
+)
+# A prompt's own outcome: "[fake:<outcome>]" anywhere in it.
+OUTCOME_MARKER = re.compile(r"\[fake:([a-z_]+)\]", re.IGNORECASE)
 PROBLEMS = {
     400: ("Bad request", "The request body is not valid JSON."),
     401: ("Unauthenticated", "You did not pass a valid authentication token"),
@@ -228,6 +249,10 @@ class FakeReplicate(LoopbackServer):
     # Where urls.get/cancel point (default: this server); set another host to test the adapter refuses it.
     urls_base: str = ""
     next_outcomes: deque = field(default_factory=deque)
+    # The outcome when neither a prompt marker nor `next_outcomes` says.
+    default_outcome: str = "ok"
+    # The side of an "undersized" outcome's images.
+    undersized_side: int = 64
     create_faults: deque = field(default_factory=deque)
     poll_faults: deque = field(default_factory=deque)
     list_faults: deque = field(default_factory=deque)
@@ -290,6 +315,15 @@ class FakeReplicate(LoopbackServer):
         with self._lock:
             self.predictions[prediction.id] = prediction
         return prediction
+
+    def outcome_for(self, model_input: dict) -> str:
+        """A new prediction's outcome: its prompt's marker, else the next scripted, else the default."""
+        prompt = model_input.get("prompt")
+        marker = OUTCOME_MARKER.search(prompt) if isinstance(prompt, str) else None
+        if marker and marker.group(1).lower() in OUTCOMES:
+            return marker.group(1).lower()
+        with self._lock:
+            return self.next_outcomes.popleft() if self.next_outcomes else self.default_outcome
 
     def status_of(self, prediction_id: str) -> str:
         return self.predictions[prediction_id].status(time.monotonic())
@@ -434,9 +468,7 @@ class FakeReplicate(LoopbackServer):
                     return self._problem(fault, "create")
                 if isinstance(fault, tuple) and fault[0] == "slow":
                     time.sleep(fault[1])
-                with fake._lock:
-                    outcome = fake.next_outcomes.popleft() if fake.next_outcomes else "ok"
-                prediction = fake.add_prediction(model, body["input"], outcome=outcome)
+                prediction = fake.add_prediction(model, body["input"], outcome=fake.outcome_for(body["input"]))
                 if fault == "created_then_500":
                     return self._problem(500, "create")
                 wait = self._prefer_wait()
@@ -509,6 +541,8 @@ class FakeReplicate(LoopbackServer):
                 width, height = ASPECT_RATIOS[prediction.input.get("aspect_ratio", "1:1")]
                 if prediction.input.get("megapixels") == "0.25":
                     width, height = width // 2, height // 2
+                if prediction.outcome == "undersized":
+                    width = height = fake.undersized_side
                 seed = int(prediction.input.get("seed") or 0)
                 data = output_image(seed, int(name[4:] or 0), (width, height), extension)
                 return self._send(200, data, FORMATS[extension][1], {"Cache-Control": "public, max-age=3600"})
@@ -532,8 +566,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.75, help="seconds in `processing`")
     parser.add_argument("--queue-seconds", type=float, default=0.0, help="seconds in `starting`")
     parser.add_argument("--token", default=FakeReplicate.api_key)
+    parser.add_argument("--default-outcome", choices=OUTCOMES, default="ok", help="outcome of predictions not otherwise scripted")
+    parser.add_argument("--undersized-side", type=int, default=64, help="side (px) of an 'undersized' outcome's images")
     args = parser.parse_args(argv)
-    fake = FakeReplicate(port=args.port, latency=args.latency, queue_seconds=args.queue_seconds, api_key=args.token).start()
+    fake = FakeReplicate(
+        port=args.port,
+        latency=args.latency,
+        queue_seconds=args.queue_seconds,
+        api_key=args.token,
+        default_outcome=args.default_outcome,
+        undersized_side=args.undersized_side,
+    ).start()
     print(f"Fake Replicate at {fake.url}  token {fake.api_key}", flush=True)
     print(
         f"  REPLICATE_API_URL={fake.url} REPLICATE_API_TOKEN={fake.api_key} REPLICATE_OUTPUT_HOSTS=127.0.0.1 OUTBOUND_ALLOW_LOOPBACK=true",

@@ -6,6 +6,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 
 from PIL import Image
 
@@ -15,6 +16,7 @@ from generation.providers.base import (
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
+    ModelSizes,
     PermanentProviderError,
     TransientProviderError,
 )
@@ -29,6 +31,8 @@ def _bomb() -> bytes:
 
 
 UNUSABLE = {"not-an-image": lambda: b"<html>an error page</html>", "bomb": _bomb}
+# The side of an "undersized" answer's images, whatever was asked.
+UNDERSIZED_SIDE = 64
 SCRIPTS: dict[str, deque] = {}
 CALLS: list[str] = []
 # What a "progress" answer calls at each of its pauses, with the pause's name (a test replaces it).
@@ -40,14 +44,25 @@ class ScriptedProvider:
     request is made), "transient", "lost" (transient, but the request lives on at the provider:
     resumable), "permanent", "refused", "partial" (one of two images withheld), "not-an-image" or
     "bomb" (a small PNG declaring 20,000 x 20,000 pixels), "progress" (before drawing: a burst of
-    reports, a quiet spell ended by a cancel check, another burst; `on_pause` after each).
+    reports, a quiet spell ended by a cancel check, another burst; `on_pause` after each),
+    "undersized" (succeeds with UNDERSIZED_SIDE px images, whatever was asked).
     CALLS records each call, and "<name>:resume:<id>" when a call resumes a recorded request
-    instead of submitting."""
+    instead of submitting.
+
+    Sizes: OPTIONS "max_side" (default 2048) is the model's largest side; it draws `native_size`
+    (the request's size up to that), as the real adapters do (base.Provider)."""
 
     configured = True
 
-    def __init__(self, *, name: str) -> None:
+    def __init__(self, *, name: str, max_side: int = 2048) -> None:
         self.name = name
+        self.sizes = ModelSizes(max_side=max_side)
+
+    def max_side(self, model: str = "") -> int:
+        return self.sizes.max_side
+
+    def native_size(self, model: str, size: int) -> int:
+        return self.sizes.native(size)
 
     def generate(self, request: GenerationRequest, context: CallContext | None = None) -> GenerationResult:
         context = context or CallContext()
@@ -83,7 +98,8 @@ class ScriptedProvider:
         if answer in UNUSABLE:
             images = [GeneratedImage(UNUSABLE[answer](), "image/png", 1024, 1024)]
             return GenerationResult(images=images, provider=self.name, model=request.model, cost_usd=0.003)
-        drawn = LocalProvider().generate(request, context)
+        side = UNDERSIZED_SIDE if answer == "undersized" else self.native_size(request.model, request.size)
+        drawn = LocalProvider().generate(replace(request, size=side), context)
         images = [GeneratedImage(i.data, i.content_type, i.width, i.height) for i in drawn.images]
         refused = 1 if answer == "partial" else 0
         return GenerationResult(

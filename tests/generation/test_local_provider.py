@@ -58,14 +58,22 @@ def test_a_named_hair_colour_is_used():
     assert avatar_features(GenerationRequest(prompt="woman with blue hair")).hair == "#4a78d6"
 
 
-def test_every_style_draws_and_unknown_styles_or_sizes_are_refused():
+def test_every_style_draws_and_unknown_styles_are_refused():
     for style in STYLES:
         assert _generate(style=style)[0].images
 
     with pytest.raises(PermanentProviderError, match="unknown style"):
         _generate(style="oil-painting")
-    with pytest.raises(PermanentProviderError, match="size"):
-        _generate(size=10_000)
+
+
+@pytest.mark.parametrize(("size", "drawn"), [(32, 64), (64, 64), (777, 777), (4096, 2048)])
+def test_a_size_is_drawn_exactly_within_64_to_2048_px_and_at_the_nearest_end_beyond(size, drawn):
+    result, _ = _generate(size=size)
+
+    assert LocalProvider().native_size("", size) == drawn
+    assert LocalProvider().max_side() == 2048
+    image = result.images[0]
+    assert (image.width, image.height) == (drawn, drawn) == Image.open(io.BytesIO(image.data)).size
 
 
 def test_several_images_in_one_request_differ():

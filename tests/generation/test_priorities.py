@@ -41,7 +41,10 @@ def test_a_worker_on_the_premium_and_standard_queues_starts_every_premium_job_be
     this; the `-Q` order only breaks ties between equal priorities.)"""
     free_user, premium_user = _user("free-ada"), _user("premium-bo", premium=True)
     free = [generation_job_create(user_id=free_user.pk, prompt=f"{PROMPT} {n}", style=LOCAL_STYLE, size=256) for n in range(4)]
-    premium = [generation_job_create(user_id=premium_user.pk, prompt=f"{PROMPT} premium {n}", style=LOCAL_STYLE, size=256) for n in range(3)]
+    # Other words than the free ones: identical requests would wait for each other (single flight).
+    premium = [
+        generation_job_create(user_id=premium_user.pk, prompt=f"{PROMPT} premium {n}", style=LOCAL_STYLE, size=256) for n in range(3)
+    ]
     assert {job.queue for job in free} == {"standard"}
     assert {job.queue for job in premium} == {"premium"}
 

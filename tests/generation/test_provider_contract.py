@@ -3,7 +3,9 @@
 The fal and Replicate adapters run against their fakes over loopback HTTP through the fakes'
 common interface (`adapter_options()`, `next_outcomes`, `submissions`, `cancellations`,
 `default_model`); the local generator joins the cases that apply to a provider without a remote
-request. Protocol details of each adapter are tested in test_provider_fal.py / test_provider_replicate.py.
+request. Sizes: every adapter delivers `native_size(model, size)` px (at least the request up to
+its `max_side`) and reports the dimensions it really got ("undersized" answers included).
+Protocol details of each adapter are tested in test_provider_fal.py / test_provider_replicate.py.
 """
 
 import io
@@ -150,6 +152,28 @@ def test_generate_returns_decodable_images_of_the_requested_size_with_provenance
     else:
         assert result.model == LocalProvider.model
         assert result.cost_usd == 0
+
+
+@pytest.mark.parametrize("size", [256, 512, 768, 1024, 2048])
+def test_each_size_comes_back_at_the_adapters_native_size_at_least_the_request_up_to_its_max_side(any_provider: Subject, size) -> None:
+    provider = any_provider.provider
+    request = _request(any_provider, size=size)
+
+    result = provider.generate(request, Recorder(any_provider).context())
+
+    native = provider.native_size(request.model, size)
+    assert min(size, provider.max_side(request.model)) <= native <= provider.max_side(request.model)
+    image = result.images[0]
+    assert (image.width, image.height) == (native, native) == Image.open(io.BytesIO(image.data)).size
+
+
+def test_an_undersized_answer_is_returned_with_its_real_dimensions_for_the_pipeline_to_judge(remote: Subject) -> None:
+    remote.fake.next_outcomes.append("undersized")
+
+    result = remote.provider.generate(_request(remote, size=1024), Recorder(remote).context())
+
+    image = result.images[0]
+    assert (image.width, image.height) == (64, 64) == Image.open(io.BytesIO(image.data)).size
 
 
 def test_on_submitted_is_called_once_with_the_request_id_before_the_request_completes(remote: Subject) -> None:

@@ -1,5 +1,6 @@
 """The fal adapter against a fake fal queue API over loopback HTTP."""
 
+import io
 import json
 import threading
 import time
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import requests
+from PIL import Image
 
 from avatarsite.core import outbound
 from generation.providers.base import (
@@ -86,6 +88,66 @@ def test_generate_returns_the_downloaded_image_with_cost_licence_and_request_id(
     assert result.refused_count == 0
     assert result.metadata["seed"] == 42
     assert result.metadata["metrics"] == {"inference_time": 0.1}
+
+
+# --- sizes: a square in 16 px steps, up to the model's max_side (1024 unless the catalogue says more) --
+@pytest.mark.parametrize(("size", "side"), [(256, 256), (512, 512), (768, 768), (1024, 1024), (777, 784), (2048, 1024)])
+def test_each_size_is_asked_as_the_square_flux_delivers_and_comes_back_at_that_side(fake: FakeFal, size, side) -> None:
+    provider = adapter(fake)
+
+    result = provider.generate(GenerationRequest(prompt="a robot", seed=3, size=size, model="fal-ai/flux/dev"))
+
+    assert fake.inputs[0]["image_size"] == {"width": side, "height": side}
+    assert provider.native_size("fal-ai/flux/dev", size) == side
+    assert provider.max_side("fal-ai/flux/dev") == provider.max_side() == 1024
+    image = result.images[0]
+    assert (image.width, image.height) == (side, side) == Image.open(io.BytesIO(image.data)).size
+
+
+def test_a_2048_request_is_asked_and_billed_at_the_1024_square_the_model_makes(fake: FakeFal) -> None:
+    result = adapter(fake).generate(GenerationRequest(prompt="a robot", seed=3, size=2048))
+
+    assert fake.inputs[0]["image_size"] == {"width": 1024, "height": 1024}
+    assert result.cost_usd == pytest.approx(0.003)  # one megapixel, not four
+
+
+def test_a_side_fal_would_round_down_is_asked_rounded_up_so_the_image_is_never_smaller_than_asked(fake: FakeFal) -> None:
+    fake.side_multiple = 16  # as diffusers' FLUX pipeline does with other sides (UNCONFIRMED for fal)
+
+    result = adapter(fake).generate(GenerationRequest(prompt="a robot", seed=3, size=777))
+
+    assert result.images[0].width == result.images[0].height == 784 >= 777
+
+
+def test_the_catalogue_may_raise_a_models_max_side(fake: FakeFal) -> None:
+    provider = adapter(fake, models={"fal-ai/flux/dev": {"cost_per_megapixel": 0.025, "max_side": 2048, "side_step": 16}})
+
+    result = provider.generate(GenerationRequest(prompt="a robot", seed=3, size=2048, model="fal-ai/flux/dev"))
+
+    assert fake.inputs[0]["image_size"] == {"width": 2048, "height": 2048}
+    assert (result.images[0].width, provider.max_side("fal-ai/flux/dev"), provider.max_side()) == (2048, 2048, 1024)
+
+
+def test_a_catalogue_max_side_off_its_step_stops_the_adapter_being_built(fake: FakeFal) -> None:
+    with pytest.raises(ValueError, match="multiple"):
+        adapter(fake, models={"fal-ai/flux/dev": {"max_side": 1000, "side_step": 16}})
+
+
+@pytest.mark.parametrize("scripted_by", ["next_outcomes", "prompt marker", "default_outcome"])
+def test_the_fake_answers_an_undersized_image_when_scripted_and_the_adapter_reports_its_real_size(fake: FakeFal, scripted_by) -> None:
+    prompt = "a robot"
+    if scripted_by == "next_outcomes":
+        fake.next_outcomes.append("undersized")
+    elif scripted_by == "prompt marker":
+        prompt += " [fake:undersized]"
+    else:
+        fake.default_outcome = "undersized"
+
+    result = adapter(fake).generate(GenerationRequest(prompt=prompt, seed=3, size=1024))
+
+    image = result.images[0]
+    assert (image.width, image.height) == (64, 64) == Image.open(io.BytesIO(image.data)).size
+    assert fake.inputs[0]["image_size"] == {"width": 1024, "height": 1024}  # it was asked for 1024 px
 
 
 def test_submit_sends_the_flux_input_and_the_key_header(fake: FakeFal) -> None:

@@ -98,6 +98,66 @@ def test_the_create_body_follows_the_flux_schema():
     assert "num_inference_steps" not in dev
 
 
+# --- sizes: flux makes 512 or 1024 px squares ("0.25" / "1" megapixels at 1:1), nothing larger ----------
+@pytest.mark.parametrize(
+    ("size", "megapixels", "side"),
+    [(256, "0.25", 512), (512, "0.25", 512), (768, "1", 1024), (1024, "1", 1024), (2048, "1", 1024)],
+)
+def test_each_size_is_asked_as_the_megapixels_that_deliver_it_and_comes_back_at_that_side(fake, size, megapixels, side):
+    provider = _provider(fake)
+
+    result = provider.generate(_request(model=DEV, size=size))
+
+    sent = fake.predictions[result.request_id].input
+    assert (sent["megapixels"], sent["aspect_ratio"]) == (megapixels, "1:1")
+    assert provider.native_size(DEV, size) == side  # at least the request, up to the model's largest side
+    assert provider.max_side(DEV) == provider.max_side() == 1024
+    image = result.images[0]
+    assert (image.width, image.height) == (side, side) == Image.open(io.BytesIO(image.data)).size
+
+
+def test_a_catalogue_max_side_of_512_keeps_every_request_at_a_quarter_megapixel(fake):
+    provider = _provider(fake, models={DEV: {"cost_per_image": 0.025, "max_side": 512}})
+
+    result = provider.generate(_request(model=DEV, size=1024))
+
+    assert fake.predictions[result.request_id].input["megapixels"] == "0.25"
+    assert (provider.max_side(DEV), provider.native_size(DEV, 1024)) == (512, 512)
+    assert (result.images[0].width, result.images[0].height) == (512, 512)
+
+
+def test_a_catalogue_max_side_below_flux_smallest_square_stops_the_adapter_being_built(fake):
+    with pytest.raises(ValueError, match="max_side 256"):
+        _provider(fake, models={DEV: {"cost_per_image": 0.025, "max_side": 256}})
+
+
+def test_outputs_lost_for_a_2048_request_are_billed_at_the_1024_square_flux_made(fake):
+    fake.next_outcomes.append("redirect_private")
+
+    with pytest.raises(PermanentProviderError) as caught:
+        _provider(fake).generate(_request(size=2048))
+
+    # Asked at megapixels "1": what Replicate made (and bills) is 1024 x 1024, not the request's 2048 x 2048.
+    assert caught.value.megapixels == pytest.approx(1.048576)
+
+
+@pytest.mark.parametrize("scripted_by", ["next_outcomes", "prompt marker", "default_outcome"])
+def test_the_fake_answers_an_undersized_image_when_scripted_and_the_adapter_reports_its_real_size(fake, scripted_by):
+    prompt = "portrait of a smiling woman"
+    if scripted_by == "next_outcomes":
+        fake.next_outcomes.append("undersized")
+    elif scripted_by == "prompt marker":
+        prompt += " [fake:undersized]"
+    else:
+        fake.default_outcome = "undersized"
+
+    result = _provider(fake).generate(_request(prompt=prompt, size=1024))
+
+    image = result.images[0]
+    assert (image.width, image.height) == (64, 64) == Image.open(io.BytesIO(image.data)).size
+    assert fake.predictions[result.request_id].input["megapixels"] == "1"  # it was asked for 1024 px
+
+
 def test_flux_dev_at_512_with_jpg_output_gives_a_512_jpeg(fake):
     provider = _provider(fake, models={DEV: {"cost_per_image": 0.025, "output_format": "jpg"}})
 
