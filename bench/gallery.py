@@ -55,16 +55,22 @@ SIZES = (64, 128, 256, 512, 1024)
 PLACEHOLDER = "data:image/webp;base64," + "UklGRkQAAABXRUJQVlA4IDgAAADQAQCdASoQABAAPm0ylUekIqIhKAgAkA2JaQAAW+2ZUAD" * 4
 
 
-def load_rows(rows: int) -> None:
-    """Sources through the ORM, then avatars and their ten variants each through COPY."""
+def load_rows(rows: int, *, hide_faces: bool = False) -> None:
+    """Sources through the ORM, then avatars and their ten variants each through COPY. With
+    `hide_faces`, the Generated Photos third of the rows is behind the licence gate (not confirmed)."""
     from django.db import connection
 
     from gallery.models import Source
 
     pexels = Source.objects.create(
-        slug="pexels", name="Pexels", enabled=True, commercial_use_allowed=True, attribution_template="Photo by {photographer} on Pexels"
+        slug="pexels",
+        name="Pexels",
+        enabled=True,
+        licence_confirmed=True,
+        commercial_use_allowed=True,
+        attribution_template="Photo by {photographer} on Pexels",
     )
-    faces = Source.objects.create(slug="generated_photos", name="Generated Photos", enabled=True, licence_confirmed=True)
+    faces = Source.objects.create(slug="generated_photos", name="Generated Photos", enabled=True, licence_confirmed=not hide_faces)
     rng = random.Random(7)
     start = datetime(2025, 1, 1, tzinfo=UTC)
     avatar_columns = (
@@ -186,6 +192,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="requests per latency case")
     parser.add_argument("--seconds", type=int, default=10, help="length of each throughput run")
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--hide-faces", action="store_true", help="leave the Generated Photos third unconfirmed (hidden)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk (make bench does it)")
@@ -216,7 +223,7 @@ def measure(args: argparse.Namespace, env: dict[str, str]) -> None:
     server = None
     try:
         started = time.perf_counter()
-        load_rows(args.rows)
+        load_rows(args.rows, hide_faces=args.hide_faces)
         print(f"loaded {args.rows} avatars and {args.rows * 10} variants in {time.perf_counter() - started:.1f} s")
 
         from gallery.selectors import AvatarFilters, avatar_page

@@ -19,9 +19,9 @@ from avatarsite.core.openapi import INVALID, NOT_FOUND, RATE_LIMIT_HEADERS, THRO
 from .api_docs import AVATAR_EXAMPLES, AVATAR_PAGE_EXAMPLES, AvatarPageSerializer, AvatarSerializer
 from .forms import AGE_GROUPS, GENDERS
 from .imaging import COLOR_FAMILIES
-from .models import Avatar, Source
+from .models import Avatar
 from .page_cache import cached_page
-from .selectors import ORIENTATIONS, SORTS, AvatarFilters, InvalidCursor, avatar_get, avatar_page
+from .selectors import ORIENTATIONS, SORTS, AvatarFilters, InvalidCursor, avatar_get, avatar_page, source_is_live
 
 
 class AvatarListParams(StrictSerializer):
@@ -38,7 +38,7 @@ class AvatarListParams(StrictSerializer):
 
     def validate(self, attrs: dict) -> dict:
         attrs = super().validate(attrs)
-        if attrs.get("source") and not Source.objects.filter(slug=attrs["source"], enabled=True).exists():
+        if attrs.get("source") and not source_is_live(slug=attrs["source"]):
             raise ValidationError({"source": [f"No source '{attrs['source']}'."]})
         return attrs
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.contrib.postgres.search import SearchVectorField
 from django.core.files.storage import storages
 from django.db import models
+from django.db.models import Q
 from django.utils.functional import cached_property
 
 
@@ -18,6 +19,19 @@ class Rendition:
     bytes: int
 
 
+def source_live_q(prefix: str = "") -> Q:
+    """The licence gate, the one rule every read and import goes through: a source's avatars are
+    shown, and its imports run, only while it is enabled and an operator has confirmed its licence.
+    `prefix` reaches the source from another model ("source__" from Avatar)."""
+    return Q(**{f"{prefix}enabled": True, f"{prefix}licence_confirmed": True})
+
+
+class SourceQuerySet(models.QuerySet):
+    def live(self) -> "SourceQuerySet":
+        """Sources whose avatars may be shown and imported (see source_live_q)."""
+        return self.filter(source_live_q())
+
+
 class Source(models.Model):
     """Where premade avatars come from, and what its licence lets us do with them."""
 
@@ -26,7 +40,12 @@ class Source(models.Model):
     website = models.URLField(blank=True)
     enabled = models.BooleanField(default=True, help_text="Imports run and its avatars are shown only when enabled.")
     licence_confirmed = models.BooleanField(
-        default=False, help_text="An operator confirmed that our licence covers the use below (required for paid sources)."
+        default=False,
+        help_text=(
+            "Tick only after checking that our licence with this source covers showing its images on the site and in the API,"
+            " at the sizes and for the uses set below. Until it is ticked, the source's avatars are hidden everywhere and its"
+            " imports are refused; nothing is deleted, so ticking it again shows them at once."
+        ),
     )
     commercial_use_allowed = models.BooleanField(default=False)
     attribution_required = models.BooleanField(default=True)
@@ -40,8 +59,26 @@ class Source(models.Model):
     rate_limit_reset_at = models.DateTimeField(null=True, blank=True)
     resume_state = models.JSONField(default=dict, blank=True, help_text="Where an interrupted import continues, per query.")
 
+    objects = SourceQuerySet.as_manager()
+
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def blocked_reason(self) -> str:
+        """Why its avatars are hidden and its imports refused, or '' when it is live (the same rule as source_live_q)."""
+        reasons = [
+            reason
+            for reason, holds in (("its licence is not confirmed", not self.licence_confirmed), ("it is disabled", not self.enabled))
+            if holds
+        ]
+        return " and ".join(reasons)
+
+
+class AvatarQuerySet(models.QuerySet):
+    def visible(self) -> "AvatarQuerySet":
+        """Avatars anyone may see: those of live sources (the licence gate). Every public read starts here."""
+        return self.filter(source_live_q("source__"))
 
 
 class Avatar(models.Model):
@@ -93,6 +130,8 @@ class Avatar(models.Model):
     # Title, tags and alt text as a tsvector, kept up to date by a database trigger on PostgreSQL
     # (migration 0002) and searched through a GIN index; unused on the embedded SQLite.
     search = SearchVectorField(null=True, editable=False)
+
+    objects = AvatarQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="gallery_avatar_unique_per_source")]

@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models import BooleanField, DateTimeField, ExpressionWrapper, F, Q, QuerySet, Value
 
 from . import imaging
-from .models import Avatar, AvatarVariant, Rendition
+from .models import Avatar, AvatarVariant, Rendition, Source
 
 SORTS = {"newest": ("created_at", "id"), "popular": ("download_count", "id")}
 # The sort keys as expressions no index matches: ordering by these makes PostgreSQL find the
@@ -55,7 +55,31 @@ class AvatarPage:
 
 
 def _visible() -> QuerySet[Avatar]:
-    return Avatar.objects.filter(source__enabled=True).select_related("source")
+    # Every public read (pages, API, search, similar avatars) starts here: the licence gate is applied once, in the model.
+    return Avatar.objects.visible().select_related("source")
+
+
+def source_choices() -> list[tuple[str, str]]:
+    """(slug, name) of the sources a visitor may filter by: the live ones only."""
+    return list(Source.objects.live().order_by("name").values_list("slug", "name"))
+
+
+def source_is_live(*, slug: str) -> bool:
+    return Source.objects.live().filter(slug=slug).exists()
+
+
+def source_gate_message(*, source: Source) -> str:
+    """For operators: why a source's avatars are hidden and what would show them, or '' when it is live."""
+    reason = source.blocked_reason
+    if not reason:
+        return ""
+    hidden = Avatar.objects.filter(source=source).count()
+    return (
+        f"{source.name}: {hidden} avatar{'s' if hidden != 1 else ''} hidden from the gallery, the API and search, and imports"
+        f" refused, because {reason}. Confirming the licence means you have checked that our licence with {source.name}"
+        ' covers showing its images publicly at the sizes and for the uses set here; tick "Licence confirmed" (and'
+        ' "Enabled") to show them again and let imports run.'
+    )
 
 
 def _public_url_builder() -> Callable[[str], str]:

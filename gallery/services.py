@@ -26,7 +26,9 @@ from .models import Avatar, AvatarVariant, Source
 
 logger = logging.getLogger(__name__)
 
-# Licence policy each source starts with; operators change them in the admin.
+# Licence policy each source starts with; operators change them in the admin. A source whose licence
+# comes with it (Pexels' licence is free for everyone; the demo library is ours) is confirmed on
+# creation; one that needs a contract (Generated Photos) waits for an operator to confirm it.
 SOURCE_DEFAULTS: dict[str, dict] = {
     "pexels": {
         "name": "Pexels",
@@ -67,6 +69,21 @@ SOURCE_STYLES = {"pexels": Avatar.Style.PHOTO, "generated_photos": Avatar.Style.
 LICENCE_NAMES = {"pexels": "Pexels License", "generated_photos": "Generated Photos License", "demo": "Demo content (CC0)"}
 
 
+class SourceNotImportable(Exception):
+    """An import from a source that is not live (licence not confirmed, or disabled): refused before anything is asked or written."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        reason = source.blocked_reason
+        needed = " and ".join(
+            step for step, missing in (("confirm its licence", not source.licence_confirmed), ("enable it", not source.enabled)) if missing
+        )
+        super().__init__(
+            f"Import from {source.name} refused: {reason}. Nothing was imported, and its avatars stay hidden until an operator"
+            f" checks that our licence covers them and chooses to {needed} in the admin (Gallery > Sources > {source.name})."
+        )
+
+
 class ImportOutcome(StrEnum):
     NEW = "new"
     UPDATED = "updated"
@@ -105,6 +122,23 @@ def source_get_or_create(*, slug: str) -> Source:
     return source
 
 
+def source_assert_importable(*, source: Source) -> None:
+    """Raise SourceNotImportable unless the source is live now (its flags are read again: an
+    operator may have changed them since `source` was loaded)."""
+    source.refresh_from_db(fields=["enabled", "licence_confirmed"])
+    if source.blocked_reason:
+        raise SourceNotImportable(source)
+
+
+@transaction.atomic
+def source_licence_set(*, source: Source, confirmed: bool) -> Source:
+    """Confirm a source's licence (its avatars show, imports run) or withdraw it (hidden, refused).
+    Saved through the model, so the gallery's cached pages are dropped at once and after commit."""
+    source.licence_confirmed = confirmed
+    source.save(update_fields=["licence_confirmed"])
+    return source
+
+
 def _near_duplicate(*, phash: int, exclude_pk: int | None) -> Avatar | None:
     """An avatar of any source whose hash is within the distance, found through the band indexes."""
     bands = imaging.hash_bands(phash)
@@ -129,6 +163,8 @@ def avatar_import_remote(
     *, source: Source, remote: RemoteAvatar, image_bytes: bytes, retrieved_at: datetime, is_demo: bool = False
 ) -> ImportOutcome:
     """Store one remote image as an avatar (new or updated), unless it duplicates another one."""
+    if source.blocked_reason:  # the licence gate, on the caller's copy (import_run reads it fresh for every page)
+        raise SourceNotImportable(source)
     existing = Avatar.objects.filter(source=source, external_id=remote.external_id).first()
     image = imaging.decode_image(image_bytes)
     square = imaging.square_crop(image)
@@ -202,12 +238,25 @@ def import_run(
 
     Each page's cursor is saved before its items are processed, so a run cut off at any point
     continues from that page next time; items already stored are then only updated.
+
+    Raises SourceNotImportable, before any request or write, unless the source is live; a licence
+    withdrawn during the run stops it before the next page.
     """
+    source_assert_importable(source=source)
     summary = ImportSummary()
     key = _query_key(query)
     cursor = source.resume_state.get(key)
     reserve = settings.GALLERY_RATE_LIMIT_RESERVE
+    first_page = True
     while summary.processed < limit:
+        if not first_page:
+            try:
+                source_assert_importable(source=source)
+            except SourceNotImportable:
+                summary.stopped_reason = f"{source.blocked_reason} (changed during the run)"
+                logger.warning("import from %s stopped: %s", source.slug, summary.stopped_reason)
+                break
+        first_page = False
         try:
             page = importer.fetch_page(query, cursor)
         except RateLimitedError as exc:

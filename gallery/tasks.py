@@ -8,7 +8,7 @@ from django.conf import settings
 
 from .importers.base import ImportQuery
 from .importers.registry import importer_get
-from .services import import_run, source_get_or_create
+from .services import SourceNotImportable, import_run, source_get_or_create
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,8 @@ logger = logging.getLogger(__name__)
     soft_time_limit=settings.GALLERY_IMPORT_TIME_LIMIT_SECONDS - 100,
 )
 def refresh_scheduled_imports() -> dict[str, str]:
-    """Run every import in settings.GALLERY_SCHEDULED_IMPORTS; a source without a key or disabled is skipped."""
+    """Run every import in settings.GALLERY_SCHEDULED_IMPORTS; a source without a key, disabled or
+    whose licence is not confirmed is skipped (and logged), the others still run."""
     results = {}
     # Stop between items well before the hard limit; the next run resumes where this one stopped.
     deadline = time.monotonic() + settings.GALLERY_IMPORT_TIME_LIMIT_SECONDS * 0.8
@@ -28,11 +29,16 @@ def refresh_scheduled_imports() -> dict[str, str]:
         label = f"{entry['source']}:{entry.get('query', '')}"
         importer = importer_get(entry["source"])
         source = source_get_or_create(slug=entry["source"])
-        if not importer.configured or not source.enabled:
-            results[label] = "skipped: no key" if not importer.configured else "skipped: source disabled"
+        if not importer.configured:
+            results[label] = "skipped: no key"
             continue
         query = ImportQuery(query=entry.get("query", ""), filters=entry.get("filters", {}), per_page=entry.get("per_page", 80))
-        summary = import_run(importer=importer, source=source, query=query, limit=entry.get("limit", 80), deadline=deadline)
+        try:
+            summary = import_run(importer=importer, source=source, query=query, limit=entry.get("limit", 80), deadline=deadline)
+        except SourceNotImportable as exc:
+            results[label] = f"skipped: {source.blocked_reason}"
+            logger.warning("scheduled import %s skipped: %s", label, exc)
+            continue
         results[label] = f"new {summary.new}, updated {summary.updated}, duplicate {summary.duplicate}, failed {summary.failed}"
         if summary.stopped_reason:
             results[label] += f"; stopped: {summary.stopped_reason}"

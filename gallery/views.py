@@ -8,16 +8,15 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET
 
 from .forms import AvatarFilterForm
-from .models import Source
 from .page_cache import cached_page
-from .selectors import AvatarFilters, InvalidCursor, avatar_get, avatar_page, avatar_similar
+from .selectors import AvatarFilters, InvalidCursor, avatar_get, avatar_page, avatar_similar, source_choices
 from .services import avatar_download_record
 
 PAGE_SIZE = 48
 
 
 def _source_choices() -> list[tuple[str, str]]:
-    return cached_page("sources", (), lambda: list(Source.objects.filter(enabled=True).order_by("name").values_list("slug", "name")))
+    return cached_page("sources", (), source_choices)
 
 
 def _grid(*, form: AvatarFilterForm, filters: AvatarFilters, after: str, kept: dict[str, str]) -> tuple[str, str, bool]:

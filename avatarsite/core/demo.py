@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from gallery.importers.base import RemoteAvatar
 from gallery.models import Avatar
-from gallery.services import avatar_import_remote, source_get_or_create
+from gallery.services import avatar_import_remote, source_assert_importable, source_get_or_create
 from generation.providers.base import GenerationRequest
 from generation.providers.local import STYLES, LocalProvider
 
@@ -35,8 +35,10 @@ def _demo_prompt(rng: random.Random) -> tuple[str, dict[str, str]]:
 
 
 def demo_library_load(*, count: int, size: int = 512, on_progress: Callable[[int, int], None] | None = None) -> int:
-    """Draw and store `count` demo avatars (the same ones every time); returns how many were new."""
+    """Draw and store `count` demo avatars (the same ones every time); returns how many were new.
+    Raises SourceNotImportable, before drawing anything, when an operator has unticked the demo source."""
     source = source_get_or_create(slug=DEMO_SOURCE)
+    source_assert_importable(source=source)
     existing = set(Avatar.objects.filter(source=source).values_list("external_id", flat=True))
     provider = LocalProvider()
     rng = random.Random(2026)  # noqa: S311 - the demo library is the same on every machine, by design

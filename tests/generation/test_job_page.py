@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from gallery.importers.base import RemoteAvatar
-from gallery.models import Avatar
+from gallery.models import Avatar, Source
 from gallery.services import avatar_import_remote, source_get_or_create
 from generation.models import CostEntry, GenerationJob
 from generation.providers.base import GenerationRequest
@@ -25,8 +25,8 @@ from tests.generation import scripted
 PROMPT = "A smiling pirate with a red beard"
 
 
-def _premade(title: str, tags: tuple[str, ...], downloads: int, seed: int) -> Avatar:
-    source = source_get_or_create(slug="demo")
+def _premade(title: str, tags: tuple[str, ...], downloads: int, seed: int, source: str = "demo") -> Avatar:
+    source = source_get_or_create(slug=source)
     drawn = LocalProvider().generate(GenerationRequest(prompt=title, style="flat", seed=seed, size=128))
     remote = RemoteAvatar(external_id=f"page-test-{seed}", image_url="", width=128, height=128, title=title, tags=tags)
     avatar_import_remote(source=source, remote=remote, image_bytes=drawn.images[0].data, retrieved_at=timezone.now(), is_demo=True)
@@ -112,6 +112,26 @@ def test_an_earlier_result_sharing_only_a_common_word_is_not_offered_as_similar(
     assert unrelated.status == related.status == "succeeded"
     assert str(unrelated.id) not in page
     assert str(related.id) in page  # "Pirate," is the prompt's "pirate"
+
+
+def test_premade_avatars_of_a_source_whose_licence_is_withdrawn_are_not_offered_while_waiting(client, providers, ada):
+    Source.objects.update_or_create(
+        slug="generated_photos", defaults={"name": "Generated Photos", "enabled": True, "licence_confirmed": True}
+    )
+    face = _premade("Pirate face", ("pirate", "beard"), downloads=90, seed=1, source="generated_photos")
+    other = _premade("Sailor with a beard", ("sailor", "beard"), downloads=1, seed=2)
+    queued = generation_job_create(user_id=ada.pk, prompt=PROMPT)
+    client.force_login(ada)
+    assert _similar_links(client.get(_job_url(queued)).content.decode()) == [_gallery_url(face), _gallery_url(other)]
+    source = Source.objects.get(slug="generated_photos")
+
+    source.licence_confirmed = False  # as the admin saves it
+    source.save()
+
+    assert _similar_links(client.get(_job_url(queued)).content.decode()) == [_gallery_url(other)]
+    source.licence_confirmed = True
+    source.save()
+    assert _similar_links(client.get(_job_url(queued)).content.decode()) == [_gallery_url(face), _gallery_url(other)]
 
 
 # --- how it went ---------------------------------------------------------------------------------------------

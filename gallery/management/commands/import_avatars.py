@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from gallery.importers.base import ImportQuery, SourceError
 from gallery.importers.registry import importer_get, importer_slugs
-from gallery.services import ImportSummary, import_run, source_get_or_create
+from gallery.services import ImportSummary, SourceNotImportable, import_run, source_assert_importable, source_get_or_create
 
 # Every filter any source knows; each importer refuses the ones its source does not have.
 FILTERS = (
@@ -43,21 +43,26 @@ class Command(BaseCommand):
         if not importer.configured:
             raise CommandError(f"No API key for {source}: set {source.upper()}_API_KEY.")
         record = source_get_or_create(slug=source)
-        if not record.enabled:
-            raise CommandError(f"The source {record.name} is disabled (see its licence settings in the admin).")
+        try:
+            source_assert_importable(source=record)  # the licence gate: refused before any request or write
+        except SourceNotImportable as exc:
+            raise CommandError(str(exc)) from exc
         filters = {name: options[name] for name, _, _ in FILTERS if options.get(name)}
         import_query = ImportQuery(query=query, filters=filters, per_page=per_page)
         try:
             importer.first_page_url(import_query)
         except SourceError as exc:
             raise CommandError(str(exc)) from exc
-        summary = import_run(
-            importer=importer,
-            source=record,
-            query=import_query,
-            limit=limit,
-            on_item=lambda s: self._progress(s, limit),
-        )
+        try:
+            summary = import_run(
+                importer=importer,
+                source=record,
+                query=import_query,
+                limit=limit,
+                on_item=lambda s: self._progress(s, limit),
+            )
+        except SourceNotImportable as exc:  # unticked in the admin since the check above
+            raise CommandError(str(exc)) from exc
         if sys.stderr.isatty():
             self.stderr.write("")
         self._report(summary)
