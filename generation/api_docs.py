@@ -17,6 +17,11 @@ class ImageProvenanceSerializer(serializers.Serializer):
     prompt = serializers.CharField()
     licence_note = serializers.CharField()
     content_rating = serializers.CharField()
+    upscaled_from = serializers.IntegerField(
+        allow_null=True,
+        help_text="The side the model made when it tops out below the size asked for: the image was upscaled from it "
+        "(Lanczos, at most 2x). Null when the model made the size itself.",
+    )
     commercial_use_allowed = serializers.BooleanField()
     attribution_required = serializers.BooleanField(help_text="Always false: no credit is needed for a generated image.")
     attribution = serializers.CharField(help_text="Empty: nothing to show with it.")
@@ -118,7 +123,7 @@ SUCCEEDED = {
                       "bytes": 183004}],
         "provenance": {"provider": "fal", "model": "fal-ai/flux/schnell", "model_version": "", "seed": 1234567,
                        "prompt": "A smiling woman with curly red hair", "licence_note": "FLUX.1 [schnell]: Apache-2.0",
-                       "content_rating": "general", "commercial_use_allowed": True,
+                       "content_rating": "general", "upscaled_from": None, "commercial_use_allowed": True,
                        "attribution_required": False, "attribution": ""},
     }],
 }  # fmt: skip

@@ -54,6 +54,8 @@ def image_state(*, image: GeneratedImage, downloads: bool = False) -> dict:
             "prompt": image.prompt,
             "licence_note": image.licence_note,
             "content_rating": image.content_rating,
+            # The side the model made when it was below the size asked for (then upscaled, Lanczos).
+            "upscaled_from": image.upscaled_from,
         },
     }
 

@@ -46,6 +46,7 @@ from .providers.local import STYLES as LOCAL_STYLES
 from .providers.registry import provider_get
 from .quotas import quota_check_locked, quota_counted, quota_refund
 from .selectors import LANE_LABELS
+from .sizes import plan_sizes, within_upscale
 from .webhooks import webhook_job_ended
 
 logger = logging.getLogger(__name__)
@@ -126,9 +127,10 @@ def generation_request_normalise(
         raise PromptRefusedError("This description asks for content we do not generate. Nothing was charged.", field="prompt")
     if style not in STYLES:
         raise GenerationError(f"Unknown style; choose one of {', '.join(STYLES)}.", field="style")
-    size = size or min(1024, plan.max_size)
-    if not 256 <= size <= plan.max_size:
-        raise GenerationError(f"Your plan allows sizes from 256 to {plan.max_size} px.", field="size")
+    largest = plan_sizes(plan).offered_max  # the plan's, unless its chain cannot get there
+    size = size or min(1024, largest)
+    if not 256 <= size <= largest:
+        raise GenerationError(f"Your plan allows sizes from 256 to {largest} px.", field="size")
     if not 1 <= num_images <= plan.max_images_per_request:
         raise GenerationError(f"Your plan allows up to {plan.max_images_per_request} image(s) per request.", field="num_images")
     seed = _default_seed(prompt=prompt, style=style, size=size, num_images=num_images) if seed is None else seed
@@ -328,7 +330,7 @@ def _store_image(*, data: bytes, size: int, expected: int) -> StoredImage:
     Raises imaging.UnsafeImageError for bytes that are not an image we accept, or too small."""
     square = imaging.square_crop(imaging.decode_image(data))
     delivered = square.width
-    if delivered < expected or delivered * settings.GENERATION_MAX_UPSCALE < size:
+    if delivered < expected or not within_upscale(native=delivered, size=size):
         raise UndersizedImageError(f"it delivered {delivered} px where {expected} px were asked for")
     # Without the second pass: on the way to the result, it doubled the time for 1-2 % of the bytes.
     jpeg = imaging.render_variant(square, size=size, fmt="jpeg", optimize=False).data
@@ -561,6 +563,9 @@ def _job_run_chain(*, job: GenerationJob, keeper: LeaseKeeper, resuming: bool) -
     for position, (name, model, provider) in enumerate(chain):
         if provider is None:
             failures.append(f"{name} is not set up")
+            continue
+        if not within_upscale(native=_native_size(provider, model, job.size), size=job.size):
+            failures.append(f"{name} ({model}) cannot make {job.size} px, even upscaled")
             continue
         # A fair share of the time left, so that a provider that hangs leaves time for the next.
         after = sum(1 for _, _, later in chain[position + 1 :] if later is not None)

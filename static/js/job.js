@@ -46,7 +46,9 @@
       const provenance = document.createElement("p");
       provenance.className = "muted provenance";
       const p = image.provenance;
-      provenance.textContent = [p.provider, p.model, "seed " + p.seed, p.licence_note].filter(Boolean).join(" · ");
+      provenance.textContent = [
+        p.provider, p.model, "seed " + p.seed, p.upscaled_from ? "upscaled from " + p.upscaled_from + " px" : "", p.licence_note,
+      ].filter(Boolean).join(" · ");
       result.append(links, provenance);
     }
   }
