@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 
+from botocore.exceptions import EndpointConnectionError
 from PIL import Image
 
 from generation.providers.base import (
@@ -45,7 +46,8 @@ class ScriptedProvider:
     resumable), "permanent", "refused", "partial" (one of two images withheld), "not-an-image" or
     "bomb" (a small PNG declaring 20,000 x 20,000 pixels), "progress" (before drawing: a burst of
     reports, a quiet spell ended by a cancel check, another burst; `on_pause` after each),
-    "undersized" (succeeds with UNDERSIZED_SIDE px images, whatever was asked).
+    "undersized" (succeeds with UNDERSIZED_SIDE px images, whatever was asked), "storage-down" (the
+    object store refuses connections while the result is handled: botocore's EndpointConnectionError).
     CALLS records each call, and "<name>:resume:<id>" when a call resumes a recorded request
     instead of submitting.
 
@@ -70,6 +72,9 @@ class ScriptedProvider:
         if answer == "unreachable":
             CALLS.append(self.name)
             raise TransientProviderError(f"{self.name} could not be reached")
+        if answer == "storage-down":
+            CALLS.append(self.name)
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9/avatarsite-private")
         request_id = context.resume_id
         if request_id:
             CALLS.append(f"{self.name}:resume:{request_id}")

@@ -135,3 +135,35 @@ def test_message_sent_by_a_celery_task_reaches_the_websocket_client_of_the_real_
     assert second["job_id"] == str(job.pk)
     assert second["progress"] == 40
     assert second["message"] == "sketching"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_a_client_never_hears_a_state_older_than_one_it_was_sent(owner_and_job):
+    """Row 7 of issue 16: messages from several processes may arrive out of order (a run's last
+    report sent after the user's cancel): the page never moves backwards."""
+    from channels.layers import get_channel_layer
+
+    from generation.selectors import job_state
+
+    owner, job = owner_and_job
+    cookie = await database_sync_to_async(_session_cookie)(owner)
+    connected, _, communicator = await _connect(f"/ws/jobs/{job.pk}/", [(b"origin", ORIGIN.encode()), (b"cookie", cookie.encode())])
+    assert connected
+    assert (await communicator.receive_json_from(timeout=5))["status"] == "queued"
+    layer = get_channel_layer()
+
+    async def send(**fields) -> None:
+        state = await database_sync_to_async(job_state)(
+            job=GenerationJob(**{**{f.attname: getattr(job, f.attname) for f in job._meta.concrete_fields}, **fields})
+        )
+        await layer.group_send(job.group_name, {**state, "type": "job.state"})
+
+    await send(status="running", progress=40, message="Generating at fal (step 2/4)")
+    assert (await communicator.receive_json_from(timeout=5))["progress"] == 40
+    await send(status="running", progress=20, message="an older report")  # behind: dropped
+    await send(status="canceled", progress=40, message="Canceled")
+    assert (await communicator.receive_json_from(timeout=5))["status"] == "canceled"
+    await send(status="running", progress=60, message="Generating at fal (step 3/4)")  # after the end: dropped
+    assert await communicator.receive_nothing(timeout=1)
+    await communicator.disconnect()
