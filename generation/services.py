@@ -147,8 +147,16 @@ def _enqueue(job: GenerationJob) -> None:
 
 def _enqueue_on_commit(job: GenerationJob) -> None:
     """Send the job's message once its row is committed. A broker that cannot be reached then
-    loses nothing: the job stays queued and the reconciler sends its message again."""
-    transaction.on_commit(lambda: _enqueue(job), robust=True)
+    loses nothing: the job stays queued, marked as not sent, and the reconciler sends it."""
+    transaction.on_commit(lambda: _enqueue_or_mark(job), robust=True)
+
+
+def _enqueue_or_mark(job: GenerationJob) -> None:
+    try:
+        _enqueue(job)
+    except Exception:
+        logger.exception("job %s: its message could not be sent now (the reconciler will send it)", job.id)
+        GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.QUEUED).update(enqueued_at=None)
 
 
 FOLLOWING_MESSAGE = "Waiting for the same request, made a moment ago, to finish: its result will be yours at no cost."
@@ -535,7 +543,7 @@ def generation_job_run(*, job_id: str, lease: str = "") -> GenerationJob | None:
         raise RunInterruptedError(lease=lease) from exc
     if not token:
         return job
-    keeper = LeaseKeeper(job.pk, token, renew_until=time.monotonic() + settings.GENERATION_RUN_TIMEOUT_SECONDS)
+    keeper = LeaseKeeper(job.pk, token, renew_until=time.monotonic() + (job.deadline_at - timezone.now()).total_seconds())
     try:
         if job.runs > settings.GENERATION_MAX_RUNS:
             return _job_fail(job=job, lease=token, kind="lost", message=LOST_MESSAGE)
@@ -760,7 +768,7 @@ def _job_succeeded_announce(job: GenerationJob, *, images: list[GeneratedImage])
         _enqueue_images_finish(job)
     except Exception:
         logger.exception("job %s: its other sizes could not be queued now (the reconciler will)", job.id)
-    _followers_release(leader_id=job.pk)
+    _followers_release(leader_id=job.pk, leader=job)
 
 
 def _job_fail(*, job: GenerationJob, lease: str | None = None, kind: str, message: str) -> GenerationJob:
@@ -780,7 +788,7 @@ def _job_fail(*, job: GenerationJob, lease: str | None = None, kind: str, messag
     if lease is not None:
         _calls_abandon(calls=abandoned, lease=lease, reason="the job was given up")
     job_notify(job=job)
-    _followers_release(leader_id=job.pk)
+    _followers_release(leader_id=job.pk, leader=job)
     return job
 
 
@@ -810,7 +818,7 @@ def generation_job_cancel(*, job: GenerationJob) -> GenerationJob:
             job.quota_refunded = quota_refund(job_id=job.pk) or job.quota_refunded
         webhook_job_ended(job)
     job_notify(job=job)
-    _followers_release(leader_id=job.pk)
+    _followers_release(leader_id=job.pk, leader=job)
     return job
 
 
@@ -819,12 +827,13 @@ def generation_job_cancel(*, job: GenerationJob) -> GenerationJob:
 FOLLOWED_MESSAGE = "Ready: the same request was being made at that moment, so it cost nothing."
 
 
-def _followers_release(*, leader_id) -> int:
+def _followers_release(*, leader_id, leader: GenerationJob | None = None) -> int:
     """Once a job in flight has ended, the identical requests that waited for it: they take its
     result at no cost; or, when it failed or was canceled, the oldest one runs in its place (the
     others now wait for that one); a refusal refuses them all (the same words and seed would be
     refused again, and charged). Idempotent; the reconciler calls it for any it finds left."""
-    leader = GenerationJob.objects.filter(pk=leader_id).first()
+    if leader is None:  # `leader`: the caller's row, as it just ended it
+        leader = GenerationJob.objects.filter(pk=leader_id).first()
     if leader is None or leader.status not in GenerationJob.TERMINAL_STATUSES:
         return 0
     followers = list(GenerationJob.objects.filter(reused_from_id=leader_id, status=GenerationJob.Status.QUEUED).order_by("created_at"))

@@ -95,7 +95,8 @@ def webhook_job_ended(job: GenerationJob) -> None:
     if created:
         from .tasks import webhook_deliver  # the tasks module imports the services
 
-        transaction.on_commit(lambda: webhook_deliver.delay(str(delivery.pk)))
+        # A broker that cannot be reached now loses nothing: webhooks_due sends what is due.
+        transaction.on_commit(lambda: webhook_deliver.delay(str(delivery.pk)), robust=True)
 
 
 def _retry_delay(attempts: int) -> float:

@@ -424,8 +424,9 @@ GENERATION_MAX_RUNS = env.int("GENERATION_MAX_RUNS", default=3)
 # A run's lease on its job (renewed every third of it while the run lives): a second delivery of
 # the job's message waits it out; a dead run's job is taken over once it has expired.
 GENERATION_LEASE_SECONDS = env.float("GENERATION_LEASE_SECONDS", default=20.0)
-# A queued job whose message was sent this long ago is sent another (the broker may have lost it).
-GENERATION_REQUEUE_AFTER_SECONDS = env.int("GENERATION_REQUEUE_AFTER_SECONDS", default=120)
+# A queued job whose message was sent this long ago is sent another (the broker may have lost it; a
+# message that could not be sent at all is sent at the reconciler's next pass).
+GENERATION_REQUEUE_AFTER_SECONDS = env.int("GENERATION_REQUEUE_AFTER_SECONDS", default=300)
 # Times a run is retried (with backoff, up to a minute apart) after a database, broker or storage fault.
 GENERATION_INFRA_RETRIES = env.int("GENERATION_INFRA_RETRIES", default=30)
 GENERATION_PROVIDER_ATTEMPTS = env.int("GENERATION_PROVIDER_ATTEMPTS", default=3)
