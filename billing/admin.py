@@ -34,7 +34,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
     list_filter = ["plan", "status", "source"]
     search_fields = ["user__username", "user__email", "stripe_subscription_id"]
     autocomplete_fields = ["user"]
-    readonly_fields = ["stripe_subscription_id", "stripe_status", "stripe_state_at", "created_at", "updated_at"]
+    readonly_fields = ["stripe_subscription_id", "stripe_status", "stripe_created", "stripe_state_at", "created_at", "updated_at"]
 
 
 class _ReadOnly(admin.ModelAdmin):

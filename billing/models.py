@@ -70,9 +70,10 @@ def _is_chain(value: object) -> bool:
 class Subscription(models.Model):
     """A user's paid or assigned plan. No row, or an ended one, means the default (free) plan.
 
-    For a Stripe subscription the row mirrors Stripe's absolute state, written only from newer
-    observations than the one it holds (`stripe_state_at`), so events applied out of order or twice
-    never leave it wrong.
+    For Stripe the row holds the customer's newest subscription (`stripe_created`, then the id) in
+    its newest observed state (`stripe_state_at`): an event of an older subscription, or an older
+    observation of the same one, never replaces it, so events applied in any order, twice or
+    concurrently leave the same row.
     """
 
     class Status(models.TextChoices):
@@ -95,6 +96,9 @@ class Subscription(models.Model):
     stripe_subscription_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
     stripe_status = models.CharField(max_length=32, blank=True, help_text="Stripe's own status word.")
     stripe_state_at = models.DateTimeField(null=True, blank=True, help_text="When Stripe's state held here was observed.")
+    stripe_created = models.DateTimeField(
+        null=True, blank=True, help_text="When Stripe created the subscription held here (a newer one of the customer replaces it)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,9 +1,10 @@
 """Writes of the billing app: checkout, the portal, Stripe's state applied to subscriptions, events,
 and API keys (created, revoked, checked on each API request).
 
-The subscription row mirrors Stripe's absolute state and is only written from an observation newer
-than the one it holds, so events applied twice, late or out of order never leave it wrong; events
-are stored by their Stripe id before anything is done with them, so a repeat is a no-op.
+The subscription row mirrors Stripe's absolute state of the customer's newest subscription and is
+only written from a newer subscription or a newer observation of the same one, so events applied
+twice, late, out of order or concurrently never leave it wrong; events are stored by their Stripe id
+before anything is done with them, so a repeat is a no-op.
 """
 
 import hashlib
@@ -39,6 +40,9 @@ _STATUS_OF_STRIPE = {
     "past_due": Subscription.Status.PAST_DUE,
     "incomplete": Subscription.Status.INCOMPLETE,
 }
+# Stripe's statuses a subscription never leaves.
+_STRIPE_FINAL = frozenset({"canceled", "incomplete_expired"})
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # A checkout link is reused for a repeated click this long (Stripe keeps sessions for 24 h).
 CHECKOUT_REUSE = timedelta(hours=1)
 
@@ -201,35 +205,79 @@ def _plan_for(snapshot: SubscriptionSnapshot) -> Plan | None:
     return Plan.objects.filter(slug=snapshot.metadata.get("plan", "")).first()
 
 
+def _subscription_rank(created: datetime | None, subscription_id: str | None) -> tuple[datetime, str]:
+    """Which of a customer's subscriptions is newer: Stripe's `created` (whole seconds), then the id
+    for two created in the same second. Unknown (a row from before `stripe_created`) is oldest."""
+    return (created or _EPOCH, subscription_id or "")
+
+
+def _state_rank(
+    *, stripe_status: str, observed_at: datetime, period_end: datetime | None, cancel_at_period_end: bool, plan_id: int
+) -> tuple:
+    """Which of two observations of the same subscription is newer. Stripe's final statuses come
+    first (nothing follows them, whatever the clocks say); then the time of the observation; then,
+    for two in the same instant (two events of one second), the later period, and the remaining
+    fields, so that any order of arrival picks the same one."""
+    return (stripe_status in _STRIPE_FINAL, observed_at, period_end or _EPOCH, cancel_at_period_end, stripe_status, plan_id)
+
+
+def _supersedes(current: Subscription, snapshot: SubscriptionSnapshot, plan: Plan, observed_at: datetime) -> bool:
+    """Whether `snapshot` replaces the Stripe row `current`: a newer subscription, or a newer
+    observation of the same one. A total order, so the row ends on the greatest of all snapshots
+    applied, whatever their order and repeats."""
+    if current.stripe_subscription_id != snapshot.id:
+        held = _subscription_rank(current.stripe_created, current.stripe_subscription_id)
+        return _subscription_rank(snapshot.created, snapshot.id) > held
+    held = _state_rank(
+        stripe_status=current.stripe_status,
+        observed_at=current.stripe_state_at or _EPOCH,
+        period_end=current.current_period_end,
+        cancel_at_period_end=current.cancel_at_period_end,
+        plan_id=current.plan_id,
+    )
+    incoming = _state_rank(
+        stripe_status=snapshot.status,
+        observed_at=observed_at,
+        period_end=snapshot.current_period_end,
+        cancel_at_period_end=snapshot.cancel_at_period_end,
+        plan_id=plan.pk,
+    )
+    return incoming >= held  # equal: the same state again, rewritten unchanged
+
+
 @transaction.atomic
 def subscription_apply(*, snapshot: SubscriptionSnapshot, observed_at: datetime, user_id: int | None = None) -> Subscription | None:
-    """Make the user's subscription mirror Stripe's `snapshot`, seen at `observed_at`.
+    """Make the user's subscription mirror Stripe's `snapshot`, seen at `observed_at`, if it is the
+    newest the user has.
 
-    An observation older than the one already held is dropped, so order of arrival does not matter.
-    Another subscription's end does not end the one the user holds now, and an operator-assigned
-    plan is not replaced by Stripe. Past due keeps the plan for BILLING_GRACE_DAYS.
+    The row holds the customer's newest subscription (Stripe's `created`, then the id): an event of
+    an older one never replaces it, ended or not, and an older observation of the same one is
+    dropped. Each call is a compare-and-write under the user's row lock, so the order, repeats and
+    interleaving of concurrent workers do not change the end state. An operator-assigned plan is
+    not replaced by Stripe while it lasts. Past due keeps the plan for BILLING_GRACE_DAYS.
     """
     user_id = user_id or _user_id_for(snapshot)
     plan = _plan_for(snapshot)
     if user_id is None or plan is None:
         logger.warning("Stripe subscription %s: no user or plan here for it (customer %s)", snapshot.id, snapshot.customer_id)
         return None
-    get_user_model().objects.select_for_update().filter(pk=user_id).first()  # one writer per user
+    # One writer per user: the comparison below and the write after it see every committed write
+    # of another worker (which waits here), also when the user has no row yet.
+    get_user_model().objects.select_for_update().filter(pk=user_id).first()
     status = _STATUS_OF_STRIPE.get(snapshot.status, Subscription.Status.CANCELED)
     current = Subscription.objects.filter(user_id=user_id).first()
     if current is not None:
-        if current.stripe_state_at is not None and observed_at < current.stripe_state_at:
-            return current
-        holds_plan = subscription_entitled(current, observed_at)
-        if holds_plan and current.source == Subscription.Source.OPERATOR:
-            logger.warning("user %s has an operator-assigned plan; Stripe subscription %s not applied", user_id, snapshot.id)
-            return current
-        ended = status not in (Subscription.Status.ACTIVE, Subscription.Status.PAST_DUE)
-        if holds_plan and current.stripe_subscription_id != snapshot.id and ended:
-            return current  # an older subscription ended; the current one stands
+        if current.source == Subscription.Source.OPERATOR:
+            if subscription_entitled(current, observed_at):
+                logger.warning("user %s has an operator-assigned plan; Stripe subscription %s not applied", user_id, snapshot.id)
+                return current
+        elif not _supersedes(current, snapshot, plan, observed_at):
+            return current  # an older subscription, or an older state of this one
+    same = current is not None and current.source == Subscription.Source.STRIPE and current.stripe_subscription_id == snapshot.id
     subscription = current or Subscription(user_id=user_id)
     if status == Subscription.Status.PAST_DUE:
-        if subscription.status != Subscription.Status.PAST_DUE or subscription.grace_until is None:
+        # The grace period starts when this subscription was first seen past due (not another's).
+        if not (same and current.status == Subscription.Status.PAST_DUE and current.grace_until is not None):
             subscription.grace_until = observed_at + timedelta(days=settings.BILLING_GRACE_DAYS)
     else:
         subscription.grace_until = None
@@ -239,6 +287,7 @@ def subscription_apply(*, snapshot: SubscriptionSnapshot, observed_at: datetime,
     subscription.current_period_end = snapshot.current_period_end
     subscription.cancel_at_period_end = snapshot.cancel_at_period_end
     subscription.stripe_subscription_id = snapshot.id
+    subscription.stripe_created = snapshot.created
     subscription.stripe_status = snapshot.status
     subscription.stripe_state_at = observed_at
     subscription.save()

@@ -39,6 +39,9 @@ class SubscriptionSnapshot:
     current_period_end: datetime | None
     cancel_at_period_end: bool
     metadata: dict[str, str]
+    # When Stripe created the subscription (never changes): of a customer's subscriptions, the one
+    # created last is the one the account follows.
+    created: datetime | None = None
 
     @classmethod
     def of(cls, subscription: dict) -> "SubscriptionSnapshot":
@@ -46,6 +49,7 @@ class SubscriptionSnapshot:
         items = (subscription.get("items") or {}).get("data") or [{}]
         period_end = items[0].get("current_period_end") or subscription.get("current_period_end")
         customer = subscription.get("customer")
+        created = subscription.get("created")
         return cls(
             id=subscription["id"],
             customer_id=customer["id"] if isinstance(customer, dict) else (customer or ""),
@@ -54,6 +58,7 @@ class SubscriptionSnapshot:
             current_period_end=datetime.fromtimestamp(period_end, UTC) if period_end else None,
             cancel_at_period_end=bool(subscription.get("cancel_at_period_end")),
             metadata=dict(subscription.get("metadata") or {}),
+            created=datetime.fromtimestamp(created, UTC) if isinstance(created, int | float) else None,
         )
 
 

@@ -206,6 +206,7 @@ def test_updated_arriving_before_created_ends_in_stripes_current_state(client, s
 def test_a_late_event_of_an_ended_subscription_does_not_end_the_new_one(client, stripe_settings, fake_stripe, member):
     old = paying_customer(fake_stripe, member)
     old_deleted = fake_stripe.event("customer.subscription.deleted", fake_stripe.subscription_delete(old["id"]))
+    fake_stripe.now += 60  # the new subscription is created after the old one ended
     new = fake_stripe.subscription_create(old["customer"], metadata={"user_id": str(member.pk), "plan": "premium"})
 
     post_event(client, fake_stripe.event("customer.subscription.created", new))
