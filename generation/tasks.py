@@ -3,6 +3,7 @@
 from dataclasses import asdict
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from . import idempotency, webhooks
 from .models import GenerationJob
@@ -28,9 +29,22 @@ def job_run(job_id: str) -> str | None:
     return job.status if job else None
 
 
-@shared_task(name="generation.tasks.job_images_finish", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(
+    name="generation.tasks.job_images_finish",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    # A database that is busy (SQLite's lock) or briefly down must not cost the job its other sizes:
+    # tried again after a random wait of up to 1, 2, 4 ... s (a minute at most), six times at most.
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=6,
+)
 def job_images_finish(job_id: str) -> int:
-    """After a job succeeds with its first image: the other sizes and formats."""
+    """After a job succeeds with its first image: the other sizes and formats (idempotent, so a retry
+    only adds what is still missing)."""
     return generation_job_images_finish(job_id=job_id)
 
 

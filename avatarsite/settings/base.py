@@ -91,6 +91,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Pooled connections outlive requests and Celery tasks (avatarsite/celery.py): the pool checks
     # each one as it is handed out (an empty query), so one broken by a database restart is replaced.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default serves pages and runs the worker's threads on one file. SQLite's default
+    # (deferred) transaction reads first and asks for the write lock later, when another writer may
+    # hold it: that fails at once with "database is locked", whatever the busy timeout. Immediate
+    # transactions take the write lock at BEGIN and wait for it up to the timeout; WAL lets readers
+    # go on while one connection writes (synchronous=NORMAL, WAL's usual pairing: a power cut may
+    # lose the last transactions, never corrupt the file).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env.float("DATABASE_SQLITE_TIMEOUT_SECONDS", default=20.0),
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        }
+    )
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
