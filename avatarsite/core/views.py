@@ -2,8 +2,9 @@
 (JSON in the API's error shape under /api/, Django's pages elsewhere)."""
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
+from django.urls import Resolver404, resolve
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -32,10 +33,29 @@ async def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(report.as_dict(), status=200 if report.ok else 503)
 
 
+def _api_not_found() -> JsonResponse:
+    return JsonResponse(error_body(code="not_found", message="Not found."), status=404)
+
+
+def api_unrouted(request: HttpRequest, rest: str) -> HttpResponse:
+    """The last route under /api/: a path the API does not have is a JSON 404 in every mode (with
+    DEBUG on, Django answers an unmatched URL with its HTML debug page, not handler404). A path
+    that exists with a slash added is redirected there, as CommonMiddleware's APPEND_SLASH would
+    have done had this route not matched first."""
+    if settings.APPEND_SLASH and not request.path_info.endswith("/"):
+        try:
+            match = resolve(f"{request.path_info}/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_unrouted:
+            return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+    return _api_not_found()
+
+
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """A URL that matches no route: under /api/ a JSON 404 like every other API error."""
+    """A URL that matches no route, or a view's 404: under /api/ a JSON 404 like every other API error."""
     if request.path.startswith("/api/"):
-        return JsonResponse(error_body(code="not_found", message="Not found."), status=404)
+        return _api_not_found()
     return defaults.page_not_found(request, exception)
 
 
