@@ -1,6 +1,8 @@
 """Site-wide pages: the home page, the health endpoint, and the not-found and server-error answers
 (JSON in the API's error shape under /api/, Django's pages elsewhere)."""
 
+import sys
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
@@ -13,6 +15,7 @@ from billing.selectors import plan_cards
 
 from .api import error_body
 from .health import health_report
+from .outage import outage_answer
 
 
 @require_GET
@@ -30,7 +33,10 @@ def api_overview(request: HttpRequest) -> HttpResponse:
 async def healthz(request: HttpRequest) -> JsonResponse:
     """200 when every part is up, 503 naming the parts that are down."""
     report = await health_report()
-    return JsonResponse(report.as_dict(), status=200 if report.ok else 503)
+    response = JsonResponse(report.as_dict(), status=200 if report.ok else 503)
+    if not report.ok:
+        response["Retry-After"] = str(settings.OUTAGE_RETRY_AFTER_SECONDS)
+    return response
 
 
 def _api_not_found() -> JsonResponse:
@@ -60,6 +66,10 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # An outage that surfaced outside a view (in a middleware), where OutageMiddleware cannot see it.
+    outage = outage_answer(request, sys.exc_info()[1])
+    if outage is not None:
+        return outage
     if request.path.startswith("/api/"):
         message = "Something went wrong on our side; it has been logged. Please retry shortly."
         return JsonResponse(error_body(code="server_error", message=message), status=500)
