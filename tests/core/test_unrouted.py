@@ -33,6 +33,8 @@ def test_unrouted_websockets_are_refused_and_unrouted_api_paths_are_json_404s(tm
             path: requests.get(f"http://{base}{path}", timeout=10, allow_redirects=False)
             for path in ("/api/v1/nothing", "/api/nothing/here/")
         }
+        # A POST without a CSRF token: a 404 too (an API client has no CSRF cookie), not a 403.
+        api["POST /api/v1/nothing"] = requests.post(f"http://{base}/api/v1/nothing", json={}, timeout=10, allow_redirects=False)
         docs = requests.get(f"http://{base}/api/docs", timeout=10, allow_redirects=False)
 
     assert sockets == {"/ws/jobs/not-a-uuid/": 403, "/anything": 403, "/": 403}
