@@ -142,12 +142,16 @@ def test_redis_then_postgresql_down_are_answered_with_503s_and_the_site_recovers
     stack.redis.stop()
     _assert_outage_answers(stack, "cache")
     stack.redis.start()
+    started = time.monotonic()
     wait_for(lambda: _recovered(stack), timeout=60, interval=1, what="the site to recover after Redis came back")
+    print(f"recovered {time.monotonic() - started:.1f} s after Redis came back")
 
     stack.postgres.pause()
     _assert_outage_answers(stack, "database")
     stack.postgres.resume()
+    started = time.monotonic()
     wait_for(lambda: _recovered(stack), timeout=90, interval=1, what="the site to recover after PostgreSQL came back")
+    print(f"recovered {time.monotonic() - started:.1f} s after PostgreSQL came back")
 
     text = stack.log.read_text()
     assert "Traceback" not in text, text[-5000:]
