@@ -61,4 +61,4 @@ bench: system-deps $(VENV)/.dev
 	$(BIN)/python -m bench.billing
 
 clean:
-	rm -rf $(VENV) db.sqlite3 media staticfiles test-artifacts
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm media staticfiles test-artifacts

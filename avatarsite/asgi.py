@@ -31,9 +31,14 @@ django_asgi_app = OneHopASGIHandler()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
 from avatarsite.core.server_process import server_process_setup  # noqa: E402
+from avatarsite.core.websocket import UnroutedConsumer  # noqa: E402
 from generation.routing import websocket_urlpatterns as generation_websockets  # noqa: E402
+
+# Last: any other path is refused cleanly.
+websocket_urlpatterns = [*generation_websockets, re_path(r"", UnroutedConsumer.as_asgi())]
 
 
 async def lifespan(scope, receive, send) -> None:
@@ -52,7 +57,7 @@ async def lifespan(scope, receive, send) -> None:
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(generation_websockets))),
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         "lifespan": lifespan,
     }
 )

@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("gallery.api_urls")),
     path("api/v1/", include("generation.api_urls")),
+    re_path(r"^api/(?P<rest>.*)$", core_views.api_unrouted),  # last under /api/: a JSON 404, DEBUG or not
     path("accounts/", include("avatarsite.accounts.urls")),
     path("gallery/", include("gallery.urls")),
     path("generate/", include("generation.urls")),

@@ -6,6 +6,8 @@ from dataclasses import asdict
 from celery import shared_task
 from django.conf import settings
 
+from avatarsite.core.infrastructure import INFRASTRUCTURE_ERRORS
+
 from . import idempotency, webhooks
 from .lease import JobBusyError, RunInterruptedError
 from .models import GenerationJob
@@ -46,9 +48,23 @@ def job_run(self, job_id: str, lease: str = "") -> str | None:
     return job.status if job else None
 
 
-@shared_task(name="generation.tasks.job_images_finish", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(
+    name="generation.tasks.job_images_finish",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    # A database that is busy (SQLite's lock) or briefly down, or the object store, must not cost the
+    # job its other sizes: tried again after a random wait of up to 1, 2, 4 ... s (a minute at most),
+    # six times at most (then the reconciler queues it again: the job is still marked images_pending).
+    autoretry_for=INFRASTRUCTURE_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=6,
+)
 def job_images_finish(job_id: str) -> int:
-    """After a job succeeds with its first image: the other sizes and formats."""
+    """After a job succeeds with its first image: the other sizes and formats (idempotent, so a retry
+    only adds what is still missing)."""
     return generation_job_images_finish(job_id=job_id)
 
 

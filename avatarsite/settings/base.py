@@ -59,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Database, Redis or broker down: a 503 saying which, with Retry-After, instead of a 500.
+    "avatarsite.core.outage.OutageMiddleware",
 ]
 
 ROOT_URLCONF = "avatarsite.urls"
@@ -87,10 +89,30 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Under ASGI every request may run in another thread: persistent connections would leak,
     # so connections are pooled by psycopg instead (Django 5.1+).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = env.bool("DATABASE_POOL", default=True)
+    # Bounded waits: with the database down a request gets its 503 (avatarsite/core/outage.py) within
+    # a few seconds instead of waiting psycopg's default 30 s for a pooled connection.
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["pool"] = (
+        {"timeout": env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=3.0)} if env.bool("DATABASE_POOL", default=True) else False
+    )
+    _options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT_SECONDS", default=3))  # libpq: whole seconds, 2 at least
     # Pooled connections outlive requests and Celery tasks (avatarsite/celery.py): the pool checks
     # each one as it is handed out (an empty query), so one broken by a database restart is replaced.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default serves pages and runs the worker's threads on one file. SQLite's default
+    # (deferred) transaction reads first and asks for the write lock later, when another writer may
+    # hold it: that fails at once with "database is locked", whatever the busy timeout. Immediate
+    # transactions take the write lock at BEGIN and wait for it up to the timeout; WAL lets readers
+    # go on while one connection writes (synchronous=NORMAL, WAL's usual pairing: a power cut may
+    # lose the last transactions, never corrupt the file).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env.float("DATABASE_SQLITE_TIMEOUT_SECONDS", default=20.0),
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        }
+    )
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -124,6 +146,12 @@ USE_TZ = True
 
 # --- Redis: broker, results, cache, channel layer --------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
+# Bounded waits on Redis for the cache, sessions, rate limits and Celery's publishing: with Redis down
+# or unreachable a request gets its 503 (avatarsite/core/outage.py) within a few seconds.
+REDIS_CONNECT_TIMEOUT_SECONDS = env.float("REDIS_CONNECT_TIMEOUT_SECONDS", default=2.0)
+REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=3.0)
+# What those 503s tell clients to wait before retrying (Retry-After).
+OUTAGE_RETRY_AFTER_SECONDS = env.int("OUTAGE_RETRY_AFTER_SECONDS", default=10)
 
 
 def _redis_db(url: str, db: int) -> str:
@@ -132,7 +160,13 @@ def _redis_db(url: str, db: int) -> str:
 
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "avatarsite.core.cache.ReusingRedisCache", "LOCATION": _redis_db(REDIS_URL, 2)}}
+    CACHES = {
+        "default": {
+            "BACKEND": "avatarsite.core.cache.ReusingRedisCache",
+            "LOCATION": _redis_db(REDIS_URL, 2),
+            "OPTIONS": {"socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS, "socket_timeout": REDIS_TIMEOUT_SECONDS},
+        }
+    }
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -145,7 +179,7 @@ if REDIS_URL:
                         # redis-py 8 times reads out after 5 s, exactly the layer's 5 s BZPOPMIN wait:
                         # an idle consumer would die with a TimeoutError. Read timeouts must exceed it.
                         "socket_timeout": 30,
-                        "socket_connect_timeout": 5,
+                        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
                     }
                 ],
                 "capacity": 100,
@@ -156,6 +190,8 @@ if REDIS_URL:
     }
     CELERY_BROKER_URL = _redis_db(REDIS_URL, 0)
     CELERY_RESULT_BACKEND = _redis_db(REDIS_URL, 1)
+    CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = REDIS_CONNECT_TIMEOUT_SECONDS
+    CELERY_REDIS_SOCKET_TIMEOUT = REDIS_TIMEOUT_SECONDS
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Thread-safe in-process layer: the embedded worker runs in the web server's process.
@@ -191,7 +227,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "priority_steps": list(range(10)),
     "sep": ":",
     "queue_order_strategy": "priority",
+    # A publish (a job enqueued from a request) must not wait forever on a broker that is gone: kombu's
+    # default is no timeout. Longer than the 1 s BRPOP a worker waits on, which Redis answers in time.
+    "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
+    "socket_timeout": REDIS_TIMEOUT_SECONDS,
 }
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_CONNECT_TIMEOUT_SECONDS
+# Two more tries, half a second apart, then the request's 503: a broker restart of a moment is ridden out.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 # Without it, a task sent with no priority lands in the base list, which Redis serves first.
 CELERY_TASK_DEFAULT_PRIORITY = 5
 # A lost broker connection would redeliver late-ack tasks while the originals keep running.

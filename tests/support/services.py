@@ -73,19 +73,29 @@ class PostgresServer:
             check=True,
             capture_output=True,
         )
-        options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
-        subprocess.run(
-            [*prefix, _pg_tool("pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.root / "log"), "-w", "start"],
-            check=True,
-            capture_output=True,
-        )
+        self.resume()
         subprocess.run(
             [_pg_tool("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-c", "CREATE DATABASE avatarsite"],
             check=True,
             capture_output=True,
         )
+
+    def _pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run([*self._run_as(), _pg_tool("pg_ctl"), "-D", str(self.root / "data"), *args], check=check, capture_output=True)
+
+    def resume(self) -> None:
+        """Start the server on its cluster (again, after `pause`), on the same port."""
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._pg_ctl("-o", options, "-l", str(self.root / "log"), "-w", "start")
+
+    def pause(self) -> None:
+        """Stop the server as a crash would (connections cut), keeping the cluster for `resume`."""
+        self._pg_ctl("-m", "immediate", "-w", "stop")
+
+    def running(self) -> bool:
+        return self._pg_ctl("status", check=False).returncode == 0
 
     def stop(self) -> None:
         data = self.root / "data"
