@@ -206,31 +206,48 @@ def test_image_sizes_are_finished_once_the_database_is_back(stack, artifacts_dir
             stack.postgres.resume()
 
 
+class BrokerSwitch:
+    """This process's Celery app publishing to a port where nothing listens (the broker down, the
+    cache still up), until `restore()`."""
+
+    def __init__(self) -> None:
+        from avatarsite.celery import app
+
+        self.app, self.saved = app, app.conf.broker_write_url
+
+    def _reset_pools(self) -> None:
+        self.app._pool = None
+        self.app.amqp._producer_pool = None
+
+    def cut(self) -> None:
+        self.app.conf.broker_write_url = f"redis://127.0.0.1:{free_port()}/0"
+        self._reset_pools()
+
+    def restore(self) -> None:
+        self.app.conf.broker_write_url = self.saved
+        self._reset_pools()
+
+
 @pytest.fixture
 def broker_gone():
-    """This process's Celery app publishing to a port where nothing listens (the broker down, the
-    cache still up), and back to the real broker after."""
-    from avatarsite.celery import app
-
-    def reset_pools() -> None:
-        app._pool = None
-        app.amqp._producer_pool = None
-
-    saved = app.conf.broker_write_url
-    app.conf.broker_write_url = f"redis://127.0.0.1:{free_port()}/0"
-    reset_pools()
-    yield
-    app.conf.broker_write_url = saved
-    reset_pools()
+    switch = BrokerSwitch()
+    switch.cut()
+    yield switch
+    switch.restore()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_job_whose_message_cannot_be_published_is_a_503_and_stays_queued_for_the_same_key(client, django_user_model, broker_gone):
-    """The job was committed before the publish failed: it is kept (queued, with its quota) for the
-    reconciler to enqueue again, and a retry with the same Idempotency-Key gets that job, not a second."""
+def test_a_job_whose_message_cannot_be_published_is_accepted_and_sent_once_the_broker_is_back(
+    client, django_user_model, broker_gone, broker
+):
+    """The job is committed before its message is sent: when the broker cannot take it, the job is
+    kept (queued, with its quota), marked as not sent, and the API answers 202 as for any accepted
+    job; a retry with the same Idempotency-Key gets that job, not a second; the reconciler sends
+    its message once the broker is back."""
     from billing.models import Plan, Subscription
     from billing.services import api_key_create
     from generation.models import GenerationJob
+    from generation.services import generation_jobs_reconcile
 
     user = django_user_model.objects.create_user("ada", "ada@example.com", "pw-123456789")
     Subscription.objects.create(user=user, plan=Plan.objects.get(slug="enterprise"))
@@ -242,12 +259,16 @@ def test_a_job_whose_message_cannot_be_published_is_a_503_and_stays_queued_for_t
     response = client.post("/api/v1/generations", body, content_type="application/json", **headers)
 
     assert time.monotonic() - started < ANSWER_WITHIN_SECONDS
-    assert (response.status_code, response.json()["error"]["details"]["unavailable"]) == (503, "broker")
-    assert int(response["Retry-After"]) > 0
+    assert response.status_code == 202
     job = GenerationJob.objects.get(user=user)
-    assert job.status == "queued"
+    assert (str(job.id), job.status, job.enqueued_at) == (response.json()["id"], "queued", None)
 
     replay = client.post("/api/v1/generations", body, content_type="application/json", **headers)
 
     assert (replay.status_code, replay.json()["id"], replay["Idempotent-Replayed"]) == (202, str(job.id), "true")
     assert GenerationJob.objects.filter(user=user).count() == 1
+
+    broker_gone.restore()
+    assert generation_jobs_reconcile().requeued == 1
+    assert str(job.id) in str([broker.lrange(key, 0, -1) for key in broker.scan_iter(match="enterprise*")])
+    assert GenerationJob.objects.get(pk=job.pk).enqueued_at is not None
