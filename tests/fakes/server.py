@@ -48,3 +48,18 @@ class LoopbackServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+# The three ways a test scripts a fake's next outcome (the fal and Replicate fakes take all three).
+SCRIPTED_BY = ("next_outcomes", "prompt marker", "default_outcome")
+
+
+def outcome_scripted(fake, outcome: str, *, prompt: str, by: str) -> str:
+    """Script `fake`'s next request to end in `outcome` in one of SCRIPTED_BY ways; the prompt to send."""
+    if by == "next_outcomes":
+        fake.next_outcomes.append(outcome)
+    elif by == "prompt marker":
+        prompt += f" [fake:{outcome}]"
+    else:
+        fake.default_outcome = outcome
+    return prompt

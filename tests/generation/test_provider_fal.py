@@ -22,6 +22,7 @@ from generation.providers.base import (
 )
 from generation.providers.fal import FalProvider
 from tests.fakes.fal import FakeFal
+from tests.fakes.server import SCRIPTED_BY, outcome_scripted
 
 REQUEST = GenerationRequest(prompt="a smiling woman with red hair", seed=42, size=256)
 
@@ -133,15 +134,9 @@ def test_a_catalogue_max_side_off_its_step_stops_the_adapter_being_built(fake: F
         adapter(fake, models={"fal-ai/flux/dev": {"max_side": 1000, "side_step": 16}})
 
 
-@pytest.mark.parametrize("scripted_by", ["next_outcomes", "prompt marker", "default_outcome"])
+@pytest.mark.parametrize("scripted_by", SCRIPTED_BY)
 def test_the_fake_answers_an_undersized_image_when_scripted_and_the_adapter_reports_its_real_size(fake: FakeFal, scripted_by) -> None:
-    prompt = "a robot"
-    if scripted_by == "next_outcomes":
-        fake.next_outcomes.append("undersized")
-    elif scripted_by == "prompt marker":
-        prompt += " [fake:undersized]"
-    else:
-        fake.default_outcome = "undersized"
+    prompt = outcome_scripted(fake, "undersized", prompt="a robot", by=scripted_by)
 
     result = adapter(fake).generate(GenerationRequest(prompt=prompt, seed=3, size=1024))
 

@@ -17,6 +17,7 @@ from generation.providers.base import (
 )
 from generation.providers.replicate import ReplicateProvider
 from tests.fakes.replicate import INTERRUPTED_ERROR, MODELS, NSFW_ERROR, FakeReplicate
+from tests.fakes.server import SCRIPTED_BY, outcome_scripted
 
 SCHNELL = "black-forest-labs/flux-schnell"
 DEV = "black-forest-labs/flux-dev"
@@ -141,15 +142,9 @@ def test_outputs_lost_for_a_2048_request_are_billed_at_the_1024_square_flux_made
     assert caught.value.megapixels == pytest.approx(1.048576)
 
 
-@pytest.mark.parametrize("scripted_by", ["next_outcomes", "prompt marker", "default_outcome"])
+@pytest.mark.parametrize("scripted_by", SCRIPTED_BY)
 def test_the_fake_answers_an_undersized_image_when_scripted_and_the_adapter_reports_its_real_size(fake, scripted_by):
-    prompt = "portrait of a smiling woman"
-    if scripted_by == "next_outcomes":
-        fake.next_outcomes.append("undersized")
-    elif scripted_by == "prompt marker":
-        prompt += " [fake:undersized]"
-    else:
-        fake.default_outcome = "undersized"
+    prompt = outcome_scripted(fake, "undersized", prompt="portrait of a smiling woman", by=scripted_by)
 
     result = _provider(fake).generate(_request(prompt=prompt, size=1024))
 
