@@ -144,7 +144,7 @@ class FalJob:
 class FakeFal(LoopbackServer, FakeControl):
     """fal's queue API as documented (§1 of the protocol notes); see `adapter_options()` for the adapter side."""
 
-    scriptable = {"latency": float, "queue_seconds": float, "default_outcome": str, "down": bool}
+    scriptable = {"latency": float, "queue_seconds": float, "default_outcome": str, "down": bool, "submit_latency": float}
 
     api_key: str = "fal-test-key"
     port: int = 0
@@ -172,6 +172,8 @@ class FakeFal(LoopbackServer, FakeControl):
     default_outcome: str = "ok"
     # fal is down: every API call (not the output files) answers 503, and nothing is created.
     down: bool = False
+    # Seconds a submit's answer takes once the request is created (fal's gateway takes 0.1-0.5 s).
+    submit_latency: float = 0.0
     # Scripted answers for the next calls of one endpoint: an int status (429 carries Retry-After: 1),
     # "malformed" (a broken JSON body) or ("slow", seconds) (then the normal answer).
     submit_faults: deque = field(default_factory=deque)
@@ -513,6 +515,8 @@ class FakeFal(LoopbackServer, FakeControl):
                 if isinstance(fault, int):
                     return self._fault(fake.submit_faults)
                 job = fake.submit("/".join(segments), payload)
+                if fake.submit_latency:
+                    time.sleep(fake.submit_latency)
                 if self._fault(fake.submit_faults):  # malformed: created, but the answer is unreadable
                     return None
                 name, position = job.phase(time.monotonic())

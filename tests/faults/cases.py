@@ -278,6 +278,7 @@ def duplicate_delivery(stack: FaultStack) -> CaseResult:
     for lane in ("standard", "premium"):
         stack.worker_stop(lane)
     stack.queue_drop("standard", priority=0)
+    stack.fal.script(submit_latency=0.3)  # as fal's gateway answers a submission: 0.1-0.5 s
     for number in range(10):
         plan = "free" if number % 2 == 0 else "premium"
         job_id = stack.submit(f"{plan}-{number // 2 % 2 + 1}", run.prompt(number))

@@ -75,7 +75,7 @@ def test_fal_scripted_down_hang_and_undersized(fal):
         "provider": "fal",
         "submit_posts": 0,
         "requests": [],
-        "script": {"latency": 0.2, "queue_seconds": 0.0, "default_outcome": "ok", "down": False},
+        "script": {"latency": 0.2, "queue_seconds": 0.0, "default_outcome": "ok", "down": False, "submit_latency": 0.0},
     }
 
 
