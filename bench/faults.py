@@ -58,8 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     names = args.case or list(CASES)
 
     def attach_database(url: str) -> str:
-        """Django in this process, on the stack's database and services (as its processes are)."""
-        os.environ.update(stack.env())
+        """Django in this process, on the stack's database and services (as its processes are),
+        without a connection pool: a case restarts the database under it."""
+        os.environ.update({**stack.env(), "DATABASE_POOL": "false"})
         import django
 
         django.setup()

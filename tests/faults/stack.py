@@ -287,7 +287,7 @@ class FaultStack:
         inherited = {
             key: value
             for key, value in os.environ.items()
-            if key not in SERVICE_ENV_VARS and not key.startswith(("FAL_", "REPLICATE_", "GENERATION_", "CELERY_", "DJANGO_"))
+            if key not in SERVICE_ENV_VARS and not key.startswith(("FAL_", "REPLICATE_", "GENERATION_", "CELERY_", "DJANGO_", "DATABASE_"))
         }
         fal = self.fakes["fal"].url if "fal" in self.fakes else ""
         replicate = self.fakes["replicate"].url if "replicate" in self.fakes else ""
@@ -536,7 +536,9 @@ class FaultStack:
 
     def clean(self) -> None:
         """Services up, proxy passing, every lane's worker idle (restarted when a job of the last case
-        still runs), queues empty, no job rows, no stored images, breakers closed, fakes as started."""
+        still runs), no job rows, queues empty, no stored images, breakers closed, fakes as started.
+        Beat waits meanwhile, and the rows go first: a reconcile of the last case's jobs can then
+        neither settle one nor queue work for it into the next case."""
         import redis
 
         from generation.models import GenerationJob
@@ -546,6 +548,7 @@ class FaultStack:
             self.postgres_up()
         if not (self.redis.proc and self.redis.proc.poll() is None):
             self.redis.start()
+        self.beat_stop()
         busy = self._jobs_busy()
         for lane in JOB_LANES:
             if busy or not self.workers[lane].alive:
@@ -553,17 +556,17 @@ class FaultStack:
                 self.worker_start(lane)
         for lane in LANES:
             self.worker_start(lane)
-        self.beat_start()
+        self.read(lambda: GenerationJob.objects.using(self.db).all().delete())
         with redis.Redis.from_url(self.redis.url) as broker:
             keys = [f"{queue}{suffix}" for queue in BROKER_QUEUES for suffix in ("", *(f":{n}" for n in range(1, 10)))]
             broker.delete(*keys, "unacked", "unacked_index", "unacked_mutex")  # the bindings stay
-            for db in (1, 2, 3):  # results, cache (breakers, throttles), channel layer
-                broker.execute_command("SELECT", db)
-                broker.flushdb()
-        self.read(lambda: GenerationJob.objects.using(self.db).all().delete())
+        for db in (1, 2, 3):  # results, cache (breakers, throttles), channel layer
+            with redis.Redis.from_url(self.redis.url.rsplit("/", 1)[0] + f"/{db}") as other:  # the URL's db wins over db=
+                other.flushdb()
         self._bucket_empty()
         self.fal.reset()
         self.replicate.reset()
+        self.beat_start()
 
     def _jobs_busy(self, *, wait: float = 10.0) -> bool:
         """Does a job of the last case still run after `wait` seconds: a row not final, or a job task
