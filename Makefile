@@ -59,6 +59,7 @@ bench: system-deps $(VENV)/.dev
 	$(BIN)/python -m bench.gallery
 	$(BIN)/python -m bench.generation
 	$(BIN)/python -m bench.billing
+	$(BIN)/python -m bench.faults
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm media staticfiles test-artifacts

@@ -146,7 +146,7 @@ def test_redis_then_postgresql_down_are_answered_with_503s_and_the_site_recovers
     wait_for(lambda: _recovered(stack), timeout=60, interval=1, what="the site to recover after Redis came back")
     print(f"recovered {time.monotonic() - started:.1f} s after Redis came back")
 
-    stack.postgres.pause()
+    stack.postgres.halt()
     _assert_outage_answers(stack, "database")
     stack.postgres.resume()
     started = time.monotonic()
@@ -185,7 +185,7 @@ def test_image_sizes_are_finished_once_the_database_is_back(stack, artifacts_dir
     assert (job["status"], job["variants"]) == ("succeeded", 1)  # the other sizes' task waits in the broker
 
     log = artifacts_dir / "outages-worker.log"
-    stack.postgres.pause()
+    stack.postgres.halt()
     try:
         with running([*celery_worker_args("enterprise"), "-n", "outages@%h"], env=stack.env, log=log):
             wait_for(

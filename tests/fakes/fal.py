@@ -1,6 +1,8 @@
 """A local fal.ai queue API (submit, status, status stream, result, cancel, output files) with faults on demand.
 
-Run it by hand: `python -m tests.fakes.fal --port 8123 --latency 0.75` serves until Ctrl-C.
+Run it by hand: `python -m tests.fakes.fal --port 8123 --latency 0.75` serves until Ctrl-C; as a
+process it is read and steered through `/_fake/stats`, `/_fake/script` and `/_fake/reset` (see
+tests/fakes/server.py).
 
 Outputs have the size fal's flux makes for the input: `image_size` {width, height} exactly (or a
 preset's), each side rounded down to a multiple of `side_multiple` (1 = not rounded; UNCONFIRMED
@@ -35,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from PIL import Image, ImageDraw
 
-from tests.fakes.server import FakeHandler, LoopbackServer
+from tests.fakes.server import FakeControl, FakeHandler, LoopbackServer
 
 STEPS = 4
 MAX_SIDE = 14142  # fal toolkit's ImageSize limit
@@ -151,8 +153,10 @@ class FalJob:
 
 
 @dataclass
-class FakeFal(LoopbackServer):
+class FakeFal(LoopbackServer, FakeControl):
     """fal's queue API as documented (§1 of the protocol notes); see `adapter_options()` for the adapter side."""
+
+    scriptable = {"latency": float, "queue_seconds": float, "default_outcome": str, "down": bool, "submit_latency": float}
 
     api_key: str = "fal-test-key"
     port: int = 0
@@ -183,6 +187,10 @@ class FakeFal(LoopbackServer):
     undersized_side: int = 64
     # Output sides are rounded down to a multiple of this (UNCONFIRMED for fal; see the module docstring).
     side_multiple: int = 1
+    # fal is down: every API call (not the output files) answers 503, and nothing is created.
+    down: bool = False
+    # Seconds a submit's answer takes once the request is created (fal's gateway takes 0.1-0.5 s).
+    submit_latency: float = 0.0
     # Scripted answers for the next calls of one endpoint: an int status (429 carries Retry-After: 1),
     # "malformed" (a broken JSON body) or ("slow", seconds) (then the normal answer).
     submit_faults: deque = field(default_factory=deque)
@@ -196,10 +204,64 @@ class FakeFal(LoopbackServer):
     requests: list = field(default_factory=list)
     inputs: list = field(default_factory=list)
     jobs: dict = field(default_factory=dict)
+    # Per request id: status reads (polls and streams), result reads, cancels; and every submit POST.
+    counts: dict = field(default_factory=dict)
+    submit_posts: int = 0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._initial = self.control_snapshot()
         self._serve()
+
+    # --- control (tests/fakes/server.py) -------------------------------------------------------
+    def control_script(self, body: dict) -> dict:
+        if body.get("default_outcome", "ok") not in OUTCOMES:
+            raise ValueError(f"default_outcome must be one of {', '.join(OUTCOMES)}")
+        return super().control_script(body)
+
+    def count(self, request_id: str, kind: str) -> None:
+        with self._lock:
+            counts = self.counts.setdefault(request_id, {"polls": 0, "results": 0, "cancels": 0})
+            counts[kind] += 1
+
+    def control_stats(self) -> dict:
+        """Every request created since the last reset: its state now and what was asked about it."""
+        now, wall = time.monotonic(), time.time()
+        with self._lock:
+            jobs, counts, posts = list(self.jobs.values()), {key: dict(value) for key, value in self.counts.items()}, self.submit_posts
+        seen = []
+        for job in jobs:
+            if job.canceled.is_set():
+                state = "canceled"
+            elif job.phase(now)[0] != "COMPLETED":
+                state = "running"
+            else:
+                state = "failed" if job.outcome in ("error_permanent", "error_transient") else "completed"
+            seen.append(
+                {
+                    "id": job.request_id,
+                    "model": job.model,
+                    "prompt": job.input.get("prompt"),
+                    "created": wall - (now - job.created),
+                    "state": state,
+                    # fal bills a request that made images (flagged or undersized ones too), not a canceled or failed one.
+                    "billable": state == "completed",
+                    "submissions": 1,
+                    **counts.get(job.request_id, {"polls": 0, "results": 0, "cancels": 0}),
+                }
+            )
+        return {"provider": "fal", "submit_posts": posts, "requests": seen, "script": self.control_snapshot()}
+
+    def control_reset(self) -> dict:
+        with self._lock:
+            for collection in (self.jobs, self.counts):
+                collection.clear()
+            for collection in (self.requests, self.inputs, self.cancellations):
+                collection.clear()
+            for faults in (self.next_outcomes, self.submit_faults, self.status_faults, self.result_faults, self.stream_faults):
+                faults.clear()
+            self.submissions = self.submit_posts = 0
+        return self.control_script(dict(self._initial))
 
     def _serve(self) -> None:
         self._server = _Server(("127.0.0.1", self.port), self._handler())
@@ -421,11 +483,20 @@ class FakeFal(LoopbackServer):
                     return None
                 return job
 
+            def _down(self) -> bool:
+                """fal is down (scripted): answer 503 as its gateway would."""
+                if not fake.down:
+                    return False
+                self._send(503, FAULT_BODIES[503], headers={"X-Fal-Error-Type": FAULT_BODIES[503]["error_type"]})
+                return True
+
             def do_GET(self) -> None:
+                if self._control(fake):
+                    return None
                 segments, query, _ = self._record()
                 if segments[:1] == ["files"]:
                     return self._file(segments)
-                if not self._authorised():
+                if not self._authorised() or self._down():
                     return None
                 if len(segments) >= 5 and segments[-4] == "requests" and segments[-2:] == ["status", "stream"]:
                     return self._stream(segments, query)
@@ -433,6 +504,7 @@ class FakeFal(LoopbackServer):
                     job = self._job(segments, 1)
                     if job is None:
                         return self._send(404, {"detail": "Request not found"})
+                    fake.count(job.request_id, "polls")
                     if self._fault(fake.status_faults):
                         return None
                     status, body = fake.status_of(job, logs=query.get("logs", ["0"])[0].lower() in ("1", "true"))
@@ -441,6 +513,7 @@ class FakeFal(LoopbackServer):
                     job = self._job(segments, 0)
                     if job is None:
                         return self._send(404, {"detail": "Request not found"})
+                    fake.count(job.request_id, "results")
                     if self._fault(fake.result_faults):
                         return None
                     status, body, headers = fake.result_of(job)
@@ -448,11 +521,17 @@ class FakeFal(LoopbackServer):
                 return self._send(404, {"detail": "Not found"})
 
             def do_POST(self) -> None:
+                if self._control(fake):
+                    return None
                 segments, _, raw = self._record()
                 if not self._authorised():
                     return None
                 if len(segments) < 2 or "requests" in segments:
                     return self._send(405 if "requests" in segments else 404, {"detail": "Not found"})
+                with fake._lock:
+                    fake.submit_posts += 1
+                if self._down():
+                    return None
                 try:
                     payload = json.loads(raw or b"{}")
                 except ValueError:
@@ -463,6 +542,8 @@ class FakeFal(LoopbackServer):
                 if isinstance(fault, int):
                     return self._fault(fake.submit_faults)
                 job = fake.submit("/".join(segments), payload)
+                if fake.submit_latency:
+                    time.sleep(fake.submit_latency)
                 if self._fault(fake.submit_faults):  # malformed: created, but the answer is unreadable
                     return None
                 name, position = job.phase(time.monotonic())
@@ -476,10 +557,11 @@ class FakeFal(LoopbackServer):
 
             def do_PUT(self) -> None:
                 segments, _, _ = self._record()
-                if not self._authorised():
+                if not self._authorised() or self._down():
                     return None
                 if len(segments) >= 4 and segments[-3] == "requests" and segments[-1] == "cancel":
                     fake.cancellations.append(segments[-2])
+                    fake.count(segments[-2], "cancels")
                     job = self._job(segments, 1)
                     if job is None:
                         return self._send(fake.not_found_status, {"status": "NOT_FOUND"})
@@ -491,6 +573,7 @@ class FakeFal(LoopbackServer):
                 job = self._job(segments, 2)
                 if not fake.stream_available or job is None:
                     return self._send(404, {"detail": "Not found" if job else "Request not found"})
+                fake.count(job.request_id, "polls")
                 fault = fake.stream_faults.popleft() if fake.stream_faults else None
                 logs = query.get("logs", ["0"])[0].lower() in ("1", "true")
                 self.send_response(200)

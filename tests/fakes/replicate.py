@@ -24,6 +24,9 @@ site's API, with the fake in another process), else the next of `next_outcomes`,
 
 Otherwise outputs have the size cog-flux makes for the input: `aspect_ratio` at `megapixels` "1"
 (1:1 = 1024 x 1024), both sides halved for "0.25" (512 x 512); no other value is accepted (422).
+`default_outcome` replaces "ok" when `next_outcomes` is empty; with `down` every API call answers 503.
+Run as a process, the fake is read and steered through `/_fake/stats`, `/_fake/script` and
+`/_fake/reset` (see tests/fakes/server.py).
 
 Endpoint faults are taken from `create_faults`, `poll_faults`, `list_faults` and `cancel_faults`
 (one per call): an int status (answered with a Replicate-style error body; 429 carries Retry-After;
@@ -49,13 +52,14 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from PIL import Image, ImageDraw
 
-from tests.fakes.server import FakeHandler, LoopbackServer
+from tests.fakes.server import FakeControl, FakeHandler, LoopbackServer
 
 NSFW_ERROR = "All generated images contained NSFW content. Try running it again with a different prompt."
 MODEL_ERROR = "Prediction failed: RuntimeError: the model could not process this input"
 INTERRUPTED_ERROR = "Prediction interrupted; please retry (code: PA)"
 PRIVATE_REDIRECT = "http://169.254.169.254/latest/meta-data/"
 MAX_WAIT = 60
+OUTCOMES = ("ok", "nsfw", "nsfw_partial", "error_permanent", "error_transient", "hang", "redirect_private", "huge_output", "undersized")
 HUGE_BYTES = 64 * 1024 * 1024
 TERMINAL = ("succeeded", "failed", "canceled")
 # cog-flux ASPECT_RATIOS at megapixels "1"; "0.25" halves both sides.
@@ -235,7 +239,9 @@ class FakePrediction:
 
 
 @dataclass
-class FakeReplicate(LoopbackServer):
+class FakeReplicate(LoopbackServer, FakeControl):
+    scriptable = {"latency": float, "queue_seconds": float, "default_outcome": str, "down": bool}
+
     api_key: str = "r8_fake-replicate-token"
     # Seconds in `starting`, then in `processing` (taken when a prediction is created).
     queue_seconds: float = 0.0
@@ -253,6 +259,7 @@ class FakeReplicate(LoopbackServer):
     default_outcome: str = "ok"
     # The side of an "undersized" outcome's images.
     undersized_side: int = 64
+    down: bool = False
     create_faults: deque = field(default_factory=deque)
     poll_faults: deque = field(default_factory=deque)
     list_faults: deque = field(default_factory=deque)
@@ -263,11 +270,61 @@ class FakeReplicate(LoopbackServer):
     requests: list = field(default_factory=list)
     predictions: dict = field(default_factory=dict)
     default_model: str = "black-forest-labs/flux-schnell"
+    # Per prediction id: reads of the prediction (polls), output file downloads (results), cancels.
+    counts: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._windows: dict[str, tuple[int, int]] = {}
+        self._initial = self.control_snapshot()
         self._serve()
+
+    # --- control (tests/fakes/server.py) -------------------------------------------------------
+    def control_script(self, body: dict) -> dict:
+        if body.get("default_outcome", "ok") not in OUTCOMES:
+            raise ValueError(f"default_outcome must be one of {', '.join(OUTCOMES)}")
+        return super().control_script(body)
+
+    def count(self, prediction_id: str, kind: str) -> None:
+        with self._lock:
+            counts = self.counts.setdefault(prediction_id, {"polls": 0, "results": 0, "cancels": 0})
+            counts[kind] += 1
+
+    def control_stats(self) -> dict:
+        """Every prediction created since the last reset: its state now and what was asked about it."""
+        now = time.monotonic()
+        with self._lock:
+            predictions, counts = list(self.predictions.values()), {key: dict(value) for key, value in self.counts.items()}
+            posts = self.submissions
+        seen = []
+        for prediction in predictions:
+            status = prediction.status(now)
+            state = {"succeeded": "completed", "failed": "failed", "canceled": "canceled"}.get(status, "running")
+            seen.append(
+                {
+                    "id": prediction.id,
+                    "model": prediction.model,
+                    "prompt": prediction.input.get("prompt"),
+                    "created": prediction.created_wall,
+                    "state": state,
+                    # flux on Replicate bills per output image: a succeeded prediction.
+                    "billable": state == "completed",
+                    "submissions": 1,
+                    **counts.get(prediction.id, {"polls": 0, "results": 0, "cancels": 0}),
+                }
+            )
+        return {"provider": "replicate", "submit_posts": posts, "requests": seen, "script": self.control_snapshot()}
+
+    def control_reset(self) -> dict:
+        with self._lock:
+            for collection in (self.predictions, self.counts):
+                collection.clear()
+            for collection in (self.requests, self.cancellations):
+                collection.clear()
+            for faults in (self.next_outcomes, self.create_faults, self.poll_faults, self.list_faults, self.cancel_faults):
+                faults.clear()
+            self.submissions = 0
+        return self.control_script(dict(self._initial))
 
     def _serve(self) -> None:
         # A deep listen backlog: a benchmark opens ~50 connections at once, some held by Prefer: wait.
@@ -412,11 +469,19 @@ class FakeReplicate(LoopbackServer):
                 self._problem(401, detail=detail)
                 return False
 
+            def _down(self, bucket: str = "other") -> bool:
+                if not fake.down:
+                    return False
+                self._problem(503, bucket)
+                return True
+
             def do_GET(self) -> None:
+                if self._control(fake):
+                    return None
                 path, query = self._record(self._body())
                 if path.startswith("/output/"):
                     return self._output(path)
-                if not self._authorized():
+                if not self._authorized() or self._down():
                     return None
                 if path.rstrip("/") == "/v1/predictions":
                     return self._list(query)
@@ -425,10 +490,14 @@ class FakeReplicate(LoopbackServer):
                     if self._fault(fake.poll_faults, "other"):
                         return None
                     prediction = fake.predictions.get(segments[2])
+                    if prediction is not None:
+                        fake.count(prediction.id, "polls")
                     return self._json(200, fake.as_json(prediction)) if prediction else self._problem(404)
                 return self._problem(404)
 
             def do_POST(self) -> None:
+                if self._control(fake):
+                    return None
                 path, _ = self._record(body := self._body())
                 if not self._authorized():
                     return None
@@ -438,7 +507,8 @@ class FakeReplicate(LoopbackServer):
                 if segments == ["v1", "predictions"]:
                     return self._create("", body)
                 if len(segments) == 4 and segments[:2] == ["v1", "predictions"] and segments[3] == "cancel":
-                    if self._fault(fake.cancel_faults, "other"):
+                    fake.count(segments[2], "cancels")
+                    if self._down() or self._fault(fake.cancel_faults, "other"):
                         return None
                     prediction = fake.cancel_prediction(segments[2])
                     return self._json(200, fake.as_json(prediction)) if prediction else self._problem(404)
@@ -448,6 +518,8 @@ class FakeReplicate(LoopbackServer):
                 with fake._lock:
                     fake.submissions += 1
                     fault = fake.create_faults.popleft() if fake.create_faults else None
+                if self._down("create"):
+                    return None
                 try:
                     body = json.loads(raw or b"null")
                 except ValueError:
@@ -538,6 +610,7 @@ class FakeReplicate(LoopbackServer):
                     return self._send(302, b"", "text/plain", {"Location": PRIVATE_REDIRECT})
                 if prediction.outcome == "huge_output":
                     return self._huge(FORMATS[extension][1])
+                fake.count(prediction.id, "results")
                 width, height = ASPECT_RATIOS[prediction.input.get("aspect_ratio", "1:1")]
                 if prediction.input.get("megapixels") == "0.25":
                     width, height = width // 2, height // 2

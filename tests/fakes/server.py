@@ -1,11 +1,18 @@
-"""The plumbing every fake service shares: a threaded HTTP server on a free loopback port, and a
-request handler base that answers quietly."""
+"""The plumbing every fake service shares: a threaded HTTP server on a free loopback port, a
+request handler base that answers quietly, and the control endpoints of a fake run as a process.
+
+A fake started as a process (`python -m tests.fakes.fal --port N`) is read and steered over HTTP
+under `/_fake/` (never part of the provider's protocol): `GET /_fake/stats` answers what it
+received per request id, `POST /_fake/script` (a JSON object) changes how it behaves from now on,
+`POST /_fake/reset` forgets what it saw and returns to how it was started (see FakeControl)."""
 
 import contextlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import Any, Self
+
+CONTROL_PREFIX = "/_fake/"
 
 
 class FakeHandler(BaseHTTPRequestHandler):
@@ -25,6 +32,62 @@ class FakeHandler(BaseHTTPRequestHandler):
         self.end_headers()
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(data)
+
+    def _control(self, fake: "FakeControl") -> bool:
+        """Answer a `/_fake/...` control request (True), or leave the request alone (False)."""
+        if not self.path.startswith(CONTROL_PREFIX):
+            return False
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        action = self.path[len(CONTROL_PREFIX) :].split("?", 1)[0].strip("/")
+        try:
+            body = json.loads(raw or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError("a JSON object is required")
+            if (self.command, action) == ("GET", "stats"):
+                answer = fake.control_stats()
+            elif (self.command, action) == ("POST", "script"):
+                answer = fake.control_script(body)
+            elif (self.command, action) == ("POST", "reset"):
+                answer = fake.control_reset()
+            else:
+                self._send(404, {"detail": f"no control {self.command} {action}"})
+                return True
+        except (ValueError, TypeError, AttributeError) as exc:
+            self._send(400, {"detail": str(exc)})
+            return True
+        self._send(200, answer)
+        return True
+
+
+class FakeControl:
+    """What a fake offers its control endpoints (see the module docstring)."""
+
+    # Fields `POST /_fake/script` may set, with the type each takes.
+    scriptable: dict[str, type] = {}
+
+    def control_stats(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def control_reset(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def control_snapshot(self) -> dict[str, Any]:
+        """The scriptable fields as they are now."""
+        return {name: getattr(self, name) for name in self.scriptable}
+
+    def control_script(self, body: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(body) - set(self.scriptable)
+        if unknown:
+            raise ValueError(f"not scriptable: {', '.join(sorted(unknown))}")
+        for name, value in body.items():
+            kind = self.scriptable[name]
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+                raise ValueError(f"{name} must be a {kind.__name__}")
+            setattr(self, name, value)
+        return self.control_snapshot()
 
 
 class LoopbackServer:

@@ -1,6 +1,8 @@
 """Real services for the test run: PostgreSQL, Redis and an S3 server (moto), each on 127.0.0.1.
 
-Each one is started in a temporary folder on a free port and stopped at the end of the run.
+Each one is started in a temporary folder on a free port and stopped at the end of the run. The
+fault suite (tests/faults/) also takes PostgreSQL and Redis down and brings them back on the same
+port and data (`PostgresServer.halt`/`resume`, `RedisServer.restart` with `appendonly`).
 """
 
 import os
@@ -49,10 +51,14 @@ def _pg_tool(name: str) -> str:
 
 @dataclass
 class PostgresServer:
-    """A throwaway PostgreSQL cluster (initdb + pg_ctl), run as `postgres` when we are root."""
+    """A throwaway PostgreSQL cluster (initdb + pg_ctl), run as `postgres` when we are root.
+
+    Without `durable`, commits return before their WAL is written (fast, and a crash may lose the
+    last ones); a cluster that a test crashes (`halt`) must be `durable`, so a commit stays committed."""
 
     port: int = field(default_factory=free_port)
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="avatarsite-pg-")))
+    durable: bool = False
 
     @property
     def url(self) -> str:
@@ -84,14 +90,15 @@ class PostgresServer:
         return subprocess.run([*self._run_as(), _pg_tool("pg_ctl"), "-D", str(self.root / "data"), *args], check=check, capture_output=True)
 
     def resume(self) -> None:
-        """Start the server on its cluster (again, after `pause`), on the same port."""
-        options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
+        """Start the server on the cluster made by start() (again after halt(): same port, same data)."""
+        # fsync=off loses nothing when only the server dies (the operating system still holds the writes).
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off -c full_page_writes=off"
+        if not self.durable:
+            options += " -c synchronous_commit=off"
         self._pg_ctl("-o", options, "-l", str(self.root / "log"), "-w", "start")
 
-    def pause(self) -> None:
-        """Stop the server as a crash would (connections cut), keeping the cluster for `resume`."""
+    def halt(self) -> None:
+        """Stop the server as a crash would (every connection cut, no checkpoint), keeping its data."""
         self._pg_ctl("-m", "immediate", "-w", "stop")
 
     def running(self) -> bool:
@@ -134,10 +141,23 @@ class ProcessServer:
 
 @dataclass
 class RedisServer(ProcessServer):
+    """`appendonly`: as docker-compose.yml runs it (an append-only file in `root`, which survives
+    `restart()`); without it nothing is written to disk."""
+
+    appendonly: bool = False
+    root: Path | None = None
+    logfile: Path | None = None
+
     def command(self) -> list[str]:
         redis_server = shutil.which("redis-server")
         if redis_server is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        persistence = ["--appendonly", "no"]
+        if self.appendonly:
+            self.root = self.root or Path(tempfile.mkdtemp(prefix="avatarsite-redis-"))
+            persistence = ["--appendonly", "yes", "--dir", str(self.root)]
+        if self.logfile is not None:
+            persistence += ["--logfile", str(self.logfile)]
         return [
             redis_server,
             "--bind",
@@ -146,11 +166,22 @@ class RedisServer(ProcessServer):
             str(self.port),
             "--save",
             "",
-            "--appendonly",
-            "no",
+            *persistence,
             "--maxmemory-policy",
             "noeviction",
         ]
+
+    def restart(self, *, down_seconds: float = 0.0) -> None:
+        """Stop (SIGTERM: Redis writes its append-only file and exits), stay down, start again on the same port."""
+        self.stop()
+        time.sleep(down_seconds)
+        self.start()
+
+    def remove(self) -> None:
+        """Stop, and delete the append-only file's folder."""
+        self.stop()
+        if self.appendonly and self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     @property
     def url(self) -> str:
