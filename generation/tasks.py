@@ -26,8 +26,10 @@ def job_progress_publish(job_id: str, progress: int, message: str = "", status: 
 
 
 def infrastructure_backoff(retries: int) -> float:
-    """Seconds before the next try after an infrastructure fault: 1, 2, 4 ... up to a minute, with jitter."""
-    return min(60.0, 2.0**retries) * (0.5 + random.random())  # noqa: S311 - spreading retries, not a secret
+    """Seconds before the next try after an infrastructure fault: 1, 2, 4, 8, then 15 at most, with
+    jitter (a job waits at most that long past the end of an outage; GENERATION_INFRA_RETRIES bounds
+    how long it keeps trying: about 7 minutes with the default)."""
+    return min(15.0, 2.0**retries) * (0.5 + random.random() / 2)  # noqa: S311 - spreading retries, not a secret
 
 
 @shared_task(bind=True, name="generation.tasks.job_run", acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=None)

@@ -237,8 +237,11 @@ CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_CONNECT_TIMEOUT_SECONDS
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 # Without it, a task sent with no priority lands in the base list, which Redis serves first.
 CELERY_TASK_DEFAULT_PRIORITY = 5
-# A lost broker connection would redeliver late-ack tasks while the originals keep running.
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# A run goes on through a lost broker connection (a Redis restart): its message, which can no longer
+# be acknowledged, is delivered again later and finds the job finished, or held by the run's lease
+# (generation/lease.py), so nothing runs twice. Canceling it instead would leave the job to wait for
+# its lease to expire and be taken over.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # One result backend per process, not per thread: under ASGI each request runs in a thread of its
 # own, and every task sent from it built a new backend (a Redis client and pool) for its AsyncResult.
 CELERY_RESULT_BACKEND_THREAD_SAFE = True
@@ -470,7 +473,7 @@ GENERATION_LEASE_SECONDS = env.float("GENERATION_LEASE_SECONDS", default=20.0)
 # A queued job whose message was sent this long ago is sent another (the broker may have lost it; a
 # message that could not be sent at all is sent at the reconciler's next pass).
 GENERATION_REQUEUE_AFTER_SECONDS = env.int("GENERATION_REQUEUE_AFTER_SECONDS", default=300)
-# Times a run is retried (with backoff, up to a minute apart) after a database, broker or storage fault.
+# Times a run is retried (with backoff, up to 15 s apart) after a database, broker or storage fault.
 GENERATION_INFRA_RETRIES = env.int("GENERATION_INFRA_RETRIES", default=30)
 GENERATION_PROVIDER_ATTEMPTS = env.int("GENERATION_PROVIDER_ATTEMPTS", default=3)
 GENERATION_PROVIDER_BACKOFF_SECONDS = env.float("GENERATION_PROVIDER_BACKOFF_SECONDS", default=1.0)

@@ -60,6 +60,8 @@ class Timings:
     provider_backoff: float = 0.5  # GENERATION_PROVIDER_BACKOFF_SECONDS
     poll_interval: float = 0.2  # GENERATION_POLL_INTERVAL_SECONDS
     breaker_failures: int = 5  # GENERATION_BREAKER_FAILURES
+    lease: float = 6.0  # GENERATION_LEASE_SECONDS: a dead run's job is taken over this soon
+    requeue_after: int = 20  # GENERATION_REQUEUE_AFTER_SECONDS: a queued job's lost message is sent again
 
     def __post_init__(self) -> None:
         soft_limit = self.task_time_limit - min(30, self.task_time_limit // 4)  # as avatarsite/settings/base.py
@@ -321,6 +323,8 @@ class FaultStack:
             "GENERATION_PROVIDER_BACKOFF_SECONDS": str(t.provider_backoff),
             "GENERATION_POLL_INTERVAL_SECONDS": str(t.poll_interval),
             "GENERATION_BREAKER_FAILURES": str(t.breaker_failures),
+            "GENERATION_LEASE_SECONDS": str(t.lease),
+            "GENERATION_REQUEUE_AFTER_SECONDS": str(t.requeue_after),
             "CELERY_TASK_TIME_LIMIT": str(t.task_time_limit),
             "CELERY_VISIBILITY_TIMEOUT": str(t.visibility_timeout),
             "GALLERY_IMPORT_TIME_LIMIT_SECONDS": str(t.task_time_limit),
