@@ -143,7 +143,7 @@ def books_check(
             books.add("quota_off", f"{charged} unit(s) charged where {expected} are due for {prompt[:50]!r}: {ids}")
 
     # The ledger against the providers.
-    lines = list(CostEntry.objects.using(db).filter(job__in=jobs))
+    lines = list(CostEntry.objects.using(db).filter(job__in=jobs).select_related("job"))
     known = {(line.provider, line.request_id): line for line in CostEntry.objects.using(db).exclude(request_id="")}
     for line in lines:
         if line.outcome == CostEntry.Outcome.PENDING:
@@ -152,8 +152,17 @@ def books_check(
     ours = [request for request in provider_requests if prompt_key(request.prompt) in by_prompt]
     books.requests = len(ours)
     billed: dict[str, list[ProviderRequest]] = defaultdict(list)
+    # A line booked as `unknown` (sent, its answer lost, the provider cannot be asked) stands for one
+    # request of that provider for that job's prompt that no line names.
+    unknown: dict[tuple[str, str], int] = defaultdict(int)
+    for line in lines:
+        if line.outcome == CostEntry.Outcome.UNKNOWN and not line.request_id:
+            unknown[(line.provider, prompt_key(line.job.prompt))] += 1
     for request in provider_requests:
         line = known.get((request.provider, request.id))
+        if line is None and unknown[(request.provider, prompt_key(request.prompt))] > 0:
+            unknown[(request.provider, prompt_key(request.prompt))] -= 1
+            continue
         if line is None:  # whoever made it: a request nobody booked is unbooked
             books.add("unbooked", f"{request.provider} request {request.id} ({request.state}) has no ledger line")
             books.requests += request not in ours
@@ -161,7 +170,10 @@ def books_check(
             books.add("unpriced", f"{request.provider} request {request.id} was billed but its line {line.pk} says ${line.cost_usd}")
         if request.state == "running":
             books.add("left_running", f"{request.provider} request {request.id} is still running at the provider")
-        if request.billable and request in ours:
+        # A billed request whose output could not be used (too small, not an image) is booked as a
+        # failure at its cost: a known loss before the next provider was asked, not a second payment.
+        unusable = line is not None and line.outcome == CostEntry.Outcome.FAILED and line.cost_usd > 0
+        if request.billable and request in ours and not unusable:
             billed[prompt_key(request.prompt)].append(request)
     for prompt, requests in billed.items():
         if len(requests) > 1:

@@ -571,6 +571,23 @@ class FaultStack:
         self.fal.reset()
         self.replicate.reset()
         self.beat_start()
+        self._site_healthy()
+
+    def _site_healthy(self, *, timeout: float = 30.0) -> None:
+        """Until /healthz says every part is up: after an outage the web process's database pool
+        reconnects with a backoff of its own, and the next case's requests must not meet that."""
+        import requests
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{self.web_port}/healthz", timeout=10).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the site was not healthy within {timeout:.0f} s of the clean-up")
+            time.sleep(0.2)
 
     def _jobs_busy(self, *, wait: float = 10.0) -> bool:
         """Does a job of the last case still run after `wait` seconds: a row not final, or a job task

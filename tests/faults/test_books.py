@@ -20,8 +20,10 @@ pytestmark = pytest.mark.django_db
 
 @dataclass
 class Scene:
-    """Five jobs whose books balance: A succeeded on fal; B succeeded on fal after Replicate failed;
-    C failed (fal canceled, quota returned); D succeeded and E is the same request answered from D."""
+    """Seven jobs whose books balance: A succeeded on fal; B succeeded on fal after Replicate failed;
+    C failed (fal canceled, quota returned); D succeeded and E is the same request answered from D;
+    F succeeded on Replicate after fal billed an image too small to use; G succeeded on fal after a
+    first fal request whose answer was lost (booked as unknown at its price, without an id)."""
 
     jobs: dict[str, GenerationJob]
     requests: list[ProviderRequest]
@@ -68,7 +70,7 @@ def scene(s3) -> Scene:
             model="m", seed=1, prompt=job.prompt,
         )  # fmt: skip
 
-    for name in ("A", "B", "D"):
+    for name in ("A", "B", "D", "F", "G"):
         keys[name] = f"generated/books-{uuid.uuid4().hex}.jpg"
         s3.put_object(Bucket=PRIVATE_BUCKET, Key=keys[name], Body=b"jpg")
     a = job("A", "succeeded")
@@ -85,6 +87,16 @@ def scene(s3) -> Scene:
     image(d, keys["D"])
     e = job("E", "succeeded", units=0, reused_from=d, prompt=d.prompt)
     image(e, keys["D"])
+    f = job("F", "succeeded")
+    request_ids["F-fal"] = call(f, "fal", "failed", "completed", cost="0.003")  # billed, 64 px: unusable
+    request_ids["F"] = call(f, "replicate", "succeeded", "completed", cost="0.025")
+    image(f, keys["F"])
+    g = job("G", "succeeded")
+    request_ids["G-lost"] = f"fal-{uuid.uuid4()}"
+    CostEntry.objects.create(job=g, provider="fal", model="m", outcome="unknown", cost_usd=Decimal("0.003"))
+    requests.append(ProviderRequest("fal", request_ids["G-lost"], g.prompt, "completed", billable=True))
+    request_ids["G"] = call(g, "fal", "succeeded", "completed", cost="0.003")
+    image(g, keys["G"])
     return Scene(jobs, requests, keys, request_ids, s3)
 
 
@@ -92,7 +104,7 @@ def test_books_of_a_balanced_state_balance(scene):
     books = scene.check()
 
     assert books.balanced, books.summary()
-    assert (books.jobs, books.final, books.succeeded, books.failed, books.requests) == (5, 5, 4, 1, 5)
+    assert (books.jobs, books.final, books.succeeded, books.failed, books.requests) == (7, 7, 6, 1, 9)
     assert not any(getattr(books, name) for name in IMBALANCES)
 
 
@@ -105,10 +117,17 @@ def _request_without_a_line(scene: Scene) -> None:
 
 
 def _paid_twice(scene: Scene) -> None:
-    """A second request for A that the provider billed (booked, so not unbooked)."""
+    """A second request for A that the provider billed and delivered (booked, so not unbooked: as
+    the reconciler books a duplicate that finished after its job had ended)."""
     extra = f"fal-{uuid.uuid4()}"
-    CostEntry.objects.create(job=scene.jobs["A"], provider="fal", model="m", request_id=extra, outcome="failed", cost_usd=Decimal("0.003"))
+    CostEntry.objects.create(
+        job=scene.jobs["A"], provider="fal", model="m", request_id=extra, outcome="canceled", cost_usd=Decimal("0.003")
+    )
     scene.requests.append(ProviderRequest("fal", extra, scene.jobs["A"].prompt, "completed", billable=True))
+
+
+def _lost_request_not_booked_as_unknown(scene: Scene) -> None:
+    CostEntry.objects.filter(job=scene.jobs["G"], outcome="unknown").delete()
 
 
 def _identical_request_charged_twice(scene: Scene) -> None:
@@ -155,6 +174,7 @@ def _smaller_than_asked(scene: Scene) -> None:
         (_pending_line, "unsettled"),
         (_request_without_a_line, "unbooked"),
         (_paid_twice, "double_paid"),
+        (_lost_request_not_booked_as_unknown, "unbooked"),
         (_identical_request_charged_twice, "quota_off"),
         (_failed_job_kept_its_quota, "quota_off"),
         (_job_left_running, "stuck"),
