@@ -39,7 +39,6 @@ import re
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -56,7 +55,8 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 from bench.stack import BENCH_ENV, django_setup, percentile, uvicorn_command  # noqa: E402
 from tests.conftest import PRIVATE_BUCKET, PUBLIC_BUCKET, S3_KEY_ID, S3_SECRET, create_buckets  # noqa: E402
-from tests.support.services import PostgresServer, RedisServer, S3Server, free_port, wait_for_port  # noqa: E402
+from tests.support.managed import Proc  # noqa: E402
+from tests.support.services import PostgresServer, RedisServer, S3Server, free_port  # noqa: E402
 
 PYTHON = sys.executable
 TERMINAL = ("succeeded", "failed", "canceled")
@@ -70,47 +70,6 @@ def p50_p95(values: list[float]) -> str:
 
 
 # --- processes ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Child:
-    """A process of ours in its own session (Ctrl-C reaches only the benchmark, which stops it):
-    SIGTERM to it alone (Celery's warm shutdown, uvicorn's graceful one), then SIGKILL to whatever
-    is left of its group while the leader is still unreaped, so no id is ever reused under us."""
-
-    name: str
-    args: list[str]
-    env: dict[str, str]
-    log: Path
-    proc: subprocess.Popen | None = None
-
-    def start(self, port: int | None = None) -> "Child":
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                self.args, cwd=PROJECT_DIR, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        if port is not None:
-            wait_for_port(port, timeout=60, proc=self.proc)
-        return self
-
-    def stop(self, grace: float = 20.0) -> None:
-        if self.proc is None or self.proc.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            # WNOWAIT: the leader stays a zombie (its id and group kept) until reaped below.
-            if os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-                break
-            time.sleep(0.05)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-
-    def tail(self, lines: int = 30) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
 
 
 # --- the client -----------------------------------------------------------------------------------
@@ -390,9 +349,9 @@ class Stack:
         self.logs = logs or Path(tempfile.mkdtemp(prefix="avatarsite-bench-generation-"))
         self.logs.mkdir(parents=True, exist_ok=True)
         self.services = [PostgresServer(), RedisServer(), S3Server()]
-        self.children: list[Child] = []
+        self.children: list[Proc] = []
         self.fakes: dict[float, str] = {}
-        self.worker: Child | None = None
+        self.worker: Proc | None = None
         self._seeds = iter(random.Random(11).sample(range(1, 2**31 - 1000), 10_000))
 
     def __enter__(self) -> "Stack":
@@ -434,14 +393,14 @@ class Stack:
         connection.close()
         for latency in dict.fromkeys((self.latency, 0.0)):
             port = free_port()
-            fake = Child(f"fal-{latency:g}", [PYTHON, "-m", "tests.fakes.fal", "--port", str(port), "--latency", str(latency),
+            fake = Proc(f"fal-{latency:g}", [PYTHON, "-m", "tests.fakes.fal", "--port", str(port), "--latency", str(latency),
                          "--api-key", self.env["FAL_KEY"]], self.env, self.logs / f"fal-{latency:g}.log")  # fmt: skip
-            self.children.append(fake.start(port))
+            self.children.append(fake.start(port=port))
             self.fakes[latency] = f"http://127.0.0.1:{port}"
         self.web_port = free_port()
         command = uvicorn_command(self.web_port, workers=self.web_workers)
-        self.web = Child("uvicorn", command, self.env, self.logs / "uvicorn.log")
-        self.children.append(self.web.start(self.web_port))
+        self.web = Proc("uvicorn", command, self.env, self.logs / "uvicorn.log")
+        self.children.append(self.web.start(port=self.web_port))
 
     def __exit__(self, *exc_info) -> None:
         for child in reversed(self.children):
@@ -462,7 +421,7 @@ class Stack:
         self.stop_worker()
         env = {**self.env, "FAL_QUEUE_URL": self.fakes[latency], **self.worker_env}
         log = self.logs / f"worker-{latency:g}.log"
-        self.worker = Child("worker", worker_args(self.pool, self.concurrency, self.worker_loglevel), env, log)
+        self.worker = Proc("worker", worker_args(self.pool, self.concurrency, self.worker_loglevel), env, log)
         self.children.append(self.worker.start())
         # Readiness, and warm connections in every process: a few jobs two at a time, and a cache hit.
         warm = self.seeds(2 * max(2, self.concurrency, self.web_workers))

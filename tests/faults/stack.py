@@ -28,10 +28,11 @@ from pathlib import Path
 
 from tests.conftest import PRIVATE_BUCKET, PUBLIC_BUCKET, S3_KEY_ID, S3_SECRET, SERVICE_ENV_VARS, create_buckets
 from tests.faults.books import Books, ProviderRequest, books_check, prompt_key, s3_object_exists
+from tests.support.managed import Proc, log_since
 from tests.support.processes import PROJECT_DIR, uvicorn_args
-from tests.support.services import PostgresServer, RedisServer, S3Server, free_port, wait_for_port
+from tests.support.services import PostgresServer, RedisServer, S3Server, free_port
 from tests.support.tcp_proxy import TcpProxy
-from tests.support.workers import child_pids, worker_args
+from tests.support.workers import worker_args
 
 PYTHON = sys.executable
 # Worker processes per lane: two where jobs run, so two runs of one job can really run at once.
@@ -67,78 +68,6 @@ class Timings:
         soft_limit = self.task_time_limit - min(30, self.task_time_limit // 4)  # as avatarsite/settings/base.py
         assert self.visibility_timeout > self.task_time_limit, "a task must end before Redis hands it out again"
         assert soft_limit > self.run_timeout + 10, "a run must reach its own deadline before the soft time limit"
-
-
-# --- processes -------------------------------------------------------------------------------------
-
-
-@dataclass
-class Proc:
-    """A process of the stack in its own session, logging to `log` (appended to across restarts)."""
-
-    name: str
-    args: list[str]
-    env: dict[str, str]
-    log: Path
-    proc: subprocess.Popen | None = None
-
-    def start(self, *, port: int | None = None, ready_text: str = "", timeout: float = 90.0) -> "Proc":
-        offset = self.log.stat().st_size if self.log.exists() else 0
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                self.args, cwd=PROJECT_DIR, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        if port is not None:
-            wait_for_port(port, timeout=timeout, proc=self.proc)
-        if ready_text:
-            deadline = time.monotonic() + timeout
-            while ready_text not in log_since(self.log, offset):
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{self.name} did not get ready:\n{log_since(self.log, offset)[-3000:]}")
-                time.sleep(0.1)
-        return self
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def children(self) -> list[int]:
-        return child_pids(self.pid) if self.alive else []
-
-    def kill(self) -> None:
-        """SIGKILL to the whole process group (the worker and its pool children at once)."""
-        if self.proc is None or self.proc.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM to the leader (a worker's warm shutdown), then SIGKILL to what is left of its
-        group while the leader is unreaped (so its group id cannot have been reused)."""
-        if self.proc is None or self.proc.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            if os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-                break
-            time.sleep(0.05)
-        self.kill()
-
-
-def log_since(path: Path, offset: int) -> str:
-    if not path.exists():
-        return ""
-    with open(path, "rb") as handle:
-        handle.seek(offset)
-        return handle.read().decode(errors="replace")
 
 
 @dataclass
