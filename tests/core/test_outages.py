@@ -49,7 +49,8 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, artifacts_dir):
-    postgres, redis_server = PostgresServer(), RedisServer()
+    # durable: this cluster is crashed on purpose, and a commit made just before must survive it.
+    postgres, redis_server = PostgresServer(durable=True), RedisServer()
     postgres.start()
     redis_server.start()
     tmp = tmp_path_factory.mktemp("outages")
@@ -188,8 +189,8 @@ def test_image_sizes_are_finished_once_the_database_is_back(stack, artifacts_dir
     stack.postgres.halt()
     try:
         with running([*celery_worker_args("enterprise"), "-n", "outages@%h"], env=stack.env, log=log):
-            wait_for(
-                lambda: "job_images_finish" in (text := log.read_text()) and "retry: Retry in" in text,
+            wait_for(  # its own retry line (a stale job_run of this job may be retried too)
+                lambda: any("job_images_finish" in line and "retry: Retry in" in line for line in log.read_text().splitlines()),
                 timeout=90,
                 interval=0.5,
                 what="the image-finishing task to meet the database down and be retried",
