@@ -74,7 +74,7 @@ def load_rows(rows: int, *, hide_faces: bool = False) -> None:
     rng = random.Random(7)
     start = datetime(2025, 1, 1, tzinfo=UTC)
     avatar_columns = (
-        "source_id, external_id, title, alt, tags, gender, age_group, ethnicity, hair_color, emotion, style, dominant_color,"
+        "source_id, external_id, title, alt, tags, gender, age_group, ethnicity, hair_color, emotion, attributes, style, dominant_color,"
         " color_family, width, height, phash, phash_band0, phash_band1, phash_band2, phash_band3, placeholder, licence,"
         " photographer_name, photographer_url, source_page_url, content_rating, is_demo, download_count, retrieved_at,"
         " created_at, updated_at"
@@ -96,7 +96,7 @@ def load_rows(rows: int, *, hide_faces: bool = False) -> None:
                     (
                         source.pk, f"{source.slug}-{number}", title, f"{title}, {background} background",
                         json.dumps([emotion, person, f"{hair} hair", extra.removeprefix("a "), background]),
-                        gender, age, "", hair, emotion, rng.choice(STYLES), "#808080", rng.choice(COLORS),
+                        gender, age, "", hair, emotion, json.dumps({"background": background}), rng.choice(STYLES), "#808080", rng.choice(COLORS),
                         rng.choice((4000, 3000, 2000)), rng.choice((6000, 3000, 2000)), f"{phash:016x}", *bands,
                         PLACEHOLDER, "Pexels License" if source is pexels else "Generated Photos licence",
                         f"Photographer {number % 5000}", f"https://www.pexels.com/@p{number % 5000}",
