@@ -20,7 +20,7 @@ class AvatarFilterForm(forms.Form):
     gender = forms.ChoiceField(required=False, choices=_choices(GENDERS))
     age_group = forms.ChoiceField(required=False, choices=_choices(AGE_GROUPS), label="Age")
     style = forms.ChoiceField(required=False, choices=[("", "Any"), *Avatar.Style.choices])
-    color = forms.ChoiceField(required=False, choices=_choices(COLOR_FAMILIES), label="Background")
+    color = forms.ChoiceField(required=False, choices=_choices(COLOR_FAMILIES), label="Main colour")
     orientation = forms.ChoiceField(required=False, choices=_choices(ORIENTATIONS), label="Original")
     sort = forms.ChoiceField(required=False, choices=[(key, key.capitalize()) for key in SORTS])
 
