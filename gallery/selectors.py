@@ -2,8 +2,11 @@
 
 import base64
 import binascii
+import hashlib
 import json
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -151,11 +154,14 @@ _ORIENTATION = Case(
 )
 # The columns of a facet cube, in FACETS order (the source as its id: the licence gate is applied on reading).
 _CUBE_COLUMNS = ("source_id", "gender", "age_group", "style", "color_family", "facet_orientation")
-CUBE_KEY = "gallery:facet-cube"
+CUBE_KEY, CUBE_STAMP_KEY = "gallery:facet-cube", "gallery:facet-cube-stamp"
 # A cube is recounted when the gallery has changed and it is older than this: during an import,
 # at most once per FACET_TTL seconds, so counts may lag new avatars by that long (never the gate).
 FACET_TTL = 30
 FACET_MAX_AGE = 3600
+LOCAL_CUBES = 32  # per process: the library's and the latest searches'
+_local_cubes: OrderedDict[str, tuple[tuple[int, float], list[tuple]]] = OrderedDict()
+_local_cubes_lock = threading.Lock()
 
 
 def _cube(queryset: QuerySet[Avatar]) -> list[tuple]:
@@ -165,27 +171,46 @@ def _cube(queryset: QuerySet[Avatar]) -> list[tuple]:
     return list(counted.values_list(*_CUBE_COLUMNS, "count"))
 
 
-def _library_cube() -> list[tuple]:
-    """The whole library's cube (every source, shown or not), shared by every filter shape. Kept
-    while the gallery version is unchanged, and for FACET_TTL seconds after it changes."""
-    held, version, now = cache.get(CUBE_KEY), gallery_version(), time.time()
-    if held is not None and (now - held[1] < FACET_TTL or (held[0] == version and now - held[1] < FACET_MAX_AGE)):
-        return held[2]
-    rows = _cube(Avatar.objects.all())
-    cache.set(CUBE_KEY, (version, now, rows), FACET_MAX_AGE)
+def _cached_cube(q: str) -> list[tuple]:
+    """The cube of the whole library (every source, shown or not: the gate is applied on reading),
+    or of a text search's matches. Kept while the gallery version is unchanged, and for FACET_TTL
+    seconds after it changes. Each process keeps the cubes it last read and, while one is still
+    current, reads only its small stamp from the cache (unpickling the rows cost more than
+    counting from them)."""
+    suffix = "" if not q else ":" + hashlib.blake2b(q.encode(), digest_size=16).hexdigest()
+    rows_key, stamp_key = CUBE_KEY + suffix, CUBE_STAMP_KEY + suffix
+    stamp, version, now = cache.get(stamp_key), gallery_version(), time.time()
+    if stamp is not None and (now - stamp[1] < FACET_TTL or (stamp[0] == version and now - stamp[1] < FACET_MAX_AGE)):
+        with _local_cubes_lock:
+            held = _local_cubes.get(rows_key)
+        if held is None or held[0] != stamp:
+            held = cache.get(rows_key)
+        if held is not None and held[0] == stamp:
+            _keep_local(rows_key, held)
+            return held[1]
+    stamp, rows = (version, now), _cube(_search(Avatar.objects.all(), q) if q else Avatar.objects.all())
+    cache.set_many({rows_key: (stamp, rows), stamp_key: stamp}, FACET_MAX_AGE)
+    _keep_local(rows_key, (stamp, rows))
     return rows
+
+
+def _keep_local(key: str, held: tuple[tuple[int, float], list[tuple]]) -> None:
+    with _local_cubes_lock:
+        _local_cubes[key] = held
+        _local_cubes.move_to_end(key)
+        while len(_local_cubes) > LOCAL_CUBES:
+            _local_cubes.popitem(last=False)
 
 
 def avatar_facets(*, filters: AvatarFilters) -> dict[str, dict[str, int]]:
     """For each filter, how many visible avatars each of its values shows together with the other
     active filters (its own value left out, so the counts say what choosing another value gives).
 
-    Read from a cube of counts per combination of values: the library's (cached, see
-    _library_cube), or, with a text search, one counted over its matches. The licence gate is
-    applied here, on the cube, so hiding a source takes its avatars out of every count at once."""
+    Read from a cube of counts per combination of values: the library's, or a text search's
+    matches' (both cached, see _cached_cube). The licence gate is applied here, on the cube, so
+    hiding a source takes its avatars out of every count at once."""
     live = dict(Source.objects.live().values_list("id", "slug"))
-    rows = _cube(avatar_filter(filters=AvatarFilters(q=filters.q))) if filters.q else _library_cube()
-    return _facets(rows, filters=filters, live=live)
+    return _facets(_cached_cube(filters.q), filters=filters, live=live)
 
 
 def _facets(rows: list[tuple], *, filters: AvatarFilters, live: dict[int, str]) -> dict[str, dict[str, int]]:
@@ -240,10 +265,10 @@ def library_summary(*, showcase: int = 6, pool: int = 48) -> LibrarySummary:
 
 def _library_summary(*, showcase: int, pool: int) -> LibrarySummary:
     live = list(Source.objects.live().order_by("name").values_list("id", "slug", "name", "website"))
-    counts = _facets(_library_cube(), filters=AvatarFilters(), live={pk: slug for pk, slug, _, _ in live})["source"]
+    counts = _facets(_cached_cube(""), filters=AvatarFilters(), live={pk: slug for pk, slug, _, _ in live})["source"]
     sources = [SourceSummary(slug=slug, name=name, website=url, avatars=counts[slug]) for _, slug, name, url in live if counts.get(slug)]
     sources.sort(key=lambda source: -source.avatars)  # the largest first
-    candidates = list(_visible().defer("search").order_by("-download_count", "-id")[:pool])
+    candidates = list(_visible().defer("search").order_by("-download_count", "-id")[:pool]) if showcase else []
     # Varied: in turn one of each source and drawing style, most downloaded first within each.
     groups: dict[tuple, list[Avatar]] = {}
     for avatar in candidates:
@@ -253,7 +278,7 @@ def _library_summary(*, showcase: int, pool: int) -> LibrarySummary:
         for group in groups.values():
             if group and len(chosen) < showcase:
                 chosen.append(group.pop(0))
-    return LibrarySummary(sources=sources, showcase=attach_renditions(chosen))
+    return LibrarySummary(sources=sources, showcase=attach_renditions(chosen) if chosen else [])
 
 
 def encode_cursor(avatar: Avatar, sort: str) -> str:
@@ -465,7 +490,13 @@ def avatar_related_to_text(*, text: str, limit: int = 6, per_word: int = 60) -> 
     among equals; the most downloaded overall fill the rest.
 
     Candidates: the most downloaded matching all the words, and the `per_word` most downloaded
-    matching each word on its own (so a rare word's avatars are not crowded out by a common one's)."""
+    matching each word on its own (so a rare word's avatars are not crowded out by a common one's):
+    a query or three per word, so the answer is kept per text and gallery version (a failed job's
+    page asks again on every poll)."""
+    return cached_page("related", (text, limit, per_word), lambda: _related_to_text(text=text, limit=limit, per_word=per_word))
+
+
+def _related_to_text(*, text: str, limit: int, per_word: int) -> list[Avatar]:
     words = [word for word in dict.fromkeys(text_words(text)) if _stem(word) not in {_stem(g) for g in _GENERIC_WORDS}][:6]
     queryset = _visible().defer("search").order_by("-download_count", "-id")
     candidates: dict[int, Avatar] = {}

@@ -71,7 +71,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "has_avatars": has_avatars,
         "notices": notices,
         "filtered": bool(kept),
-        "library": library_summary(),
+        "library": library_summary(showcase=0),  # its sources, for the credit line
     }
     return render(request, "gallery/index.html", context)
 

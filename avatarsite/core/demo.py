@@ -164,12 +164,17 @@ def what_was_drawn(*, metadata: Mapping, prompt: DemoPrompt, style: str) -> Draw
     reported = metadata.get("attributes")
     if not isinstance(reported, Mapping):
         return Drawn(attributes=dict(prompt.attributes), phrases=prompt.phrases, style=metadata.get("style") or style)
-    attributes = {
-        str(key): str(value).strip().lower() for key, value in reported.items() if value is not None and not isinstance(value, bool)
-    }
+    attributes = {str(key): _plain(value) for key, value in reported.items() if value is not None and not isinstance(value, bool)}
     attributes = {key: value for key, value in attributes.items() if value not in NOT_DRAWN}
     phrases = tuple(str(phrase).strip() for phrase in metadata.get("drawn") or () if str(phrase).strip())
     return Drawn(attributes=attributes, phrases=phrases, style=str(metadata.get("style") or style))
+
+
+def _plain(value: object) -> str:
+    """An attribute's value as lower-case text ("round glasses"); a list of them joined by spaces."""
+    if isinstance(value, list | tuple):
+        return " ".join(_plain(item) for item in value)
+    return str(value).strip().lower()
 
 
 def _expression_word(expression: str) -> str:

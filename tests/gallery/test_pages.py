@@ -15,8 +15,8 @@ pytestmark = pytest.mark.django_db
 
 def test_the_grid_paints_cdn_images_with_srcset_lazy_loading_and_placeholders(client, avatars, django_assert_max_num_queries):
     # Cold: the sources, the page (2), the filters' counts (live sources, the library's counts) and
-    # what the library holds (sources, a showcase and its files); a warm page costs none (below).
-    with django_assert_max_num_queries(8):
+    # the sources again for the credit line; a warm page costs none (below).
+    with django_assert_max_num_queries(6):
         html = client.get(reverse("gallery:index")).content.decode()
 
     assert html.count('class="avatar-card"') == 10
