@@ -252,9 +252,6 @@ class LibrarySummary:
     def total(self) -> int:
         return sum(source.avatars for source in self.sources)
 
-    def has(self, slug: str) -> bool:
-        return any(source.slug == slug for source in self.sources)
-
 
 def library_summary(*, showcase: int = 6, pool: int = 48) -> LibrarySummary:
     """The live sources that have avatars, with how many (from the facet cube: no count over the
