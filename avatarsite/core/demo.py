@@ -189,24 +189,39 @@ def describe(drawn: Drawn) -> RemoteAvatar:
     emotion = _expression_word(attributes.get("expression", ""))[:16]
     noun = NOUNS.get((gender, age_group)) or NOUNS.get((gender, "")) or NOUNS.get(("", age_group)) or "Person"
     people_words = {"woman", "man", "girl", "boy", "person", "child", "baby", "old", "older", "young"}
-    # The expression becomes the adjective of the title; a background is said in the alt text only.
-    features = [
-        phrase
-        for phrase in drawn.phrases
-        if not set(phrase.lower().split()) <= people_words
-        and "background" not in phrase.lower()
-        and not (emotion and phrase.lower() in {emotion, attributes.get("expression", "")})
-    ]
-    title = noun if not features else f"{noun} with {_join(features[:3])}"
-    if emotion and emotion not in ("calm",):
-        title = f"{emotion.capitalize()} {title[0].lower()}{title[1:]}"
+    phrases = list(drawn.phrases)
+    # What the generator chose by itself (the words left it open) is drawn as well: say a pair of
+    # glasses, a beard or a hat even when the prompt did not ask for it.
+    said = {word for phrase in phrases for word in phrase.lower().split()}
+    notable = {
+        "eyewear": attributes.get("eyewear", ""),
+        "facial_hair": attributes.get("facial_hair", ""),
+        "headwear": f"{attributes.get('headwear_color', '')} {attributes.get('headwear', '')}".strip(),
+    }
+    phrases += [phrase for key, phrase in notable.items() if attributes.get(key) and attributes[key].split()[-1] not in said]
+    # The expression and baldness become adjectives of the title; a background is said in the alt text only.
+    adjectives = [emotion] if emotion and emotion != "calm" else []
+    features, background = [], ""
+    for phrase in phrases:
+        words = set(phrase.lower().split())
+        if words <= people_words or (emotion and phrase.lower() in {emotion, attributes.get("expression", "")}):
+            continue
+        if "background" in words:
+            background = phrase
+        elif "bald" in words:
+            adjectives.append("bald")
+        else:
+            features.append(phrase)
+    # Hair first, then what is worn on the face and head, then clothes.
+    worn = {value.split()[-1] for value in notable.values() if value}
+    features.sort(key=lambda phrase: 0 if "hair" in phrase else 1 if worn & set(phrase.split()) else 2)
+    person = " ".join([*adjectives, noun.lower()])
+    person = person[0].upper() + person[1:]
+    title = f"{person} with {_join(features[:3])}" if features else person
     label = getattr(local, "STYLE_LABELS", {}).get(drawn.style, drawn.style)
-    alt = (
-        f"Illustrated avatar, {label} style: {noun.lower()} with {_join(drawn.phrases)}"
-        if drawn.phrases
-        else f"Illustrated avatar: {noun.lower()}"
-    )
-    tags = list(dict.fromkeys(tag for tag in (noun.lower(), *(p.lower() for p in drawn.phrases), drawn.style) if tag))
+    described = f"{person[0].lower()}{person[1:]}" + (f" with {_join(features)}" if features else "")
+    alt = f"Illustrated avatar ({label.lower()}): {described}" + (f", {background}" if background else "")
+    tags = list(dict.fromkeys(tag for tag in (noun.lower(), *(p.lower() for p in phrases), drawn.style) if tag))
     stored = {
         **attributes,
         "style": drawn.style,

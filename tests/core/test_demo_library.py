@@ -83,7 +83,7 @@ def test_titles_tags_and_filter_values_come_from_what_was_drawn_not_from_the_pro
         assert (avatar.gender, avatar.age_group, avatar.hair_color, avatar.emotion) == ("female", "elderly", "green", "smiling")
         assert {"short green hair", "round glasses", "red beanie", "pastel"} <= set(avatar.tags)
         assert "astronaut" not in avatar.title + avatar.alt + " ".join(avatar.tags)
-        assert avatar.alt.endswith("short green hair, round glasses, red beanie, smile and teal background")
+        assert avatar.alt.endswith("): smiling older woman with short green hair, round glasses and red beanie, teal background")
         assert avatar.attributes["eyewear"] == "round glasses"
         assert avatar.attributes["style"] == "pastel"
         assert "facial_hair" not in avatar.attributes  # "none" was not drawn
