@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from billing.selectors import plan_cards
+from gallery.selectors import library_summary
 
 from .api import error_body
 from .health import health_report
@@ -21,7 +22,8 @@ from .outage import outage_answer
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/home.html", {"cards": plan_cards(), "sales_email": settings.BILLING_SALES_EMAIL})
+    context = {"cards": plan_cards(), "sales_email": settings.BILLING_SALES_EMAIL, "library": library_summary()}
+    return render(request, "core/home.html", context)
 
 
 @require_GET
