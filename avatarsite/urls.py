@@ -1,5 +1,7 @@
 """Top-level URL map: pages, accounts, admin and the health endpoint."""
 
+import re
+
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
@@ -26,7 +28,12 @@ urlpatterns = [
 
 if settings.SERVE_MEDIA_LOCALLY:
     # Embedded mode only: in production files come from R2 behind the CDN, never through Django.
-    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve_file, {"document_root": settings.MEDIA_ROOT})]
+    # Only the public storage's files (the gallery): users' generated images live in the private
+    # one, served to their owner alone by the owner-checked route (generation:image_download).
+    _public = settings.STORAGES["public"]["OPTIONS"]
+    urlpatterns += [
+        re_path(rf"^{re.escape(_public['base_url'].lstrip('/'))}(?P<path>.*)$", serve_file, {"document_root": _public["location"]}),
+    ]
 
 handler404 = "avatarsite.core.views.not_found"
 handler500 = "avatarsite.core.views.server_error"

@@ -10,9 +10,13 @@ This is wiring between two apps (`gallery` must not know `generation`), so it li
 
 import hashlib
 import random
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
 from django.utils import timezone
 
 from gallery.importers.base import RemoteAvatar
@@ -87,6 +91,8 @@ NOUNS = {
     ("", "elderly"): "Older person",
 }
 NOT_DRAWN = frozenset({"", "none", "no", "false", "unknown"})
+STAFF_USERNAME = "admin"
+STAFF_EMAIL = "admin@example.com"
 
 
 @dataclass(frozen=True)
@@ -294,3 +300,32 @@ def demo_library_load(
         if on_progress:
             on_progress(index + 1, count)
     return drawn_now
+
+
+class StaffAccountRefused(Exception):
+    """The staff account is not made here; the message says why."""
+
+
+def embedded_default() -> bool:
+    """DEBUG on and the site's own SQLite file: a machine's local look at the site, nobody else's."""
+    return settings.DEBUG and connection.vendor == "sqlite"
+
+
+@transaction.atomic
+def demo_staff_account_reset() -> tuple[str, str]:
+    """The local admin's username and a new random password (set on every call, so the one printed
+    last is the one that works), for /admin/ on the embedded default only: a staff account with a
+    password printed to a console must never exist on a site others can reach."""
+    if not embedded_default():
+        raise StaffAccountRefused("only on the embedded default (DEBUG on, SQLite); elsewhere use manage.py createsuperuser")
+    users = get_user_model().objects
+    if users.filter(email__iexact=STAFF_EMAIL).exclude(username=STAFF_USERNAME).exists():
+        raise StaffAccountRefused(f"another account uses {STAFF_EMAIL}; it is left alone")
+    user, created = users.get_or_create(username=STAFF_USERNAME, defaults={"email": STAFF_EMAIL, "display_name": "Admin"})
+    if not created and not user.is_superuser:
+        raise StaffAccountRefused(f"a user named '{STAFF_USERNAME}' signed up here and is not staff; it is left alone")
+    password = secrets.token_urlsafe(12)
+    user.is_staff = user.is_superuser = user.is_active = True
+    user.set_password(password)
+    user.save()
+    return user.username, password

@@ -563,7 +563,7 @@ SPECTACULAR_SETTINGS = {
     # and "Try it out" sends real requests from the page.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "validatorUrl": None, "tryItOutEnabled": False},
     "TAGS": [
-        {"name": "avatars", "description": "The premade library: public, keys raise the rate limit."},
+        {"name": "avatars", "description": "The premade library: public; with a key, requests count per account at the plan's rate."},
         {"name": "generations", "description": "Custom avatars on demand (key required)."},
         {"name": "usage", "description": "Your plan, quotas and this month's use (key required)."},
     ],

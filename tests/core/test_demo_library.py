@@ -1,5 +1,7 @@
 """The offline demo library: drawn locally, stored like any avatar, loaded once."""
 
+import re
+import subprocess
 from dataclasses import replace
 
 import pytest
@@ -10,6 +12,7 @@ from avatarsite.core.demo import demo_library_load
 from gallery.models import Avatar
 from generation.providers.base import GenerationRequest, GenerationResult
 from generation.providers.local import LocalProvider
+from tests.support.processes import PROJECT_DIR, PYTHON, embedded_env
 
 pytestmark = pytest.mark.django_db
 
@@ -99,3 +102,42 @@ def test_a_library_drawn_by_another_generator_is_drawn_again_in_place():
     assert (redrawn, kept) == (3, 0)
     assert dict(Avatar.objects.values_list("external_id", "pk")) == before  # same ids: links keep working
     assert set(Avatar.objects.values_list("hair_color", flat=True)) == {"green"}
+def test_load_demo_makes_no_staff_account_off_the_embedded_default(capsys, settings, django_user_model):
+    settings.DEBUG = True  # DEBUG on, but this database is PostgreSQL: not the embedded default
+
+    call_command("load_demo", "--avatars", "0")
+
+    assert "No staff account: only on the embedded default" in capsys.readouterr().out
+    assert not django_user_model.objects.filter(is_staff=True).exists()
+
+
+STAFF_LOGIN = """
+from django.contrib.auth import authenticate
+user = authenticate(username={username!r}, password={password!r})
+print(bool(user and user.is_staff and user.is_superuser))
+"""
+
+
+def test_load_demo_prints_a_working_staff_account_on_the_embedded_default_and_refuses_it_with_debug_off(tmp_path):
+    env = embedded_env(tmp_path / "media", DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}")
+
+    def manage(*args: str, **extra: str) -> str:
+        result = subprocess.run(
+            [PYTHON, "manage.py", *args], cwd=PROJECT_DIR, env={**env, **extra}, capture_output=True, text=True, timeout=180
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout
+
+    manage("migrate", "--noinput", "-v", "0")
+    forced = manage("load_demo", "--force", "--avatars", "0", DJANGO_DEBUG="false")
+    first = manage("load_demo", "--avatars", "0")
+    second = manage("load_demo", "--avatars", "0")
+
+    assert "username 'demo'" in forced
+    assert "No staff account: only on the embedded default (DEBUG on, SQLite)" in forced
+    staff = re.compile(r"Staff account for /admin/: username '(\w+)', password '([^']+)'")
+    (username, old_password), (_, password) = staff.search(first).groups(), staff.search(second).groups()
+    assert username == "admin"
+    assert old_password != password  # new at each start: the one printed last is the one that works
+    assert manage("shell", "-c", STAFF_LOGIN.format(username=username, password=password)).splitlines()[-1] == "True"
+    assert manage("shell", "-c", STAFF_LOGIN.format(username=username, password=old_password)).splitlines()[-1] == "False"
