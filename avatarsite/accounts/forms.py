@@ -25,7 +25,7 @@ class SignupForm(AllauthSignupForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["email"].label = "E-mail"
-        self.fields["email"].help_text = "Used for your sign-in links, password resets and receipts."
+        self.fields["email"].help_text = "For a confirmation link, password resets and receipts."
         self.fields["password2"].label = "Password (again)"
         for field in self.fields.values():  # labels say it; placeholders repeating them are noise
             field.widget.attrs.pop("placeholder", None)

@@ -159,7 +159,7 @@ def test_sign_out_asks_on_get_and_signs_out_on_post(client, django_user_model):
     by_post = client.post(reverse("accounts:logout"))
 
     assert by_get.status_code == 200
-    assert "Are you sure you want to sign out?" in by_get.content.decode()
+    assert "Sign out of avatarsite on this browser?" in by_get.content.decode()
     assert still_in == 200
     assert by_post.status_code == 302
     assert client.get(reverse("accounts:account")).status_code == 302

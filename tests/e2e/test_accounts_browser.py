@@ -24,6 +24,11 @@ SMALL_TARGETS = """
 SIDEWAYS = "document.documentElement.scrollWidth - window.innerWidth"
 
 
+def _shot(page, path) -> None:
+    page.evaluate("window.scrollTo(0, 0)")  # a full-page shot of a scrolled page repeats the sticky header
+    page.screenshot(path=str(path), full_page=True)
+
+
 def _check(page, *, phone: bool) -> dict:
     return {
         "sideways_px": page.evaluate(SIDEWAYS),
@@ -60,29 +65,32 @@ def test_sign_up_lands_on_the_welcome_page_and_sign_in_works_in_the_sites_look(a
         page.fill("input[name=password1]", PASSWORD)
         page.fill("input[name=password2]", PASSWORD)
         checks["signup"] = _check(page, phone=name == "phone")
-        page.screenshot(path=str(artifacts_dir / f"accounts-signup-{name}.png"), full_page=True)
+        _shot(page, artifacts_dir / f"accounts-signup-{name}.png")
         page.get_by_role("button", name="Create account").click()
         page.wait_for_url(f"{site}/accounts/welcome/")
         steps = page.locator("[data-step]").evaluate_all("nodes => nodes.map(n => n.dataset.step)")
         step_links = page.locator("[data-step] a.button").evaluate_all("nodes => nodes.map(n => n.getAttribute('href'))")
         checks["welcome"] = _check(page, phone=name == "phone")
-        page.screenshot(path=str(artifacts_dir / f"accounts-welcome-{name}.png"), full_page=True)
+        _shot(page, artifacts_dir / f"accounts-welcome-{name}.png")
 
         page.goto(f"{site}/accounts/")
         page.locator("[data-security]").scroll_into_view_if_needed()
         checks["account"] = _check(page, phone=name == "phone")
-        page.screenshot(path=str(artifacts_dir / f"accounts-account-{name}.png"), full_page=True)
+        _shot(page, artifacts_dir / f"accounts-account-{name}.png")
         page.goto(f"{site}/accounts/logout/")
-        page.locator("main").get_by_role("button", name="Sign Out").click()
+        checks["logout"] = _check(page, phone=name == "phone")
+        _shot(page, artifacts_dir / f"accounts-logout-{name}.png")
+        page.locator("main").get_by_role("button", name="Sign out").click()
+        page.wait_for_url(f"{site}/")
 
         page.goto(f"{site}/accounts/login/?next=/generate/")
         checks["login"] = _check(page, phone=name == "phone")
-        page.screenshot(path=str(artifacts_dir / f"accounts-login-{name}.png"), full_page=True)
+        _shot(page, artifacts_dir / f"accounts-login-{name}.png")
         page.fill("input[name=login]", f"returning-{name}")
         page.fill("input[name=password]", "not-the-password")
         page.get_by_role("button", name="Sign in").click()
         error_shown = page.locator(".errorlist").inner_text()
-        page.screenshot(path=str(artifacts_dir / f"accounts-login-error-{name}.png"), full_page=True)
+        _shot(page, artifacts_dir / f"accounts-login-error-{name}.png")
         page.fill("input[name=login]", f"returning-{name}@example.com")
         page.fill("input[name=password]", PASSWORD)
         page.get_by_role("button", name="Sign in").click()
@@ -92,7 +100,7 @@ def test_sign_up_lands_on_the_welcome_page_and_sign_in_works_in_the_sites_look(a
     assert steps == ["generate", "gallery", "api"]
     assert step_links[:2] == ["/generate/", "/gallery/"]
     assert "not correct" in error_shown
-    for page_name in ("signup", "welcome", "account", "login"):
+    for page_name in ("signup", "welcome", "account", "logout", "login"):
         assert checks[page_name]["sideways_px"] <= 0, (page_name, checks[page_name])
         assert checks[page_name]["small_targets"] == [], (page_name, checks[page_name])
         assert checks[page_name]["site_css"], page_name
@@ -136,7 +144,7 @@ def test_the_security_pages_are_in_the_sites_look(artifacts_dir, viewport, name)
         for page_name, path in MANAGE_PAGES.items():
             page.goto(site + path)
             checks[page_name] = _check(page, phone=name == "phone")
-            page.screenshot(path=str(artifacts_dir / f"accounts-{page_name}-{name}.png"), full_page=True)
+            _shot(page, artifacts_dir / f"accounts-{page_name}-{name}.png")
         # Two-factor set-up from the Security section's link: the password again, then the QR code.
         page.goto(f"{site}/accounts/")
         page.locator("[data-two-factor-link]").click()
@@ -148,7 +156,7 @@ def test_the_security_pages_are_in_the_sites_look(artifacts_dir, viewport, name)
         page.wait_for_url(f"{site}/accounts/2fa/totp/activate/")
         qr_width = page.locator("img.totp-qr").evaluate("img => img.getBoundingClientRect().width")
         checks["totp-activate"] = _check(page, phone=name == "phone")
-        page.screenshot(path=str(artifacts_dir / f"accounts-totp-activate-{name}.png"), full_page=True)
+        _shot(page, artifacts_dir / f"accounts-totp-activate-{name}.png")
         browser.close()
 
     assert qr_width >= 150
@@ -157,3 +165,30 @@ def test_the_security_pages_are_in_the_sites_look(artifacts_dir, viewport, name)
         assert seen["small_targets"] == [], (page_name, seen)
         assert seen["site_css"], page_name
     assert console_errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("viewport", "name"), VIEWPORTS)
+def test_configured_social_providers_show_on_the_sign_in_page(artifacts_dir, viewport, name):
+    port = free_port()
+    site = f"http://127.0.0.1:{port}"
+    env = project_env(
+        DATABASE_URL=subprocess_database_url(),
+        GITHUB_OAUTH_CLIENT_ID="gh-client-123",
+        GITHUB_OAUTH_CLIENT_SECRET="gh-secret",
+        GOOGLE_OAUTH_CLIENT_ID="goog-client-456",
+        GOOGLE_OAUTH_CLIENT_SECRET="goog-secret",
+    )
+    with running(uvicorn_args(port), env=env, port=port, log=artifacts_dir / f"e2e-social-{name}.log"), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport=viewport)
+        page.goto(f"{site}/accounts/login/")
+        providers = page.locator("[data-provider]").all_inner_texts()
+        seen = _check(page, phone=name == "phone")
+        _shot(page, artifacts_dir / f"accounts-login-social-{name}.png")
+        browser.close()
+
+    assert providers == ["GitHub", "Google"]
+    assert seen["sideways_px"] <= 0
+    assert seen["small_targets"] == []
