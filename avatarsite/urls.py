@@ -2,6 +2,7 @@
 
 import re
 
+from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
@@ -9,6 +10,10 @@ from django.views.static import serve as serve_file
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from avatarsite.core import views as core_views
+
+# The admin signs in through the site's sign-in page, with its rate limits and two-factor, not a
+# login form of its own that nothing throttles (set before admin.site.urls is read).
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", core_views.home, name="home"),
@@ -19,6 +24,9 @@ urlpatterns = [
     path("api/v1/", include("gallery.api_urls")),
     path("api/v1/", include("generation.api_urls")),
     re_path(r"^api/(?P<rest>.*)$", core_views.api_unrouted),  # last under /api/: a JSON 404, DEBUG or not
+    # allauth's pages first (sign-up, sign-in, e-mail, password, two-factor, social), then the site's
+    # own account pages and the old names and paths (avatarsite/accounts/urls.py).
+    path("accounts/", include("allauth.urls")),
     path("accounts/", include("avatarsite.accounts.urls")),
     path("gallery/", include("gallery.urls")),
     path("generate/", include("generation.urls")),
