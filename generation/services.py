@@ -42,6 +42,7 @@ from .providers.base import (
     RequestNotFoundError,
     TransientProviderError,
 )
+from .providers.local import MODEL as LOCAL_MODEL
 from .providers.local import STYLES as LOCAL_STYLES
 from .providers.registry import provider_get
 from .quotas import quota_check_locked, quota_counted, quota_refund
@@ -53,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 AI_STYLE = "photo"
 STYLES = (AI_STYLE, *LOCAL_STYLES)
-LOCAL_CHAIN = ("local:avatarsite/procedural-v1",)
+LOCAL_CHAIN = (f"local:{LOCAL_MODEL}",)
 MAX_PROMPT_LENGTH = 500
 # Clearly disallowed requests are refused before any spend; providers filter the rest.
 _REFUSED_PROMPT = re.compile(

@@ -500,7 +500,7 @@ def hair_back(look: Look) -> list[Group]:
         shapes.append(oval(68.4, 36.4, 2.3, 2.3, look.accent))
     length = look.hair_length if style == "loose" else "short"
     if length in ("medium", "long"):
-        bottom = 61.0 if length == "medium" else 86.0
+        bottom = 61.0 if length == "medium" else 86.5  # the locks in front end there too (their curls line up)
         left_outer = _side_edge(look, bottom, outer=True)
         # Inside the front cap, so that the cap's own curls or waves make the silhouette over the head.
         cap = [(HEAD_CX + (x - HEAD_CX) * 0.96, HEAD_CY + (y - HEAD_CY) * 0.96) for x, y in _cap(look)]
@@ -579,8 +579,9 @@ def hair_front(look: Look) -> list[Group]:
         shapes += _curls_along(cap, _curl(look, 3.8), base)
         shapes += _curls_along(hairline[1:-1], _curl(look, 2.0), base)
         # The sides down to the ears: curls there show under any hat.
-        for x, y in ((31.0, 37.4), (30.6, 41.2), (69.0, 37.4), (69.4, 41.2)):
-            shapes.append(oval(x, y, 2.6, 2.6, base))
+        for x, y in ((30.8, 35.6), (30.0, 40.0), (30.6, 44.4)):
+            r = _curl(look, 2.6)
+            shapes += [oval(x, y, r, r, base), oval(2 * HEAD_CX - x, y, r, r, base)]
     else:
         # A parting or strand lines give the straight and wavy cuts their direction.
         if fringe == "side":

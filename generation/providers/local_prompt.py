@@ -350,6 +350,8 @@ class _Reader:
                     self.set("eye_color", _eye_name(t.value), t)
                 else:
                     leftovers.append(t)
+            if "eye_color" not in self.attributes:
+                self.used.discard(token.index)  # "eye patch", "big eyes": nothing of it is drawn
             self.last_noun = "eyes"
         elif kind == "noun" and value == "face":
             for t in pending:

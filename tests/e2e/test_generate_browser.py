@@ -45,7 +45,7 @@ def test_a_user_generates_an_avatar_and_watches_it_being_made(artifacts_dir):
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(f"{site}/generate/")
         estimate = page.locator("[data-estimate-ai]").inner_text()
-        page.select_option("select[name=style]", "neon")
+        page.select_option("select[name=style]", "comic")
         instant_shown = page.locator("[data-estimate-instant]").is_visible()
         page.select_option("select[name=style]", "photo")
         page.fill("textarea[name=prompt]", "A smiling woman with curly red hair and round glasses")
