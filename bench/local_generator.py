@@ -84,7 +84,7 @@ def demo_requests(count: int) -> list[tuple[str, str, int]]:
     rng = random.Random(2026)  # the loader's own seed
     requests = []
     for index in range(count):
-        prompt = demo._demo_prompt(rng)[0]
+        prompt = demo.demo_prompt(rng).text
         requests.append((prompt, STYLES[index % len(STYLES)], index))
     return requests
 

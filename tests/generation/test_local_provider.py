@@ -166,13 +166,13 @@ def test_what_the_drawing_cannot_show_is_not_claimed_as_drawn():
 
 def test_a_demo_contact_sheet_of_24_avatars_is_saved(artifacts_dir):
     """test-artifacts/local-styles/demo-contact-sheet.png: the first 24 of the demo library, as load_demo draws them."""
-    from avatarsite.core.demo import _demo_prompt
+    from avatarsite.core.demo import demo_prompt
 
     rng = random.Random(2026)
     sheet = Image.new("RGB", (6 * 192, 4 * 192), "white")
     seen = set()
     for index in range(24):
-        prompt = _demo_prompt(rng)[0]
+        prompt = demo_prompt(rng).text
         result, _ = _generate(prompt=prompt, style=STYLES[index % len(STYLES)], seed=index, size=192)
         seen.add(result.images[0].data)
         sheet.paste(_image(result), ((index % 6) * 192, (index // 6) * 192))
