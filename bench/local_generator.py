@@ -71,34 +71,22 @@ def faithfulness(*, size: int, show_failures: bool) -> float:
     return faithful / renders
 
 
-def demo_requests(count: int) -> list[tuple[str, str, int]]:
-    """(prompt, style, seed) of the demo library, as the demo loader draws it."""
-    import random
-
+def distinctness(*, count: int, size: int) -> float:
+    """The demo library as `load_demo` draws it (demo.demo_drawings), hashed again here from each
+    drawing's pixels: the share of avatars with no other within GALLERY_DUPLICATE_MAX_DISTANCE bits."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "avatarsite.settings.base")
     import django
 
     django.setup()
-    from avatarsite.core import demo
-
-    rng = random.Random(2026)  # the loader's own seed
-    requests = []
-    for index in range(count):
-        prompt = demo.demo_prompt(rng).text
-        requests.append((prompt, STYLES[index % len(STYLES)], index))
-    return requests
-
-
-def distinctness(*, count: int, size: int) -> float:
     from django.conf import settings
 
+    from avatarsite.core import demo
     from gallery import imaging
 
-    provider = LocalProvider()
-    hashes = []
-    for prompt, style, seed in demo_requests(count):
-        image = _draw(provider, prompt, style, seed, size)
-        hashes.append(imaging.difference_hash(imaging.square_crop(image)))
+    hashes = [
+        imaging.difference_hash(imaging.square_crop(Image.open(io.BytesIO(drawing.result.images[0].data))))
+        for drawing in demo.demo_drawings(count=count, size=size, provider=LocalProvider())
+    ]
     limit = settings.GALLERY_DUPLICATE_MAX_DISTANCE
     alone = 0
     closest = []

@@ -1,7 +1,6 @@
 """The local generator: its styles at 64 and 1024 px, determinism, progress, sizes, and its metadata contract."""
 
 import io
-import random
 
 import pytest
 from PIL import Image
@@ -166,16 +165,13 @@ def test_what_the_drawing_cannot_show_is_not_claimed_as_drawn():
 
 def test_a_demo_contact_sheet_of_24_avatars_is_saved(artifacts_dir):
     """test-artifacts/local-styles/demo-contact-sheet.png: the first 24 of the demo library, as load_demo draws them."""
-    from avatarsite.core.demo import demo_prompt
+    from avatarsite.core.demo import demo_drawings
 
-    rng = random.Random(2026)
     sheet = Image.new("RGB", (6 * 192, 4 * 192), "white")
     seen = set()
-    for index in range(24):
-        prompt = demo_prompt(rng).text
-        result, _ = _generate(prompt=prompt, style=STYLES[index % len(STYLES)], seed=index, size=192)
-        seen.add(result.images[0].data)
-        sheet.paste(_image(result), ((index % 6) * 192, (index // 6) * 192))
+    for index, drawing in enumerate(demo_drawings(count=24, size=192, provider=LocalProvider())):
+        seen.add(drawing.result.images[0].data)
+        sheet.paste(_image(drawing.result), ((index % 6) * 192, (index // 6) * 192))
     folder = artifacts_dir / "local-styles"
     folder.mkdir(exist_ok=True)
     sheet.save(folder / "demo-contact-sheet.png")
