@@ -4,16 +4,11 @@ from django import forms
 
 from billing.entitlements import Entitlements
 
+from .providers.local import STYLE_LABELS as LOCAL_STYLE_LABELS
 from .services import STYLES
 from .sizes import plan_sizes
 
-STYLE_LABELS = {
-    "photo": "Photo (AI, FLUX)",
-    "flat": "Flat illustration (instant)",
-    "pastel": "Pastel (instant)",
-    "neon": "Neon (instant)",
-    "mono": "Mono (instant)",
-}
+STYLE_LABELS = {"photo": "Photo (AI, FLUX)", **{style: f"{label} (instant)" for style, label in LOCAL_STYLE_LABELS.items()}}
 SIZES = (512, 1024, 2048)
 
 

@@ -22,10 +22,51 @@ from gallery.selectors import avatar_related_to_text, text_words
 
 from .file_links import file_api_url, file_page_url
 from .models import CostEntry, GeneratedImage, GenerationJob
+from .providers.local import STYLE_LABELS as LOCAL_STYLE_LABELS
 from .providers.registry import provider_get
 from .quotas import QuotaStatus, quota_status
 
 LANE_LABELS = {"enterprise": "dedicated lane", "premium": "priority lane", "standard": "standard lane", "batch": "batch lane"}
+STYLE_LABELS = {"photo": "Photo (AI)", **LOCAL_STYLE_LABELS}
+
+
+def applied_state(*, image: GeneratedImage) -> dict:
+    """What was requested and what was applied for an image (see GeneratedImage.applied), with the
+    style's label and `asked`: one sentence per difference (style, model, size), the same words on
+    the page and over the websocket. Images made before it was kept have no style and no notes."""
+    applied = image.applied or {}
+    requested = applied.get("requested") or {}
+    style = applied.get("style", "")
+    model = applied.get("model", image.model)
+    size = applied.get("size")
+    asked = []
+    if requested.get("style") and style and requested["style"] != style:
+        asked.append(
+            f"You asked for {STYLE_LABELS.get(requested['style'], requested['style'])}; no AI service is set up here, "
+            f"so the instant generator drew it."
+        )
+    if requested.get("model") and requested["model"] != model:
+        asked.append(f"You asked for {requested['model']}; it was not available, so {model} made it.")
+    if requested.get("size") and size and size < requested["size"]:
+        asked.append(f"You asked for {requested['size']} px; {model} makes {size} px at most, so it was upscaled.")
+    return {
+        "requested": {
+            "style": requested.get("style", ""),
+            "style_label": STYLE_LABELS.get(requested.get("style", ""), requested.get("style", "")),
+            "model": requested.get("model", ""),
+            "size": requested.get("size"),
+        },
+        "style": style,
+        "style_label": STYLE_LABELS.get(style, style),
+        "model": model,
+        "size": size,
+        "drawn": applied.get("drawn", []),
+        "not_understood": applied.get("not_understood", []),
+        "attributes": applied.get("attributes", {}),
+        # The local generator reads the prompt into parts; an AI model is sent it whole.
+        "local": image.provider == "local",
+        "asked": asked,
+    }
 
 
 def image_state(*, image: GeneratedImage, downloads: bool = False, api_base_url: str = "") -> dict:
@@ -59,6 +100,8 @@ def image_state(*, image: GeneratedImage, downloads: bool = False, api_base_url:
             "content_rating": image.content_rating,
             # The side the model made when it was below the size asked for (then upscaled, Lanczos).
             "upscaled_from": image.upscaled_from,
+            # What was asked (the job's style and size) against what was applied.
+            "applied": applied_state(image=image),
         },
     }
 
@@ -150,6 +193,7 @@ def job_state(*, job: GenerationJob, images: list[GeneratedImage] | None = None)
         "message": job.message,
         "error_kind": job.error_kind,
         "style": job.style,
+        "style_label": STYLE_LABELS.get(job.style, job.style),
         "size": job.size,
         "seed": job.seed,
         "prompt": job.prompt,

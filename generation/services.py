@@ -42,6 +42,7 @@ from .providers.base import (
     RequestNotFoundError,
     TransientProviderError,
 )
+from .providers.local import MODEL as LOCAL_MODEL
 from .providers.local import STYLES as LOCAL_STYLES
 from .providers.registry import provider_get
 from .quotas import quota_check_locked, quota_counted, quota_refund
@@ -53,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 AI_STYLE = "photo"
 STYLES = (AI_STYLE, *LOCAL_STYLES)
-LOCAL_CHAIN = ("local:avatarsite/procedural-v1",)
+LOCAL_CHAIN = (f"local:{LOCAL_MODEL}",)
 MAX_PROMPT_LENGTH = 500
 # Clearly disallowed requests are refused before any spend; providers filter the rest.
 _REFUSED_PROMPT = re.compile(
@@ -715,8 +716,27 @@ def _call_with_retries(
 
 _IMAGE_RESULT_FIELDS = [
     "width", "height", "variants", "provider", "model", "model_version", "seed", "prompt", "licence_note", "content_rating",
-    "upscaled_from",
+    "upscaled_from", "applied",
 ]  # fmt: skip
+
+
+def _applied(*, job: GenerationJob, result: GenerationResult, image: StoredImage, index: int) -> dict:
+    """What was requested (the job's style, first model and size) and what the provider applied for
+    one image: the style it drew (the local generator says; an AI model was sent the job's), the
+    model, the side it made, and the local generator's reading of the prompt (what it drew, what it
+    could not use). Plain lookups: it runs in _job_succeed."""
+    meta = result.metadata or {}
+    per_image = meta.get("per_image") or ()
+    first = job.provider_chain[0].partition(":")[2] if job.provider_chain else result.model
+    return {
+        "requested": {"style": job.style, "model": first, "size": job.size},
+        "style": meta.get("style") or job.style,
+        "model": result.model,
+        "size": image.upscaled_from or image.width,
+        "drawn": list(meta.get("drawn") or ()),
+        "not_understood": list(meta.get("not_understood") or ()),
+        "attributes": dict(per_image[index] if index < len(per_image) else meta.get("attributes") or {}),
+    }
 
 
 def _job_succeed(*, job: GenerationJob, result: GenerationResult, stored: list[StoredImage], call: CostEntry, lease: str) -> GenerationJob:
@@ -748,6 +768,7 @@ def _job_succeed(*, job: GenerationJob, result: GenerationResult, stored: list[S
                 job=job, index=index, width=image.width, height=image.height, variants=image.variants(), provider=result.provider,
                 model=result.model, model_version=result.model_version, seed=job.seed + index, prompt=job.prompt,
                 licence_note=result.licence_note, content_rating="general", upscaled_from=image.upscaled_from,
+                applied=_applied(job=job, result=result, image=image, index=index),
             )
             for index, image in enumerate(stored)
         ]  # fmt: skip

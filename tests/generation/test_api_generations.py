@@ -96,7 +96,7 @@ def test_create_returns_202_with_the_job_and_enqueues_it_on_the_enterprise_lane(
 
 
 def test_a_finished_job_shows_its_images_with_urls_provenance_and_licence(client, ada, ada_key):
-    job = generation_job_create(user_id=ada.pk, prompt="A calm man with a beard", style="mono")
+    job = generation_job_create(user_id=ada.pk, prompt="A calm man with a beard", style="comic")
     generation_job_run(job_id=str(job.id))
 
     body = client.get(f"{URL}/{job.id}", **ada_key).json()
@@ -107,7 +107,7 @@ def test_a_finished_job_shows_its_images_with_urls_provenance_and_licence(client
     assert image["variants"][0]["url"]
     assert "key" not in image["variants"][0]
     provenance = image["provenance"]
-    assert (provenance["provider"], provenance["model"], provenance["model_version"]) == ("local", "avatarsite/procedural-v1", "1")
+    assert (provenance["provider"], provenance["model"], provenance["model_version"]) == ("local", "avatarsite/parts-v2", "2")
     assert provenance["licence_note"]
     assert provenance["commercial_use_allowed"] is True
     assert provenance["content_rating"] == "general"
@@ -281,7 +281,7 @@ def test_cancel_stops_a_queued_job_and_refunds_its_quota(client, ada, ada_key, a
 
 
 def test_canceling_a_finished_job_is_a_409(client, ada, ada_key):
-    job = generation_job_create(user_id=ada.pk, prompt="A calm man", style="mono")
+    job = generation_job_create(user_id=ada.pk, prompt="A calm man", style="comic")
     generation_job_run(job_id=str(job.id))
 
     error = assert_error(client.post(f"{URL}/{job.id}/cancel", **ada_key), 409, "not_cancelable")
@@ -335,7 +335,7 @@ def test_concurrent_requests_with_one_idempotency_key_create_one_job(ada, ada_ke
 
 def test_the_list_takes_the_same_queries_for_one_finished_job_as_for_many(client, ada, ada_key):
     def finished(n: int) -> None:
-        job = generation_job_create(user_id=ada.pk, prompt=f"A calm man {n}", style="mono")
+        job = generation_job_create(user_id=ada.pk, prompt=f"A calm man {n}", style="comic")
         generation_job_run(job_id=str(job.id))
 
     finished(0)
@@ -430,7 +430,7 @@ def test_a_quota_is_never_exceeded_by_50_concurrent_api_requests(ada, monkeypatc
 def test_commercial_use_is_what_the_settings_say_of_the_images_model(client, ada, ada_key, settings):
     from generation.models import GeneratedImage
 
-    job = generation_job_create(user_id=ada.pk, prompt="A calm man", style="mono")
+    job = generation_job_create(user_id=ada.pk, prompt="A calm man", style="comic")
     generation_job_run(job_id=str(job.id))
     image = GeneratedImage.objects.get(job=job)
     provenance = client.get(f"{URL}/{job.id}", **ada_key).json()["images"][0]["provenance"]

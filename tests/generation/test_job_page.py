@@ -72,11 +72,11 @@ def test_a_queued_jobs_page_shows_related_premade_avatars_and_the_users_own_earl
             start=3,
         )
     ]
-    own_related = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A pirate on a ship", style="mono").id))
-    own_unrelated = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A robot in a hat", style="mono").id))
-    own_failed = generation_job_create(user_id=ada.pk, prompt="A pirate in the rain", style="mono")
+    own_related = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A pirate on a ship", style="comic").id))
+    own_unrelated = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A robot in a hat", style="comic").id))
+    own_failed = generation_job_create(user_id=ada.pk, prompt="A pirate in the rain", style="comic")
     _job_fail(job=own_failed, kind="transient", message="failed")
-    bobs = generation_job_run(job_id=str(generation_job_create(user_id=bob.pk, prompt="Bob's pirate beard secret", style="mono").id))
+    bobs = generation_job_run(job_id=str(generation_job_create(user_id=bob.pk, prompt="Bob's pirate beard secret", style="comic").id))
     assert own_related.status == own_unrelated.status == bobs.status == "succeeded"
     queued = generation_job_create(user_id=ada.pk, prompt=PROMPT)
     assert queued.status == "queued"
@@ -102,8 +102,8 @@ def test_a_queued_jobs_page_shows_related_premade_avatars_and_the_users_own_earl
 
 
 def test_an_earlier_result_sharing_only_a_common_word_is_not_offered_as_similar(client, providers, ada):
-    unrelated = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A robot with a hat", style="mono").id))
-    related = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="Pirate, grinning.", style="mono").id))
+    unrelated = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A robot with a hat", style="comic").id))
+    related = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="Pirate, grinning.", style="comic").id))
     queued = generation_job_create(user_id=ada.pk, prompt=PROMPT)
     client.force_login(ada)
 

@@ -43,7 +43,7 @@ def test_generate_again_asks_for_a_new_seed_while_the_same_form_again_is_answere
 
 
 def test_the_status_endpoint_gives_the_state_with_image_urls_to_the_owner_only(client, ada, bob):
-    job = generation_job_create(user_id=ada.pk, prompt="A calm man with a beard", style="mono")
+    job = generation_job_create(user_id=ada.pk, prompt="A calm man with a beard", style="comic")
     generation_job_run(job_id=str(job.id))
 
     client.force_login(ada)
@@ -51,7 +51,7 @@ def test_the_status_endpoint_gives_the_state_with_image_urls_to_the_owner_only(c
     assert (state["status"], state["progress"]) == ("succeeded", 100)
     assert state["images"][0]["variants"]
     provenance = state["images"][0]["provenance"]
-    assert (provenance["provider"], provenance["model"], provenance["model_version"]) == ("local", "avatarsite/procedural-v1", "1")
+    assert (provenance["provider"], provenance["model"], provenance["model_version"]) == ("local", "avatarsite/parts-v2", "2")
 
     client.force_login(bob)
     assert client.get(reverse("generation:job_status", args=[job.id])).status_code == 404
@@ -60,7 +60,7 @@ def test_the_status_endpoint_gives_the_state_with_image_urls_to_the_owner_only(c
 
 
 def _finished_local_job(user) -> GenerationJob:
-    job = generation_job_create(user_id=user.pk, prompt="A calm man with a beard", style="mono")
+    job = generation_job_create(user_id=user.pk, prompt="A calm man with a beard", style="comic")
     return generation_job_run(job_id=str(job.id))
 
 
@@ -189,9 +189,9 @@ def test_a_failed_job_explains_itself_and_offers_premade_avatars_instead(client,
 
 
 def test_my_avatars_lists_the_users_jobs_with_their_thumbnails_and_nobody_elses(client, ada, bob):
-    mine = generation_job_create(user_id=ada.pk, prompt="A calm man with a beard", style="mono")
+    mine = generation_job_create(user_id=ada.pk, prompt="A calm man with a beard", style="comic")
     generation_job_run(job_id=str(mine.id))
-    generation_job_create(user_id=bob.pk, prompt="Bob's secret portrait", style="mono")
+    generation_job_create(user_id=bob.pk, prompt="Bob's secret portrait", style="comic")
     client.force_login(ada)
 
     page = client.get(reverse("generation:history")).content.decode()
