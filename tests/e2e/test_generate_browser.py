@@ -12,6 +12,7 @@ from playwright.sync_api import sync_playwright
 
 from avatarsite.accounts.services import user_create
 from generation.models import GenerationJob
+from generation.styles import LOCAL_STYLES, style_label
 from tests.e2e.test_home_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.processes import celery_worker_args, free_port, project_env, running, subprocess_database_url, uvicorn_args
 
@@ -44,10 +45,10 @@ def test_a_user_generates_an_avatar_and_watches_it_being_made(artifacts_dir):
         page.fill("input[name=password]", PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(f"{site}/generate/")
-        estimate = page.locator("[data-estimate-ai]").inner_text()
-        page.select_option("select[name=style]", "neon")
-        instant_shown = page.locator("[data-estimate-instant]").is_visible()
-        page.select_option("select[name=style]", "photo")
+        estimate = page.locator("[data-estimate]").inner_text()
+        page.locator(f"[data-style-option={LOCAL_STYLES[-1]}]").click()  # the picker: a sample of each style
+        page.wait_for_function(f"document.querySelector('[data-style-label]').textContent === {style_label(LOCAL_STYLES[-1])!r}")
+        chosen_line = page.locator("[data-estimate]").inner_text()
         page.fill("textarea[name=prompt]", "A smiling woman with curly red hair and round glasses")
         page.get_by_role("button", name="Generate").click()
         page.wait_for_url(f"{site}/generate/jobs/**")
@@ -73,7 +74,8 @@ def test_a_user_generates_an_avatar_and_watches_it_being_made(artifacts_dir):
 
     job = GenerationJob.objects.get(user__username="painter")
     assert "standard lane, position 1" in estimate
-    assert instant_shown
+    assert "Free" in chosen_line
+    assert job.style == LOCAL_STYLES[-1]
     assert "Position 1 in the standard lane" in queued_text
     assert job.status == "succeeded"
     assert image_loaded
