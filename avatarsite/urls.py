@@ -1,5 +1,8 @@
 """Top-level URL map: pages, accounts, admin and the health endpoint."""
 
+import re
+
+from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
@@ -7,6 +10,10 @@ from django.views.static import serve as serve_file
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from avatarsite.core import views as core_views
+
+# The admin signs in through the site's sign-in page, with its rate limits and two-factor, not a
+# login form of its own that nothing throttles (set before admin.site.urls is read).
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", core_views.home, name="home"),
@@ -17,6 +24,9 @@ urlpatterns = [
     path("api/v1/", include("gallery.api_urls")),
     path("api/v1/", include("generation.api_urls")),
     re_path(r"^api/(?P<rest>.*)$", core_views.api_unrouted),  # last under /api/: a JSON 404, DEBUG or not
+    # allauth's pages first (sign-up, sign-in, e-mail, password, two-factor, social), then the site's
+    # own account pages and the old names and paths (avatarsite/accounts/urls.py).
+    path("accounts/", include("allauth.urls")),
     path("accounts/", include("avatarsite.accounts.urls")),
     path("gallery/", include("gallery.urls")),
     path("generate/", include("generation.urls")),
@@ -26,7 +36,12 @@ urlpatterns = [
 
 if settings.SERVE_MEDIA_LOCALLY:
     # Embedded mode only: in production files come from R2 behind the CDN, never through Django.
-    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve_file, {"document_root": settings.MEDIA_ROOT})]
+    # Only the public storage's files (the gallery): users' generated images live in the private
+    # one, served to their owner alone by the owner-checked route (generation:image_download).
+    _public = settings.STORAGES["public"]["OPTIONS"]
+    urlpatterns += [
+        re_path(rf"^{re.escape(_public['base_url'].lstrip('/'))}(?P<path>.*)$", serve_file, {"document_root": _public["location"]}),
+    ]
 
 handler404 = "avatarsite.core.views.not_found"
 handler500 = "avatarsite.core.views.server_error"

@@ -10,12 +10,15 @@ COPY, and serves the project with uvicorn (2 worker processes, DEBUG off). Then:
    body of the same size (the framework's floor), under the same server, with wrk on loopback
    for a bounded time;
 3. the SQL queries per page at 10, 50 and 100 items (must not grow), and EXPLAIN ANALYZE of the feed
-   and of word searches.
+   and of word searches;
+4. what the filters' counts cost (gallery.selectors.avatar_facets): the library's recount, reading
+   counts from it, and counting a search's matches.
 
 Ends with one line: `gallery p95_ms=<worst warm p95> deep_ratio=<deep / first cold p95>
 throughput_ratio=<api / bare rps> cold_p95_ms=<worst cold p95> api_rps=<API req/s>
 api_p95_ms=<API p95 under that load> search_sql_ms=<SQL time of a search page, the worst of a common,
-a rare and an absent word>` (the deep ratio compares uncached queries, where depth could matter). With `--rows 1000000` it measures promises
+a rare and an absent word> facet_recount_ms=<counting the filters' values over the whole library>`
+(the deep ratio compares uncached queries, where depth could matter). With `--rows 1000000` it measures promises
 P-PERF-1 (api_rps, api_p95_ms) and P-PERF-2 (plans without Sort or OFFSET, deep_ratio, search_sql_ms).
 Run: `make bench` or `.venv/bin/python -m bench.gallery --rows 100000 --seconds 10`.
 """
@@ -74,7 +77,7 @@ def load_rows(rows: int, *, hide_faces: bool = False) -> None:
     rng = random.Random(7)
     start = datetime(2025, 1, 1, tzinfo=UTC)
     avatar_columns = (
-        "source_id, external_id, title, alt, tags, gender, age_group, ethnicity, hair_color, emotion, style, dominant_color,"
+        "source_id, external_id, title, alt, tags, gender, age_group, ethnicity, hair_color, emotion, attributes, style, dominant_color,"
         " color_family, width, height, phash, phash_band0, phash_band1, phash_band2, phash_band3, placeholder, licence,"
         " photographer_name, photographer_url, source_page_url, content_rating, is_demo, download_count, retrieved_at,"
         " created_at, updated_at"
@@ -96,7 +99,8 @@ def load_rows(rows: int, *, hide_faces: bool = False) -> None:
                     (
                         source.pk, f"{source.slug}-{number}", title, f"{title}, {background} background",
                         json.dumps([emotion, person, f"{hair} hair", extra.removeprefix("a "), background]),
-                        gender, age, "", hair, emotion, rng.choice(STYLES), "#808080", rng.choice(COLORS),
+                        gender, age, "", hair, emotion, json.dumps({"background": background}), rng.choice(STYLES), "#808080",
+                        rng.choice(COLORS),
                         rng.choice((4000, 3000, 2000)), rng.choice((6000, 3000, 2000)), f"{phash:016x}", *bands,
                         PLACEHOLDER, "Pexels License" if source is pexels else "Generated Photos licence",
                         f"Photographer {number % 5000}", f"https://www.pexels.com/@p{number % 5000}",
@@ -113,6 +117,34 @@ def load_rows(rows: int, *, hide_faces: bool = False) -> None:
                         copy.write_row((avatar_id, size, fmt, f"avatars/{digest[:2]}/{digest}-{size}.{fmt}", size * size // 12))
         cursor.execute("VACUUM ANALYZE gallery_avatar")
         cursor.execute("VACUUM ANALYZE gallery_avatarvariant")
+
+
+def facet_costs() -> dict[str, float]:
+    """What the filters' counts cost (gallery.selectors.avatar_facets): counting the library's cube
+    (after a gallery change, at most once per FACET_TTL), reading counts from it (no filter, two
+    filters), and counting a text search's matches (a rare and a common word) and reading them."""
+    from django.core.cache import cache
+
+    from gallery.selectors import AvatarFilters, avatar_facets
+
+    def median_ms(filters: AvatarFilters, *, counted: bool) -> float:
+        times = []
+        for _ in range(5):
+            if counted:
+                cache.clear()  # no cube, no page: counted afresh
+            started = time.perf_counter()
+            avatar_facets(filters=filters)
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+
+    return {
+        "library recount": median_ms(AvatarFilters(), counted=True),
+        "no filter": median_ms(AvatarFilters(), counted=False),
+        "two filters": median_ms(AvatarFilters(gender="female", color="blue"), counted=False),
+        "search recount": median_ms(AvatarFilters(q="red hair glasses"), counted=True),
+        "common-word search recount": median_ms(AvatarFilters(q="freckles"), counted=True),
+        "common-word search": median_ms(AvatarFilters(q="freckles"), counted=False),
+    }
 
 
 def deep_cursor(offset: int) -> str:
@@ -232,6 +264,8 @@ def measure(args: argparse.Namespace, env: dict[str, str]) -> None:
             with CaptureQueriesContext(connection) as queries:
                 avatar_page(filters=AvatarFilters(), limit=limit)
             print(f"queries for a page of {limit:>3}: {len(queries)}")
+        facet_ms = facet_costs()
+        print("facet counts (ms, median of 5): " + ", ".join(f"{label} {ms:.2f}" for label, ms in facet_ms.items()))
         # As deep as the gallery goes: 90% of the rows (row 900,000 of a million).
         api_deep = page_deep = deep_cursor(args.rows * 9 // 10)
         plans, query_ms = explain_queries(api_deep)
@@ -303,6 +337,7 @@ def measure(args: argparse.Namespace, env: dict[str, str]) -> None:
         print(
             f"gallery p95_ms={worst:.2f} deep_ratio={deep_ratio:.2f} throughput_ratio={api_rps / bare_rps:.2f} cold_p95_ms={worst_cold:.2f}"
             f" api_rps={api_rps:.0f} api_p95_ms={api_p95:.2f} search_sql_ms={search_ms:.2f}"
+            f" facet_recount_ms={facet_ms['library recount']:.2f}"
         )
     finally:
         if server is not None:

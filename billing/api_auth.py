@@ -40,7 +40,12 @@ class ApiKeyAuthentication(BaseAuthentication):
         window = int(time.time() // 60)
         failures_key = f"api-key-failures:{client_address(request)}:{window}"
         if (cache.get(failures_key) or 0) >= settings.API_KEY_FAILURES_PER_MINUTE:
-            # Someone trying keys from this address: no more lookups until the minute is over.
+            # Someone trying keys from this address: no more lookups until the minute is over. The
+            # headers say which limit this is: the bad keys an address may send in a minute.
+            # (Imported here: DRF imports this class while avatarsite.core.api is still importing DRF.)
+            from avatarsite.core.api import RateLimit
+
+            request.rate_limit = RateLimit(limit=settings.API_KEY_FAILURES_PER_MINUTE, remaining=0, reset_at=(window + 1) * 60)
             raise exceptions.Throttled(wait=(window + 1) * 60 - time.time(), detail="Too many invalid API keys from this address.")
         try:
             return self._credential(parts)

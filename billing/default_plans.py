@@ -1,5 +1,11 @@
 """The three plans the product starts with (free, premium, enterprise), as data."""
 
+# The free plan's API: enough to try the documented example and build a prototype (its generations
+# come out of the same daily quota as the site's). Premium keeps at least that (an upgrade must not
+# take the API away); enterprise keeps its own, higher limits.
+FREE_API = {"api_access": True, "api_rate_per_minute": 60, "api_keys_max": 2}
+PREMIUM_API = {"api_access": True, "api_rate_per_minute": 120, "api_keys_max": 5}
+
 DEFAULT_PLANS = [
     {
         "slug": "free",
@@ -13,6 +19,7 @@ DEFAULT_PLANS = [
         "daily_quota": 5,
         "hourly_quota": None,
         "max_images_per_request": 1,
+        **FREE_API,
         "is_default": True,
     },
     {
@@ -27,6 +34,7 @@ DEFAULT_PLANS = [
         "daily_quota": None,
         "hourly_quota": 50,
         "max_images_per_request": 4,
+        **PREMIUM_API,
     },
     {
         "slug": "enterprise",

@@ -1,6 +1,6 @@
 """Reads of the billing app: the plans as the pricing page shows them, a user's billing state and API keys."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.conf import settings
@@ -17,6 +17,7 @@ class PlanCard:
     plan: Plan
     features: list[str]
     for_sale: bool  # sold by Stripe Checkout on this site
+    featured: bool = False  # the plan the page puts forward: the first one on sale here, never one that is not
 
     @property
     def slug(self) -> str:
@@ -63,7 +64,9 @@ def plan_price_id(plan: Plan) -> str:
 
 def plan_cards() -> list[PlanCard]:
     sale_open = stripe_client.configured()
-    return [PlanCard(plan, plan_features(plan), sale_open and bool(plan_price_id(plan))) for plan in Plan.objects.all()]
+    cards = [PlanCard(plan, plan_features(plan), sale_open and bool(plan_price_id(plan))) for plan in Plan.objects.all()]
+    first_on_sale = next((card for card in cards if card.for_sale), None)
+    return [replace(card, featured=True) if card is first_on_sale else card for card in cards]
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ class AccountBilling:
     invoices: list[Invoice]
     can_manage: bool  # has a Stripe customer: the portal can open
     sales_email: str
+    payments_enabled: bool  # Stripe is set up here: plans can be bought, and changed or canceled in the portal
+    by_contract: bool  # an operator assigned the plan: changed through sales, not here
 
 
 def account_billing(*, user_id: int) -> AccountBilling:
@@ -83,6 +88,7 @@ def account_billing(*, user_id: int) -> AccountBilling:
     entitled = subscription is not None and subscription_entitled(subscription)
     period_end = subscription.current_period_end if entitled else None
     ending = entitled and (subscription.cancel_at_period_end or subscription.source == Subscription.Source.OPERATOR)
+    payments_enabled = stripe_client.configured()
     return AccountBilling(
         plan=entitlements(user_id=user_id),
         subscription=subscription,
@@ -90,14 +96,23 @@ def account_billing(*, user_id: int) -> AccountBilling:
         renews_at=None if ending else period_end,
         ends_at=period_end if ending else None,
         invoices=list(Invoice.objects.filter(user_id=user_id)[:12]),
-        can_manage=StripeCustomer.objects.filter(user_id=user_id).exists() and stripe_client.configured(),
+        can_manage=payments_enabled and StripeCustomer.objects.filter(user_id=user_id).exists(),
         sales_email=settings.BILLING_SALES_EMAIL,
+        payments_enabled=payments_enabled,
+        by_contract=entitled and subscription.source == Subscription.Source.OPERATOR,
     )
 
 
 def api_keys_for_user(*, user_id: int) -> list[ApiKey]:
     """The user's active (not revoked) API keys, newest first."""
     return list(ApiKey.objects.filter(user_id=user_id, revoked_at__isnull=True))
+
+
+def api_key_for_user(*, user_id: int, key_id: object) -> ApiKey | None:
+    """One of the user's active keys by id; None for a revoked one, another's or a bad id."""
+    if not isinstance(key_id, int):
+        return None
+    return ApiKey.objects.filter(pk=key_id, user_id=user_id, revoked_at__isnull=True).first()
 
 
 def plans_with_api_access() -> list[Plan]:

@@ -16,31 +16,43 @@ from rest_framework.response import Response
 from avatarsite.core.api import StrictSerializer, ThrottledApiView
 from avatarsite.core.openapi import INVALID, NOT_FOUND, RATE_LIMIT_HEADERS, THROTTLED, UNAUTHENTICATED
 
-from .api_docs import AVATAR_EXAMPLES, AVATAR_PAGE_EXAMPLES, AvatarPageSerializer, AvatarSerializer
+from .api_docs import (
+    AVATAR_EXAMPLES,
+    AVATAR_FACETS_EXAMPLES,
+    AVATAR_PAGE_EXAMPLES,
+    AvatarFacetsSerializer,
+    AvatarPageSerializer,
+    AvatarSerializer,
+)
 from .forms import AGE_GROUPS, GENDERS
 from .imaging import COLOR_FAMILIES
 from .models import Avatar
 from .page_cache import cached_page
-from .selectors import ORIENTATIONS, SORTS, AvatarFilters, InvalidCursor, avatar_get, avatar_page, source_is_live
+from .selectors import ORIENTATIONS, SORTS, AvatarFilters, InvalidCursor, avatar_facets, avatar_get, avatar_page, source_is_live
+
+_HAS_AVATARS = " Which values have avatars now, and how many: `GET /api/v1/avatars/facets`."
 
 
-class AvatarListParams(StrictSerializer):
-    q = serializers.CharField(required=False, max_length=100, allow_blank=True)
-    source = serializers.SlugField(required=False)
-    gender = serializers.ChoiceField(required=False, choices=GENDERS)
-    age_group = serializers.ChoiceField(required=False, choices=AGE_GROUPS)
-    style = serializers.ChoiceField(required=False, choices=Avatar.Style.values)
-    color = serializers.ChoiceField(required=False, choices=COLOR_FAMILIES)
-    orientation = serializers.ChoiceField(required=False, choices=ORIENTATIONS)
-    sort = serializers.ChoiceField(required=False, choices=list(SORTS), default="newest")
-    cursor = serializers.CharField(required=False, max_length=200)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=50)
+class AvatarFilterParams(StrictSerializer):
+    q = serializers.CharField(required=False, max_length=100, allow_blank=True, help_text="Words in the title, tags or description.")
+    source = serializers.SlugField(required=False, help_text="A source's slug (pexels, generated_photos, demo)." + _HAS_AVATARS)
+    gender = serializers.ChoiceField(required=False, choices=GENDERS, help_text="Any of the listed values." + _HAS_AVATARS)
+    age_group = serializers.ChoiceField(required=False, choices=AGE_GROUPS, help_text="Any of the listed values." + _HAS_AVATARS)
+    style = serializers.ChoiceField(required=False, choices=Avatar.Style.values, help_text="Any of the listed values." + _HAS_AVATARS)
+    color = serializers.ChoiceField(required=False, choices=COLOR_FAMILIES, help_text="The main colour." + _HAS_AVATARS)
+    orientation = serializers.ChoiceField(required=False, choices=ORIENTATIONS, help_text="Of the original picture." + _HAS_AVATARS)
 
     def validate(self, attrs: dict) -> dict:
         attrs = super().validate(attrs)
         if attrs.get("source") and not source_is_live(slug=attrs["source"]):
             raise ValidationError({"source": [f"No source '{attrs['source']}'."]})
         return attrs
+
+
+class AvatarListParams(AvatarFilterParams):
+    sort = serializers.ChoiceField(required=False, choices=list(SORTS), default="newest")
+    cursor = serializers.CharField(required=False, max_length=200)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=50)
 
 
 def avatar_json(avatar: Avatar) -> dict:
@@ -120,6 +132,34 @@ class AvatarListApi(ThrottledApiView):
         response = get_conditional_response(request, etag=etag) or HttpResponse(body, content_type="application/json")
         response["ETag"] = etag
         return response
+
+
+class AvatarFacetsApi(ThrottledApiView):
+    @extend_schema(
+        tags=["avatars"],
+        summary="How many avatars each filter value has",
+        operation_id="avatars_facets",
+        description=(
+            "For each filter of `GET /api/v1/avatars`, its values that have avatars and how many, given the other filters sent"
+            " (a filter's own value is left out of its counts, so they say what choosing another value gives). Counts may"
+            " lag a running import by up to a minute."
+        ),
+        parameters=[AvatarFilterParams, *RATE_LIMIT_HEADERS],
+        responses={
+            200: OpenApiResponse(AvatarFacetsSerializer, examples=AVATAR_FACETS_EXAMPLES),
+            400: INVALID,
+            401: UNAUTHENTICATED,
+            429: THROTTLED,
+        },
+    )
+    def get(self, request: Request) -> HttpResponse:
+        def build() -> bytes:
+            params = AvatarFilterParams(data=request.query_params.dict())
+            params.is_valid(raise_exception=True)
+            return JSONRenderer().render(avatar_facets(filters=AvatarFilters(**params.validated_data)))
+
+        body = cached_page("api-facets", (sorted(request.query_params.lists()),), build)
+        return HttpResponse(body, content_type="application/json")
 
 
 class AvatarDetailApi(ThrottledApiView):

@@ -50,6 +50,15 @@ class AvatarPageSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True, help_text="The next page (keeps your filters), or null at the end.")
 
 
+class AvatarFacetsSerializer(serializers.Serializer):
+    source = serializers.DictField(child=serializers.IntegerField(), help_text="Avatars per source slug.")
+    gender = serializers.DictField(child=serializers.IntegerField())
+    age_group = serializers.DictField(child=serializers.IntegerField())
+    style = serializers.DictField(child=serializers.IntegerField())
+    color = serializers.DictField(child=serializers.IntegerField())
+    orientation = serializers.DictField(child=serializers.IntegerField())
+
+
 AVATAR_EXAMPLE = {
     "id": 42,
     "title": "Smiling woman with red hair and glasses",
@@ -79,3 +88,16 @@ AVATAR_PAGE_EXAMPLES = [
     )
 ]
 AVATAR_EXAMPLES = [OpenApiExample("An avatar", value=AVATAR_EXAMPLE)]
+AVATAR_FACETS_EXAMPLES = [
+    OpenApiExample(
+        "Counts with gender=female",
+        value={
+            "source": {"demo": 118, "pexels": 64},
+            "gender": {"female": 182, "male": 171},
+            "age_group": {"adult": 120, "young-adult": 40, "elderly": 22},
+            "style": {"illustration": 118, "photo": 64},
+            "color": {"blue": 40, "green": 31, "orange": 25, "pink": 30, "purple": 20, "yellow": 36},
+            "orientation": {"portrait": 52, "square": 130},
+        },
+    )
+]

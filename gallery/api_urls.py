@@ -6,5 +6,6 @@ from . import api
 
 urlpatterns = [
     path("avatars", api.AvatarListApi.as_view(), name="api-avatar-list"),
+    path("avatars/facets", api.AvatarFacetsApi.as_view(), name="api-avatar-facets"),
     path("avatars/<int:avatar_id>", api.AvatarDetailApi.as_view(), name="api-avatar-detail"),
 ]

@@ -20,13 +20,26 @@ class AvatarFilterForm(forms.Form):
     gender = forms.ChoiceField(required=False, choices=_choices(GENDERS))
     age_group = forms.ChoiceField(required=False, choices=_choices(AGE_GROUPS), label="Age")
     style = forms.ChoiceField(required=False, choices=[("", "Any"), *Avatar.Style.choices])
-    color = forms.ChoiceField(required=False, choices=_choices(COLOR_FAMILIES), label="Background")
+    color = forms.ChoiceField(required=False, choices=_choices(COLOR_FAMILIES), label="Main colour")
     orientation = forms.ChoiceField(required=False, choices=_choices(ORIENTATIONS), label="Original")
     sort = forms.ChoiceField(required=False, choices=[(key, key.capitalize()) for key in SORTS])
 
     def __init__(self, *args, sources: list[tuple[str, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["source"].choices = [("", "Any"), *sources]
+
+    def offer(self, facets: dict[str, dict[str, int]]) -> None:
+        """Show each filter's values that have avatars, with how many (the chosen one always, even at 0).
+        Validation still accepts every known value: a link to an empty filter shows "no avatar", not an error."""
+        chosen = self.cleaned_data if hasattr(self, "cleaned_data") else {}
+        for name, counts in facets.items():
+            field = self.fields[name]
+            current = chosen.get(name) or ""
+            offered = [("", "Any")]
+            for value, label in field.choices:
+                if value and (counts.get(value) or value == current):
+                    offered.append((value, f"{label} ({counts.get(value, 0):,})"))
+            field.widget.choices = offered
 
     def to_filters(self) -> tuple[AvatarFilters, list[str]]:
         """The valid part of the request as filters, and a notice for each value that was dropped."""

@@ -98,6 +98,9 @@ class Avatar(models.Model):
     ethnicity = models.CharField(max_length=16, blank=True)
     hair_color = models.CharField(max_length=16, blank=True)
     emotion = models.CharField(max_length=16, blank=True)
+    # Everything the source says about the picture, or, for the demo library, what the generator
+    # drew (hair style, eyewear, clothing colour, ...): "similar avatars" compare these.
+    attributes = models.JSONField(default=dict, blank=True)
 
     class Style(models.TextChoices):
         PHOTO = "photo", "Photo"

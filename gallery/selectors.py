@@ -2,18 +2,27 @@
 
 import base64
 import binascii
+import hashlib
 import json
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from itertools import pairwise
 
 from django.contrib.postgres.search import SearchQuery
+from django.core.cache import cache
 from django.core.files.storage import storages
 from django.db import connection
-from django.db.models import BooleanField, DateTimeField, ExpressionWrapper, F, Q, QuerySet, Value
+from django.db.models import BooleanField, Case, CharField, Count, DateTimeField, ExpressionWrapper, F, Q, QuerySet, Value, When
+
+from avatarsite.core.storage import EXTENSIONS
 
 from . import imaging
 from .models import Avatar, AvatarVariant, Rendition, Source
+from .page_cache import cached_page, gallery_version
 
 SORTS = {"newest": ("created_at", "id"), "popular": ("download_count", "id")}
 # The sort keys as expressions no index matches: ordering by these makes PostgreSQL find the
@@ -136,6 +145,139 @@ def avatar_filter(*, filters: AvatarFilters) -> QuerySet[Avatar]:
     return queryset
 
 
+FACETS = ("source", "gender", "age_group", "style", "color", "orientation")
+_ORIENTATION = Case(
+    When(height__gt=F("width"), then=Value("portrait")),
+    When(width__gt=F("height"), then=Value("landscape")),
+    default=Value("square"),
+    output_field=CharField(),
+)
+# The columns of a facet cube, in FACETS order (the source as its id: the licence gate is applied on reading).
+_CUBE_COLUMNS = ("source_id", "gender", "age_group", "style", "color_family", "facet_orientation")
+CUBE_KEY, CUBE_STAMP_KEY = "gallery:facet-cube", "gallery:facet-cube-stamp"
+# A cube is recounted when the gallery has changed and it is older than this: during an import,
+# at most once per FACET_TTL seconds, so counts may lag new avatars by that long (never the gate).
+FACET_TTL = 30
+FACET_MAX_AGE = 3600
+LOCAL_CUBES = 32  # per process: the library's and the latest searches'
+_local_cubes: OrderedDict[str, tuple[tuple[int, float], list[tuple]]] = OrderedDict()
+_local_cubes_lock = threading.Lock()
+
+
+def _cube(queryset: QuerySet[Avatar]) -> list[tuple]:
+    """How many avatars have each combination of filterable values: a few thousand rows at most
+    (sources x genders x ages x styles x colours x orientations), whatever the library's size."""
+    counted = queryset.annotate(facet_orientation=_ORIENTATION).values(*_CUBE_COLUMNS).annotate(count=Count("pk")).order_by()
+    return list(counted.values_list(*_CUBE_COLUMNS, "count"))
+
+
+def _cached_cube(q: str) -> list[tuple]:
+    """The cube of the whole library (every source, shown or not: the gate is applied on reading),
+    or of a text search's matches. Kept while the gallery version is unchanged, and for FACET_TTL
+    seconds after it changes. Each process keeps the cubes it last read and, while one is still
+    current, reads only its small stamp from the cache (unpickling the rows cost more than
+    counting from them)."""
+    suffix = "" if not q else ":" + hashlib.blake2b(q.encode(), digest_size=16).hexdigest()
+    rows_key, stamp_key = CUBE_KEY + suffix, CUBE_STAMP_KEY + suffix
+    stamp, version, now = cache.get(stamp_key), gallery_version(), time.time()
+    if stamp is not None and (now - stamp[1] < FACET_TTL or (stamp[0] == version and now - stamp[1] < FACET_MAX_AGE)):
+        with _local_cubes_lock:
+            held = _local_cubes.get(rows_key)
+        if held is None or held[0] != stamp:
+            held = cache.get(rows_key)
+        if held is not None and held[0] == stamp:
+            _keep_local(rows_key, held)
+            return held[1]
+    stamp, rows = (version, now), _cube(_search(Avatar.objects.all(), q) if q else Avatar.objects.all())
+    cache.set_many({rows_key: (stamp, rows), stamp_key: stamp}, FACET_MAX_AGE)
+    _keep_local(rows_key, (stamp, rows))
+    return rows
+
+
+def _keep_local(key: str, held: tuple[tuple[int, float], list[tuple]]) -> None:
+    with _local_cubes_lock:
+        _local_cubes[key] = held
+        _local_cubes.move_to_end(key)
+        while len(_local_cubes) > LOCAL_CUBES:
+            _local_cubes.popitem(last=False)
+
+
+def avatar_facets(*, filters: AvatarFilters) -> dict[str, dict[str, int]]:
+    """For each filter, how many visible avatars each of its values shows together with the other
+    active filters (its own value left out, so the counts say what choosing another value gives).
+
+    Read from a cube of counts per combination of values: the library's, or a text search's
+    matches' (both cached, see _cached_cube). The licence gate is applied here, on the cube, so
+    hiding a source takes its avatars out of every count at once."""
+    live = dict(Source.objects.live().values_list("id", "slug"))
+    return _facets(_cached_cube(filters.q), filters=filters, live=live)
+
+
+def _facets(rows: list[tuple], *, filters: AvatarFilters, live: dict[int, str]) -> dict[str, dict[str, int]]:
+    wanted = [getattr(filters, name) for name in FACETS]
+    facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    for source_id, *values, count in rows:
+        slug = live.get(source_id)
+        if slug is None:
+            continue
+        values = [slug, *values]
+        missed = [index for index, want in enumerate(wanted) if want and values[index] != want]
+        if len(missed) > 1:
+            continue
+        # A row passing every other filter counts for each facet it passes (or for the one it misses).
+        for index in missed or range(len(FACETS)):
+            if values[index]:
+                counts = facets[FACETS[index]]
+                counts[values[index]] = counts.get(values[index], 0) + count
+    return facets
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    slug: str
+    name: str
+    website: str
+    avatars: int
+
+
+@dataclass(frozen=True)
+class LibrarySummary:
+    """What the library really holds, for pages that describe it: the shown avatars per live
+    source (none of a hidden one, none of a source without avatars) and a few to show."""
+
+    sources: list[SourceSummary]
+    showcase: list[Avatar]
+
+    @property
+    def total(self) -> int:
+        return sum(source.avatars for source in self.sources)
+
+
+def library_summary(*, showcase: int = 6, pool: int = 48) -> LibrarySummary:
+    """The live sources that have avatars, with how many (from the facet cube: no count over the
+    whole table), and `showcase` avatars of varied looks from the `pool` most downloaded. Built
+    once per gallery version (the home page reads it on every visit)."""
+    return cached_page("library", (showcase, pool), lambda: _library_summary(showcase=showcase, pool=pool))
+
+
+def _library_summary(*, showcase: int, pool: int) -> LibrarySummary:
+    live = list(Source.objects.live().order_by("name").values_list("id", "slug", "name", "website"))
+    counts = _facets(_cached_cube(""), filters=AvatarFilters(), live={pk: slug for pk, slug, _, _ in live})["source"]
+    sources = [SourceSummary(slug=slug, name=name, website=url, avatars=counts[slug]) for _, slug, name, url in live if counts.get(slug)]
+    sources.sort(key=lambda source: -source.avatars)  # the largest first
+    candidates = list(_visible().defer("search").order_by("-download_count", "-id")[:pool]) if showcase else []
+    # Varied: in turn one of each source and drawing style, most downloaded first within each.
+    groups: dict[tuple, list[Avatar]] = {}
+    for avatar in candidates:
+        groups.setdefault((avatar.source_id, (avatar.attributes or {}).get("style", "")), []).append(avatar)
+    chosen: list[Avatar] = []
+    while len(chosen) < showcase and any(groups.values()):
+        for group in groups.values():
+            if group and len(chosen) < showcase:
+                chosen.append(group.pop(0))
+    return LibrarySummary(sources=sources, showcase=attach_renditions(chosen) if chosen else [])
+
+
 def encode_cursor(avatar: Avatar, sort: str) -> str:
     field, _ = SORTS[sort]
     value = getattr(avatar, field)
@@ -213,19 +355,73 @@ def avatar_get(*, avatar_id: int) -> Avatar | None:
     return attach_renditions([avatar])[0] if avatar else None
 
 
+@dataclass(frozen=True)
+class AvatarDownload:
+    key: str
+    filename: str
+    content_type: str
+
+
+def avatar_download_get(*, avatar_id: int, size: int, fmt: str) -> AvatarDownload | None:
+    """One stored size and format of a visible avatar, with the name it is saved under
+    (`avatar-<id>-<size>px.<ext>`); None when the avatar is hidden or has no such file."""
+    key = (
+        AvatarVariant.objects.filter(avatar__in=_visible().filter(pk=avatar_id), size=size, format=fmt)
+        .values_list("key", flat=True)
+        .first()
+    )
+    if key is None:
+        return None
+    extension = EXTENSIONS.get(fmt, fmt)
+    return AvatarDownload(key=key, filename=f"avatar-{avatar_id}-{size}px.{extension}", content_type=f"image/{fmt}")
+
+
+# What "similar" compares besides the model's own fields: everything a source or the generator
+# said about the picture, except provenance.
+_NOT_TRAITS = frozenset({"drawn_by", "expression"})
+_TRAIT_FIELDS = ("gender", "age_group", "hair_color", "emotion")
+_ABSENT = frozenset({"", "none", "no", "unknown"})
+
+
+def avatar_traits(avatar: Avatar) -> set[tuple[str, str]]:
+    """The (attribute, value) pairs that describe an avatar: gender, age, hair colour, emotion and
+    whatever else its source or the generator recorded (hair style, eyewear, drawing style, ...)."""
+    traits = {(name, str(getattr(avatar, name)).lower()) for name in _TRAIT_FIELDS}
+    for name, value in (avatar.attributes or {}).items():
+        if name not in _NOT_TRAITS and isinstance(value, str | int | float) and not isinstance(value, bool):
+            traits.add((name, str(value).lower()))
+    return {(name, value) for name, value in traits if value not in _ABSENT}
+
+
+def _visual_distance(a: Avatar, b: Avatar) -> int:
+    """Hash distance (0-64) of the pictures, plus a penalty when their main colours differ."""
+    distance = imaging.hamming_distance(int(a.phash, 16), int(b.phash, 16))
+    return distance + (0 if a.color_family == b.color_family else 8)
+
+
 def avatar_similar(*, avatar: Avatar, limit: int = 8, pool: int = 300) -> list[Avatar]:
-    """Avatars that look alike: same colour family or shared attributes, ranked by tag overlap and hash distance."""
-    related = Q(color_family=avatar.color_family) if avatar.color_family else Q()
-    if avatar.gender:
-        related |= Q(gender=avatar.gender, age_group=avatar.age_group)
-    candidates = list(_visible().defer("search").filter(related).exclude(pk=avatar.pk).order_by("-created_at")[:pool])
-    tags, phash = set(avatar.tags), int(avatar.phash, 16)
+    """Avatars that look alike: the most shared attributes first (gender, age, hair, expression,
+    what the generator drew, tags), then the nearest picture (hash distance and main colour).
 
-    def distance(other: Avatar) -> tuple[int, int]:
-        shared = len(tags & set(other.tags)) + (other.color_family == avatar.color_family)
-        return (-shared, imaging.hamming_distance(phash, int(other.phash, 16)))
+    The candidates are the newest `pool` avatars sharing a gender, hair colour or colour family
+    with it, plus the newest sharing both its gender and hair colour (so a large library still
+    offers the closest matches, not only its newest pictures); each query walks an index."""
+    shared_any = Q(color_family=avatar.color_family) if avatar.color_family else Q(pk__in=[])
+    for name in ("gender", "hair_color", "age_group"):
+        if getattr(avatar, name):
+            shared_any |= Q(**{name: getattr(avatar, name)})
+    base = _visible().defer("search").exclude(pk=avatar.pk).order_by("-created_at", "-id")
+    candidates = {a.pk: a for a in base.filter(shared_any)[:pool]}
+    if avatar.gender and avatar.hair_color:
+        for other in base.filter(gender=avatar.gender, hair_color=avatar.hair_color)[: pool // 2]:
+            candidates.setdefault(other.pk, other)
+    traits, tags = avatar_traits(avatar), {tag.lower() for tag in avatar.tags}
 
-    return attach_renditions(sorted(candidates, key=distance)[:limit])
+    def rank(other: Avatar) -> tuple[float, int, int]:
+        shared = len(traits & avatar_traits(other)) + len(tags & {tag.lower() for tag in other.tags}) / 2
+        return (-shared, _visual_distance(avatar, other), -other.pk)
+
+    return attach_renditions(sorted(candidates.values(), key=rank)[:limit])
 
 
 _TEXT_STOP_WORDS = frozenset({"and", "the", "with", "for", "from", "are", "its", "this", "that", "very", "some", "who", "has", "have"})
@@ -237,20 +433,89 @@ def text_words(text: str) -> list[str]:
     return [w for w in (word.strip(".,;:!?\"'()").lower() for word in text.split()) if len(w) > 2 and w not in _TEXT_STOP_WORDS]
 
 
-def avatar_related_to_text(*, text: str, limit: int = 6) -> list[Avatar]:
-    """Premade avatars that share any word with a free text (a generation prompt), most
-    downloaded first; the most downloaded overall when none does."""
-    words = text_words(text)[:8]
+# Words that say nothing about which avatar fits (every demo title has "hair"; "portrait" is every photo).
+_GENERIC_WORDS = frozenset({"hair", "avatar", "portrait", "person", "picture", "photo", "image", "wearing", "background", "style", "face"})
+# Words a prompt uses for what the gallery stores as a gender and age group.
+_PERSON_WORDS = {
+    "female": ("woman", "female", "lady"),
+    "male": ("man", "male", "guy"),
+    "infant": ("baby", "infant"),
+    "child": ("child", "kid"),
+    "young-adult": ("young", "teen", "teenager"),
+    "elderly": ("old", "older", "elderly", "senior"),
+    ("female", "child"): ("girl",),
+    ("male", "child"): ("boy",),
+}
+
+
+def _stem(word: str) -> str:
+    """A crude English stem, enough to match "smiling" with "smile" and "glasses" with "glass"."""
+    word = word.lower().strip(".,;:!?\"'()")
+    changed = True
+    while changed:
+        changed = False
+        for suffix in ("ing", "es", "ed", "s", "e"):
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                word, changed = word[: -len(suffix)], True
+                break
+    return word
+
+
+def _words_and_pairs(texts: list[str]) -> tuple[set[str], set[tuple[str, str]]]:
+    """The stems of some texts, and each text's neighbouring stems ("red cap", "curly hair")."""
+    words: set[str] = set()
+    pairs: set[tuple[str, str]] = set()
+    for text in texts:
+        stems = [_stem(word) for word in text_words(text)]
+        words.update(stems)
+        pairs.update(pairwise(stems))
+    return words, pairs
+
+
+def _avatar_words(avatar: Avatar) -> tuple[set[str], set[tuple[str, str]]]:
+    words, pairs = _words_and_pairs([avatar.title, *(str(tag) for tag in avatar.tags)])
+    for _name, value in avatar_traits(avatar):
+        words.update(_stem(word) for word in value.replace("-", " ").split())
+    for key in (avatar.gender, avatar.age_group, (avatar.gender, avatar.age_group)):
+        words.update(_stem(word) for word in _PERSON_WORDS.get(key, ()))
+    return words, pairs
+
+
+def avatar_related_to_text(*, text: str, limit: int = 6, per_word: int = 60) -> list[Avatar]:
+    """Premade avatars that fit a free text (a generation prompt): those sharing the most of its
+    words (its attributes: "woman", "curly", "red", "glasses"...) first, most downloaded first
+    among equals; the most downloaded overall fill the rest.
+
+    Candidates: the most downloaded matching all the words, and the `per_word` most downloaded
+    matching each word on its own (so a rare word's avatars are not crowded out by a common one's):
+    a query or three per word, so the answer is kept per text and gallery version (a failed job's
+    page asks again on every poll)."""
+    return cached_page("related", (text, limit, per_word), lambda: _related_to_text(text=text, limit=limit, per_word=per_word))
+
+
+def _related_to_text(*, text: str, limit: int, per_word: int) -> list[Avatar]:
+    words = [word for word in dict.fromkeys(text_words(text)) if _stem(word) not in {_stem(g) for g in _GENERIC_WORDS}][:6]
     queryset = _visible().defer("search").order_by("-download_count", "-id")
-    related: list[Avatar] = []
+    candidates: dict[int, Avatar] = {}
     if words:
         if connection.vendor == "postgresql":
-            related = first_matching(queryset, _text_query(" or ".join(words)), "popular", limit)
-        else:
-            condition = Q()
+            found = first_matching(queryset, _text_query(" ".join(words)), "popular", limit)
             for word in words:
-                condition |= Q(title__icontains=word) | Q(tags__icontains=word)
-            related = list(queryset.filter(condition)[:limit])
+                found += first_matching(queryset, _text_query(word), "popular", per_word)
+        else:
+            found = []
+            for word in words:
+                found += queryset.filter(Q(title__icontains=word) | Q(tags__icontains=word) | Q(attributes__icontains=word))[:per_word]
+        candidates = {a.pk: a for a in found}
+    wanted_words, wanted_pairs = _words_and_pairs([text])
+    wanted_words -= {_stem(word) for word in _GENERIC_WORDS}
+
+    def shared(avatar: Avatar) -> int:
+        words, pairs = _avatar_words(avatar)
+        return len(wanted_words & words) + len(wanted_pairs & pairs)
+
+    scored = sorted(((shared(a), a) for a in candidates.values()), key=lambda item: (-item[0], -item[1].download_count, -item[1].pk))
+    related = [avatar for score, avatar in scored if score][:limit]
     if len(related) < limit:
         related += list(queryset.exclude(pk__in=[a.pk for a in related])[: limit - len(related)])
     return attach_renditions(related)

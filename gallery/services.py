@@ -184,6 +184,7 @@ def avatar_import_remote(
         "ethnicity": attributes.get("ethnicity", ""),
         "hair_color": attributes.get("hair_color", ""),
         "emotion": attributes.get("emotion", ""),
+        "attributes": dict(attributes),
         "dominant_color": dominant,
         "color_family": imaging.color_family(dominant),
         "style": SOURCE_STYLES.get(source.slug, Avatar.Style.PHOTO),

@@ -2,14 +2,28 @@
 
 from urllib.parse import urlencode
 
+from django.core.files.storage import storages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.template.loader import render_to_string
-from django.views.decorators.http import require_GET
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET, require_safe
+
+from avatarsite.core.storage import attachment_url
 
 from .forms import AvatarFilterForm
 from .page_cache import cached_page
-from .selectors import AvatarFilters, InvalidCursor, avatar_get, avatar_page, avatar_similar, source_choices
+from .selectors import (
+    AvatarFilters,
+    InvalidCursor,
+    avatar_download_get,
+    avatar_facets,
+    avatar_get,
+    avatar_page,
+    avatar_similar,
+    library_summary,
+    source_choices,
+)
 from .services import avatar_download_record
 
 PAGE_SIZE = 48
@@ -25,6 +39,7 @@ def _grid(*, form: AvatarFilterForm, filters: AvatarFilters, after: str, kept: d
 
     def build() -> tuple[str, str, bool]:
         page = avatar_page(filters=filters, after=after, limit=PAGE_SIZE)
+        form.offer(avatar_facets(filters=filters))
         context = {
             "page": page,
             "next_url": f"?{urlencode({**kept, 'after': page.next_cursor})}" if page.next_cursor else "",
@@ -50,7 +65,14 @@ def index(request: HttpRequest) -> HttpResponse:
         filters_html, cards, has_avatars = _grid(form=form, filters=filters, after="", kept=kept)
     if request.GET.get("partial") == "1":
         return HttpResponse(cards)
-    context = {"filters_html": filters_html, "cards": cards, "has_avatars": has_avatars, "notices": notices, "filtered": bool(kept)}
+    context = {
+        "filters_html": filters_html,
+        "cards": cards,
+        "has_avatars": has_avatars,
+        "notices": notices,
+        "filtered": bool(kept),
+        "library": library_summary(showcase=0),  # its sources, for the credit line
+    }
     return render(request, "gallery/index.html", context)
 
 
@@ -62,12 +84,22 @@ def detail(request: HttpRequest, avatar_id: int) -> HttpResponse:
     return render(request, "gallery/detail.html", {"avatar": avatar, "similar": avatar_similar(avatar=avatar)})
 
 
-@require_GET
+@require_safe
 def download(request: HttpRequest, avatar_id: int, size: int, fmt: str) -> HttpResponse:
-    """Count the download, then send the browser to the CDN file: Django never streams image bytes."""
-    avatar = avatar_get(avatar_id=avatar_id)
-    variant = next((r for r in avatar.renditions if r.size == size and r.format == fmt), None) if avatar else None
-    if variant is None:
+    """The file as a download named `avatar-<id>-<size>px.<ext>`: a redirect to a signed URL that
+    says so (R2; the plain CDN URLs cannot), or the file itself (local files). A GET is counted
+    once here (the signed URL is another host's); a HEAD is answered alike and not counted."""
+    download = avatar_download_get(avatar_id=avatar_id, size=size, fmt=fmt)
+    if download is None:
         raise Http404("No such size or format for this avatar")
-    avatar_download_record(avatar_id=avatar.pk)
-    return HttpResponseRedirect(variant.url)
+    url = attachment_url(storage="public", key=download.key, filename=download.filename, method=request.method)
+    if request.method == "GET":
+        avatar_download_record(avatar_id=avatar_id)
+    headers = {"Content-Disposition": content_disposition_header(True, download.filename), "Cache-Control": "no-store"}
+    if url is not None:
+        return HttpResponseRedirect(url, headers={"Cache-Control": "no-store"})
+    storage = storages["public"]
+    if request.method == "HEAD":
+        return HttpResponse(content_type=download.content_type, headers={**headers, "Content-Length": str(storage.size(download.key))})
+    with storage.open(download.key) as file:  # an avatar: a few hundred kilobytes at most, read whole (see generation's downloads)
+        return HttpResponse(file.read(), content_type=download.content_type, headers=headers)

@@ -120,7 +120,9 @@ class JobCursorPagination(CursorPagination):
 
 def job_json(job: GenerationJob, *, request: Request) -> dict:
     """The job as the API shows it; images (with URLs and provenance) once it succeeded."""
-    return job_api_json(job, url=request.build_absolute_uri(reverse("api-generation-detail", args=[job.id])))
+    return job_api_json(
+        job, url=request.build_absolute_uri(reverse("api-generation-detail", args=[job.id])), base_url=request.build_absolute_uri("/")
+    )
 
 
 def _own_job(request: Request, job_id: str) -> GenerationJob:

@@ -12,7 +12,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.files.storage import storages
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.urls import reverse
@@ -24,6 +23,7 @@ from billing.models import Invoice
 from gallery.models import Avatar
 from gallery.selectors import avatar_related_to_text, text_words
 
+from .file_links import file_api_url, file_page_url
 from .models import CostEntry, GeneratedImage, GenerationJob
 from .providers.base import GenerationRequest
 from .providers.registry import provider_build, provider_get
@@ -33,11 +33,14 @@ from .styles import LOCAL_CHAIN, LOCAL_PROVIDER, LOCAL_STYLES, style_label, styl
 LANE_LABELS = {"enterprise": "dedicated lane", "premium": "priority lane", "standard": "standard lane", "batch": "batch lane"}
 
 
-def image_state(*, image: GeneratedImage, downloads: bool = False) -> dict:
-    """One result image: its (private, signed where the storage signs) URLs and provenance;
-    with `downloads`, each variant's download link on the site too (for signed-in pages)."""
-    storage = storages["default"]
-    variants = [{**{k: v for k, v in variant.items() if k != "key"}, "url": storage.url(variant["key"])} for variant in image.variants]
+def image_state(*, image: GeneratedImage, downloads: bool = False, api_base_url: str = "") -> dict:
+    """One result image: its private URLs (for the owner's pages; with `api_base_url`, the API's
+    absolute token-bearing links on that site) and provenance; with `downloads`, each variant's
+    download link on the site too (for signed-in pages)."""
+    variants = [
+        {**{k: v for k, v in variant.items() if k != "key"}, "url": _variant_url(image, variant, api_base_url=api_base_url)}
+        for variant in image.variants
+    ]
     if downloads:
         for variant in variants:
             variant["download_url"] = reverse(
@@ -63,6 +66,13 @@ def image_state(*, image: GeneratedImage, downloads: bool = False) -> dict:
             "upscaled_from": image.upscaled_from,
         },
     }
+
+
+def _variant_url(image: GeneratedImage, variant: dict, *, api_base_url: str) -> str:
+    where = {"job_id": image.job_id, "index": image.index, "size": variant["size"], "fmt": variant["format"]}
+    if api_base_url:
+        return file_api_url(base_url=api_base_url, **where)
+    return file_page_url(key=variant["key"], **where)
 
 
 @dataclass(frozen=True)
@@ -446,7 +456,7 @@ def job_thumbnail_url(*, job: GenerationJob, size: int = 256) -> str:
         return ""
     # The nearest size, WebP before JPEG (only the JPEG exists until the other sizes are made).
     variants = sorted(images[0].variants, key=lambda v: (abs(v["size"] - size), v["format"] != "webp"))
-    return storages["default"].url(variants[0]["key"]) if variants else ""
+    return _variant_url(images[0], variants[0], api_base_url="") if variants else ""
 
 
 def job_attempts(*, job: GenerationJob) -> list[CostEntry]:
@@ -465,6 +475,14 @@ def similar_for_prompt(*, user_id: int, prompt: str, limit: int = 6) -> dict:
         if len(own) >= limit:
             break
     return {"premade": avatar_related_to_text(text=prompt, limit=limit), "own": own}
+
+
+def job_get(*, job_id: uuid.UUID | str) -> GenerationJob | None:
+    """The job whoever owns it (for a caller that proved its right another way: a file link's token)."""
+    try:
+        return GenerationJob.objects.get(pk=job_id)
+    except (GenerationJob.DoesNotExist, ValueError):
+        return None
 
 
 def job_get_for_user(*, job_id: uuid.UUID | str, user_id: int) -> GenerationJob | None:
@@ -558,8 +576,8 @@ def commercial_use_allowed(*, provider: str, model: str) -> bool:
     return bool(model_options.get("commercial_use", options.get("commercial_use", False)))
 
 
-def _image_json(image) -> dict:
-    state = image_state(image=image)
+def _image_json(image, *, base_url: str) -> dict:
+    state = image_state(image=image, api_base_url=base_url)
     provenance = state["provenance"]
     provenance["commercial_use_allowed"] = commercial_use_allowed(provider=image.provider, model=image.model)
     # The same fields as a premade avatar's: a generated image is the client's to use without credit.
@@ -567,9 +585,10 @@ def _image_json(image) -> dict:
     return state
 
 
-def job_api_json(job: GenerationJob, *, url: str) -> dict:
+def job_api_json(job: GenerationJob, *, url: str, base_url: str) -> dict:
     """The job as the API (and its completion webhook) shows it, `url` being its address in the API;
-    images (with URLs and provenance) once it succeeded."""
+    images (with URLs and provenance) once it succeeded, their links absolute on `base_url` (the
+    request's site, or SITE_URL) and fetchable without the key for a few minutes (`file_links`)."""
     failed = job.status == GenerationJob.Status.FAILED
     images = list(job.images.all()) if job.status == GenerationJob.Status.SUCCEEDED else []
     return {
@@ -591,5 +610,5 @@ def job_api_json(job: GenerationJob, *, url: str) -> dict:
         "created_at": job.created_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "error": {"kind": job.error_kind, "message": job.message} if failed else None,
-        "images": [_image_json(image) for image in images],
+        "images": [_image_json(image, base_url=base_url) for image in images],
     }

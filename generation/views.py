@@ -3,28 +3,37 @@ live page, its JSON state, its downloads, cancel, and the "My avatars" history."
 
 import contextlib
 import hashlib
+import math
 import mimetypes
 import secrets
 import uuid
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.files.storage import storages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import content_disposition_header
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
 
+from avatarsite.core.api import error_body
 from avatarsite.core.storage import attachment_url
 from billing.entitlements import entitlements
 
+from .file_links import TOKEN_PARAMETER, file_token_valid
 from .forms import SIZES, GenerateForm
+from .models import GenerationJob
 from .prompts import PROMPT_SUGGESTIONS, SURPRISE_PROMPTS
 from .quotas import QuotaExceededError, quota_status
 from .selectors import (
     generate_estimate,
     job_attempts,
+    job_get,
     job_get_for_user,
     job_list_for_user,
     job_made_with,
@@ -153,13 +162,20 @@ def job_status(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
     return JsonResponse(job_state(job=_own_job(request, job_id)))
 
 
-@login_required
-@require_GET
+@require_safe
 def image_download(request: HttpRequest, job_id: uuid.UUID, index: int, size: int, fmt: str) -> HttpResponse:
     """One size and format of the user's result as a download with a readable name: a redirect to
     a signed URL that says so (R2), or the file itself (local files; read whole, not streamed from
-    a synchronous iterator, which an ASGI server would have to drain in a thread)."""
-    download = variant_download_get(job=_own_job(request, job_id), index=index, size=size, fmt=fmt)
+    a synchronous iterator, which an ASGI server would have to drain in a thread).
+
+    Only its owner gets it, known by one of: the link's token (`?token=`, the links the API hands
+    out: valid a few minutes, for this file only), their API key (`Authorization: Bearer`), or
+    their session (the site's pages). Someone else's job is a 404, as a missing one; without any
+    of them a client gets 401 and a browser the sign-in page."""
+    job = _file_job(request, job_id=job_id, index=index, size=size, fmt=fmt)
+    if isinstance(job, HttpResponse):
+        return job
+    download = variant_download_get(job=job, index=index, size=size, fmt=fmt)
     if download is None:
         raise Http404("No such file")
     url = attachment_url(storage="default", key=download.key, filename=download.filename)
@@ -170,8 +186,61 @@ def image_download(request: HttpRequest, job_id: uuid.UUID, index: int, size: in
     return HttpResponse(
         content,
         content_type=mimetypes.guess_type(download.filename)[0],
-        headers={"Content-Disposition": content_disposition_header(True, download.filename)},
+        headers={
+            "Content-Disposition": content_disposition_header(True, download.filename),
+            # A result never changes once made; the browser may keep it, no shared cache may.
+            "Cache-Control": "private, max-age=86400",
+        },
     )
+
+
+def _file_job(request: HttpRequest, *, job_id: uuid.UUID, index: int, size: int, fmt: str) -> GenerationJob | HttpResponse:
+    """The job whose file is asked for, if the caller has shown it is theirs; else the answer to send."""
+    token = request.GET.get(TOKEN_PARAMETER)
+    if token is not None:
+        if not file_token_valid(job_id=job_id, index=index, size=size, fmt=fmt, token=token):
+            return _unauthorized("This link has expired or is not valid: read the job again from the API for fresh links.")
+        return _api_found(job_get(job_id=job_id))
+    if request.headers.get("Authorization"):
+        try:
+            user_id = _api_key_user_id(request)
+        except exceptions.APIException as exc:
+            return _api_error(exc)
+        if user_id is not None:
+            return _api_found(job_get_for_user(job_id=job_id, user_id=user_id))
+    if request.user.is_authenticated:
+        return _own_job(request, job_id)
+    if "text/html" in request.headers.get("Accept", ""):
+        return redirect_to_login(request.get_full_path())
+    return _unauthorized("Send your API key (Authorization: Bearer <key>), or use the link the API gave you while it is valid.")
+
+
+def _api_key_user_id(request: HttpRequest) -> int | None:
+    """The owner of the request's API key, through the API's own authentication (so a bad key here
+    counts towards the address's limit as it does on the API); None for another scheme."""
+    drf_request = Request(request, authenticators=[auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES])
+    return drf_request.user.pk if drf_request.auth is not None else None
+
+
+def _api_error(exc: exceptions.APIException) -> JsonResponse:
+    """The API's answer to a refused key (401, 403, 429), in its error shape and with its headers."""
+    response = JsonResponse(error_body(code=getattr(exc, "default_code", "error"), message=str(exc.detail)), status=exc.status_code)
+    if isinstance(exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated):
+        response["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        response["Retry-After"] = str(math.ceil(exc.wait))
+    return response
+
+
+def _unauthorized(message: str) -> JsonResponse:
+    response = JsonResponse(error_body(code="not_authenticated", message=message), status=401)
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def _api_found(job: GenerationJob | None) -> GenerationJob | JsonResponse:
+    """The job, or the API's 404 (someone else's job and a missing one look the same)."""
+    return job if job is not None else JsonResponse(error_body(code="not_found", message="Not found."), status=404)
 
 
 @login_required

@@ -123,7 +123,8 @@ def webhook_deliver(*, delivery_id: str) -> str:
         if key is None or key.revoked_at is not None:
             return _finish(delivery, WebhookDelivery.Status.FAILED, error="the API key was revoked: nothing is sent without its secret")
         job_url = settings.SITE_URL + reverse("api-generation-detail", args=[job.id])
-        payload = {"id": str(delivery.id), "type": f"generation.{job.status}", "data": job_api_json(job, url=job_url)}
+        data = job_api_json(job, url=job_url, base_url=settings.SITE_URL)
+        payload = {"id": str(delivery.id), "type": f"generation.{job.status}", "data": data}
         body = json.dumps(payload, separators=(",", ":")).encode()
         timestamp = int(time.time())
         headers = {

@@ -1,21 +1,43 @@
-"""Account forms."""
+"""Account forms: allauth's sign-in and sign-up forms with the site's wording and e-mail rule."""
 
-from django import forms
+from allauth.account import app_settings as allauth_settings
+from allauth.account.adapter import get_adapter
+from allauth.account.forms import LoginForm as AllauthLoginForm
+from allauth.account.forms import SignupForm as AllauthSignupForm
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserCreationForm
 
 
-class SignUpForm(UserCreationForm):
-    """Username, e-mail and password; the e-mail must not belong to another account in any case."""
+class LoginForm(AllauthLoginForm):
+    """Username or e-mail address, and password."""
 
-    email = forms.EmailField(help_text="Used only for password resets and receipts.")
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["login"].label = "Username or e-mail"
+        self.fields["login"].widget.attrs["autocomplete"] = "username"
+        self.fields["password"].help_text = ""  # the page links "Forgot your password?" under the button
+        for field in self.fields.values():  # labels say it; placeholders repeating them are noise
+            field.widget.attrs.pop("placeholder", None)
 
-    class Meta(UserCreationForm.Meta):
-        model = get_user_model()
-        fields = ("username", "email")
 
-    def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip()
-        if get_user_model().objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this e-mail address already exists. Sign in or reset your password.")
+class SignupForm(AllauthSignupForm):
+    """Username, e-mail and password twice; an e-mail address belongs to one account, in any case."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["email"].label = "E-mail"
+        self.fields["email"].help_text = "For a confirmation link, password resets and receipts."
+        self.fields["password2"].label = "Password (again)"
+        for field in self.fields.values():  # labels say it; placeholders repeating them are noise
+            field.widget.attrs.pop("placeholder", None)
+
+    def validate_unique_email(self, value: str) -> str:
+        email = super().validate_unique_email(value)
+        # allauth compares User.email exactly; accounts made before it (or by createsuperuser) may
+        # hold their address in another case.
+        if not self.account_already_exists and get_user_model().objects.filter(email__iexact=email).exists():
+            if allauth_settings.EMAIL_VERIFICATION == allauth_settings.EmailVerificationMethod.MANDATORY:
+                # allauth's enumeration prevention: the form goes through and the owner gets a mail.
+                self.account_already_exists = True
+            else:
+                raise get_adapter().validation_error("email_taken")
         return email

@@ -1,7 +1,9 @@
-"""Account URLs."""
+"""Account URLs: the account page, its API keys, the welcome page, and the names and paths from
+before allauth (whose own pages are mounted under /accounts/ in avatarsite/urls.py, ahead of these)."""
 
-from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+from allauth.account import views as allauth_views
+from django.urls import path, re_path
+from django.views.generic import RedirectView
 
 from . import views
 
@@ -9,36 +11,22 @@ app_name = "accounts"
 
 urlpatterns = [
     path("", views.account, name="account"),
+    path("welcome/", views.welcome, name="welcome"),
     path("api-keys/", views.create_api_key, name="api_key_create"),
     path("api-keys/<int:key_id>/revoke/", views.revoke_api_key, name="api_key_revoke"),
-    path("signup/", views.signup, name="signup"),
-    path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path(
-        "password-reset/",
-        auth_views.PasswordResetView.as_view(
-            template_name="accounts/password_reset.html",
-            email_template_name="accounts/password_reset_email.txt",
-            subject_template_name="accounts/password_reset_subject.txt",
-            success_url=reverse_lazy("accounts:password_reset_done"),
-        ),
-        name="password_reset",
-    ),
-    path(
-        "password-reset/sent/",
-        auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html"),
-        name="password_reset_done",
-    ),
-    path(
-        "password-reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
-            template_name="accounts/password_reset_confirm.html", success_url=reverse_lazy("accounts:password_reset_complete")
-        ),
-        name="password_reset_confirm",
-    ),
-    path(
-        "password-reset/done/",
-        auth_views.PasswordResetCompleteView.as_view(template_name="accounts/password_reset_complete.html"),
-        name="password_reset_complete",
+    # The names templates and other apps use ({% url 'accounts:login' %}), for allauth's views at the
+    # same paths: allauth's own patterns come first and answer these URLs.
+    path("login/", allauth_views.login, name="login"),
+    path("signup/", allauth_views.signup, name="signup"),
+    path("logout/", allauth_views.logout, name="logout"),
+    path("password/reset/", allauth_views.password_reset, name="password_reset"),
+    # Paths from before allauth, in bookmarks and mails.
+    path("password-reset/", RedirectView.as_view(pattern_name="account_reset_password", query_string=True, permanent=True)),
+    path("password-reset/sent/", RedirectView.as_view(pattern_name="account_reset_password_done", permanent=True)),
+    path("password-reset/done/", RedirectView.as_view(pattern_name="account_login", permanent=True)),
+    re_path(
+        r"^password-reset/(?P<uidb64>[0-9A-Za-z_\-]+)/(?P<token>[^/]+)/$",
+        views.LegacyPasswordResetConfirmView.as_view(),
+        name="legacy_password_reset_confirm",
     ),
 ]

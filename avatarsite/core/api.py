@@ -106,7 +106,8 @@ class RateLimit:
 
 class PublicIpThrottle(SimpleRateThrottle):
     """Per client IP, at settings.PUBLIC_API_RATE_PER_MINUTE (read per request, so operators and tests can change it);
-    a request with a `RateCredential` (an API key) is counted per credential at its rate instead (never below the public one).
+    a request with a `RateCredential` (an API key) is counted per credential at its rate instead: the plan's rate, as the
+    pricing page says it, even where it is below the public one (the free plan's).
 
     A fixed one-minute window counted with one atomic increment, instead of DRF's default log of
     every request's timestamp (read, unpickled, appended and written back on each request, so its
@@ -129,7 +130,7 @@ class PublicIpThrottle(SimpleRateThrottle):
 
     def allow_request(self, request, view) -> bool:
         credential = _rate_credential(request)
-        self.rate = self.get_rate() if credential is None else f"{max(credential.rate_per_minute, settings.PUBLIC_API_RATE_PER_MINUTE)}/min"
+        self.rate = self.get_rate() if credential is None else f"{credential.rate_per_minute}/min"
         self.num_requests, self.duration = self.parse_rate(self.rate)
         now = self.timer()
         window = int(now // self.duration)
@@ -148,6 +149,18 @@ class ThrottledApiView(APIView):
     limit, what is left of it and when the window resets (X-RateLimit-Limit/Remaining/Reset)."""
 
     throttle_classes = [PublicIpThrottle]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # An answer refused before the throttle ran (a missing, bad or revoked key: 401; a plan
+        # without the API: 403) is counted as the anonymous request it is, per address, so it
+        # carries the headers too and a client guessing keys spends the address's allowance.
+        # Only the API's own refusals: after anything else (the database down while the key was
+        # looked up) the credential is unknown, and asking for it would look the key up again.
+        request = self.request
+        refused = isinstance(exc, exceptions.APIException) and not isinstance(exc, exceptions.Throttled)
+        if refused and getattr(request, "rate_limit", None) is None:
+            PublicIpThrottle().allow_request(request, self)
+        return super().handle_exception(exc)
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

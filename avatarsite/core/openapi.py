@@ -51,7 +51,7 @@ INVALID = error_response("Invalid parameters or body; details name each field.",
 UNAUTHENTICATED = error_response("No key, or a malformed, unknown or revoked one.", "not_authenticated",
                                  "Send your API key: Authorization: Bearer <key>.")  # fmt: skip
 FORBIDDEN = error_response("The key's owner is on a plan without the API.", "api_access_unavailable",
-                           "The Free plan does not include the API; Enterprise does.")  # fmt: skip
+                           "Your Free plan does not include the API: it comes with the Premium or Enterprise plan.")  # fmt: skip
 TOO_LARGE = error_response("The body is over 16 KB.", "request_too_large", "The request body is over 16 KB.")
 UNSUPPORTED_MEDIA = error_response("The body is not JSON.", "unsupported_media_type", 'Unsupported media type "text/plain" in request.')
 NOT_FOUND = error_response("Unknown, or someone else's (never told apart).", "not_found", "Not found.")

@@ -12,6 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from botocore.handlers import add_expect_header
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from django.utils.http import content_disposition_header
@@ -64,15 +65,26 @@ class R2Storage(S3Storage):
         self._process_connection = None
 
 
-def attachment_url(*, storage: str, key: str, filename: str) -> str | None:
+def attachment_url(*, storage: str, key: str, filename: str, method: str = "GET") -> str | None:
     """A URL that hands the stored file over as a download named `filename`, where the storage
-    can sign one (R2: a presigned GET that sets Content-Disposition); None for local files, which
-    the caller sends itself. A link's `download` attribute would not do: browsers ignore it for
-    a file on another origin, as R2's is, and open the image instead."""
+    can sign one (R2: a presigned GET, or HEAD, that sets Content-Disposition); None for local
+    files, which the caller sends itself. A link's `download` attribute would not do: browsers
+    ignore it for a file on another origin, as R2's is, and open the image instead.
+
+    A storage served from a CDN domain (the public gallery) has plain, unsigned URLs, which cannot
+    carry a Content-Disposition; its download URL is signed here on the bucket's own endpoint
+    instead, valid as long as a private file's URL. The CDN URLs stay as they are (P-R2-2)."""
     target = storages[storage]
     if not isinstance(target, S3Storage):
         return None
-    return target.url(key, parameters={"ResponseContentDisposition": content_disposition_header(True, filename)})
+    disposition = content_disposition_header(True, filename)
+    if not target.custom_domain and method == "GET":
+        return target.url(key, parameters={"ResponseContentDisposition": disposition})
+    return target.connection.meta.client.generate_presigned_url(
+        "head_object" if method == "HEAD" else "get_object",
+        Params={"Bucket": target.bucket_name, "Key": target._normalize_name(clean_name(key)), "ResponseContentDisposition": disposition},
+        ExpiresIn=settings.PRIVATE_URL_EXPIRY_SECONDS,
+    )
 
 
 def content_key(*, prefix: str, data: bytes, fmt: str) -> str:

@@ -1,7 +1,10 @@
 """Site-wide pages: the home page, the health endpoint, and the not-found and server-error answers
 (JSON in the API's error shape under /api/, Django's pages elsewhere)."""
 
+import functools
+import re
 import sys
+from pathlib import Path
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
@@ -12,7 +15,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from billing.selectors import plan_cards
+from billing.selectors import plan_cards, plans_with_api_access
+from gallery.selectors import library_summary
 
 from .api import error_body
 from .health import health_report
@@ -21,12 +25,25 @@ from .outage import outage_answer
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/home.html", {"cards": plan_cards(), "sales_email": settings.BILLING_SALES_EMAIL})
+    context = {"cards": plan_cards(), "sales_email": settings.BILLING_SALES_EMAIL, "library": library_summary()}
+    return render(request, "core/home.html", context)
+
+
+API_GUIDE = Path(__file__).resolve().parent / "api_docs.md"
+
+
+@functools.cache
+def api_quick_start() -> str:
+    """The guide's end-to-end example (api_docs.md, also the docs' introduction): one text, shown on
+    the API page as it is in the docs, so the two never differ."""
+    section = API_GUIDE.read_text().split("## Generating an avatar, end to end", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
 @require_GET
 def api_overview(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/api.html")
+    context = {"quick_start": api_quick_start(), "api_plans": plans_with_api_access()}
+    return render(request, "core/api.html", context)
 
 
 @never_cache

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import environ
 from botocore.config import Config as BotocoreConfig
 from corsheaders.defaults import default_headers as cors_default_headers
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -42,6 +43,13 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # the docs page's scripts and styles, served by us: no CDN
     "corsheaders",
     "storages",
+    # Sign-up, sign-in, e-mail verification, password reset, login rate limits (allauth.account),
+    # optional TOTP two-factor (allauth.mfa) and social sign-in (allauth.socialaccount; its provider
+    # apps are added below, only for the providers that are configured).
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
     "avatarsite.core",
     "avatarsite.accounts",
     "gallery",
@@ -58,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Database, Redis or broker down: a 503 saying which, with Retry-After, instead of a 500.
     "avatarsite.core.outage.OutageMiddleware",
@@ -92,9 +101,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Bounded waits: with the database down a request gets its 503 (avatarsite/core/outage.py) within
     # a few seconds instead of waiting psycopg's default 30 s for a pooled connection.
     _options = DATABASES["default"].setdefault("OPTIONS", {})
-    _options["pool"] = (
-        {"timeout": env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=3.0)} if env.bool("DATABASE_POOL", default=True) else False
-    )
+    # After an outage, psycopg's pool retries a failed connection with a doubling backoff for as long
+    # as reconnect_timeout (5 minutes by default): 35 s down cost up to half a minute more before a
+    # worker could reach the database again (the fault suite's postgres-down-35s). Giving up after a
+    # few seconds lets the next request start a fresh attempt, right away.
+    _pool = {
+        "timeout": env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=3.0),
+        "reconnect_timeout": env.float("DATABASE_POOL_RECONNECT_SECONDS", default=5.0),
+    }
+    _options["pool"] = _pool if env.bool("DATABASE_POOL", default=True) else False
     _options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT_SECONDS", default=3))  # libpq: whole seconds, 2 at least
     # Pooled connections outlive requests and Celery tasks (avatarsite/celery.py): the pool checks
     # each one as it is handed out (an empty query), so one broken by a database restart is replaced.
@@ -126,6 +141,65 @@ SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+# ModelBackend first: sessions made before allauth name it as their backend and stay valid; allauth's
+# backend adds signing in by e-mail address.
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "allauth.account.auth_backends.AuthenticationBackend"]
+ACCOUNT_ADAPTER = "avatarsite.accounts.adapters.AccountAdapter"
+ACCOUNT_FORMS = {"login": "avatarsite.accounts.forms.LoginForm", "signup": "avatarsite.accounts.forms.SignupForm"}
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
+ACCOUNT_SIGNUP_REDIRECT_URL = "accounts:welcome"
+# A logged-in user who confirms an address lands where the address shows as verified.
+ACCOUNT_EMAIL_CONFIRMATION_AUTHENTICATED_REDIRECT_URL = "/accounts/#security"
+
+
+# "optional" on the embedded default: the confirmation mail goes to the console, and a newcomer trying
+# the site is not stopped until they find it there; only two-factor needs a verified address.
+# production.py makes it "mandatory".
+def email_verification(default: str) -> str:
+    """ACCOUNT_EMAIL_VERIFICATION from env: mandatory (no sign-in before confirming), optional, or none."""
+    mode = env.str("ACCOUNT_EMAIL_VERIFICATION", default=default)
+    if mode not in ("mandatory", "optional", "none"):
+        raise ImproperlyConfigured(f"ACCOUNT_EMAIL_VERIFICATION must be mandatory, optional or none, not {mode!r}")
+    return mode
+
+
+ACCOUNT_EMAIL_VERIFICATION = email_verification("optional")
+# Confirming in the browser that signed up continues the sign-up (to the welcome page).
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# Sessions last SESSION_COOKIE_AGE (two weeks), as before: no "remember me" box.
+ACCOUNT_SESSION_REMEMBER = True
+# A reset asked for an address with no account sends nothing (the page says the same either way).
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
+# P-SEC-2: failed sign-ins are counted in the cache (Redis when REDIS_URL is set, so every process
+# shares the count, and allauth locks each count with an atomic SET NX), per client address (as the
+# API throttles see it, DJANGO_NUM_PROXIES) and per username or e-mail: once N have failed in the
+# minute from one address, or in five minutes for one account, the next is refused without checking
+# the password. A successful sign-in does not count.
+LOGIN_FAILURES_PER_MINUTE = env.int("LOGIN_FAILURES_PER_MINUTE", default=5)
+ACCOUNT_RATE_LIMITS = {"login_failed": f"{LOGIN_FAILURES_PER_MINUTE}/m/ip,{LOGIN_FAILURES_PER_MINUTE}/5m/key"}
+# Two-factor: authenticator apps (TOTP) and recovery codes. Only the current 30-second code is
+# accepted (allauth's default): it is remembered as used for 30 s, so it works exactly once.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = SITE_NAME
+# Social sign-in: none unless configured. A provider is offered once both its client id and secret
+# are set (an OAuth app registered with the provider, callback
+# <site>/accounts/<provider>/login/callback/). Another allauth provider: one more entry here.
+_SOCIAL_CLIENTS = {
+    "github": (env("GITHUB_OAUTH_CLIENT_ID", default=""), env("GITHUB_OAUTH_CLIENT_SECRET", default="")),
+    "google": (env("GOOGLE_OAUTH_CLIENT_ID", default=""), env("GOOGLE_OAUTH_CLIENT_SECRET", default="")),
+}
+SOCIALACCOUNT_PROVIDERS = {}
+for _provider, (_client_id, _secret) in _SOCIAL_CLIENTS.items():
+    if bool(_client_id) != bool(_secret):
+        raise ImproperlyConfigured(f"Social sign-in with {_provider} needs both its client id and its secret.")
+    if _client_id:
+        SOCIALACCOUNT_PROVIDERS[_provider] = {"APPS": [{"client_id": _client_id, "secret": _secret, "key": ""}]}
+        INSTALLED_APPS.append(f"allauth.socialaccount.providers.{_provider}")
+# An address a provider reports is not taken as proof of owning an account here (no sign-in to an
+# existing account by matching e-mail); the user signs in and connects the provider instead.
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -564,7 +638,7 @@ SPECTACULAR_SETTINGS = {
     # and "Try it out" sends real requests from the page.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "validatorUrl": None, "tryItOutEnabled": False},
     "TAGS": [
-        {"name": "avatars", "description": "The premade library: public, keys raise the rate limit."},
+        {"name": "avatars", "description": "The premade library: public; with a key, requests count per account at the plan's rate."},
         {"name": "generations", "description": "Custom avatars on demand (key required)."},
         {"name": "usage", "description": "Your plan, quotas and this month's use (key required)."},
     ],

@@ -6,7 +6,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import OUTBOUND_ALLOW_LOOPBACK, STORAGES, env
+from .base import OUTBOUND_ALLOW_LOOPBACK, STORAGES, email_verification, env
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -40,4 +40,8 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 EMAIL_CONFIG = env.email_url("EMAIL_URL")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL")
+# Real mail is sent here: an account is used only once its address is confirmed.
+ACCOUNT_EMAIL_VERIFICATION = email_verification("mandatory")
+# Links in account mail (confirmation, password reset) are https.
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
 LOGGING["root"]["level"] = env("DJANGO_LOG_LEVEL", default="INFO")  # noqa: F405

@@ -42,6 +42,13 @@ def free_user(django_user_model):
     return django_user_model.objects.create_user("reader", "reader@example.com", PASSWORD)
 
 
+@pytest.fixture
+def no_api_user(free_user):
+    """A user on a plan without the API: the free plan, had an operator taken it away."""
+    Plan.objects.filter(slug="free").update(api_access=False)
+    return free_user
+
+
 def bearer(raw_key: str) -> dict[str, str]:
     return {"HTTP_AUTHORIZATION": f"Bearer {raw_key}"}
 
@@ -80,9 +87,9 @@ def test_a_plan_allows_only_its_number_of_active_keys(enterprise_user):
     assert ApiKey.objects.filter(user=enterprise_user, revoked_at__isnull=True).count() == 2
 
 
-def test_a_free_user_is_told_which_plan_includes_the_api(free_user):
-    with pytest.raises(ApiAccessUnavailableError, match="Free plan does not include the API: it comes with the Enterprise plan"):
-        api_key_create(user=free_user, name="mine")
+def test_a_user_whose_plan_has_no_api_is_told_which_plans_include_it(no_api_user):
+    with pytest.raises(ApiAccessUnavailableError, match="Free plan does not include the API: it comes with the Premium or Enterprise plan"):
+        api_key_create(user=no_api_user, name="mine")
 
     assert not ApiKey.objects.exists()
 
@@ -152,11 +159,15 @@ def test_a_revoked_key_gets_401(client, enterprise_user):
     assert response.json()["error"]["message"] == "Unknown or revoked API key."
 
 
-def test_a_key_whose_plan_no_longer_includes_the_api_gets_403(client, enterprise_user):
+def test_a_key_outlives_the_end_of_a_contract_at_the_free_plans_rate_and_gets_403_once_no_plan_has_the_api(client, enterprise_user):
     _, raw_key = api_key_create(user=enterprise_user, name="contract")
     Subscription.objects.filter(user=enterprise_user).update(status=Subscription.Status.CANCELED)
 
+    on_free = client.get(LIST, **bearer(raw_key))
+    Plan.objects.filter(slug="free").update(api_access=False)
     response = client.get(LIST, **bearer(raw_key))
+
+    assert (on_free.status_code, on_free["X-RateLimit-Limit"]) == (200, "60")
 
     assert response.status_code == 403
     error = response.json()["error"]
@@ -181,35 +192,63 @@ def test_a_key_raises_the_throttle_to_its_plans_rate_counted_per_account(client,
     assert anonymous == [200, 200, 429]  # the IP's own public allowance, untouched by the key requests
 
 
-def test_the_account_page_shows_a_new_key_once_and_never_stores_it(client, enterprise_user, caplog):
-    client.force_login(enterprise_user)
+def _sessions_hold(raw_key: str) -> bool:
+    return any(raw_key in str(s.get_decoded()) or raw_key in s.session_data for s in Session.objects.all())
+
+
+def test_creating_a_key_redirects_to_the_account_page_which_shows_it_exactly_once(client, free_user, caplog):
+    """Post, redirect, get: the key is held in the session from the POST to the next account page
+    only, shown there once (with a copy button), and a reload neither shows it nor makes another."""
+    client.force_login(free_user)
     caplog.set_level(logging.DEBUG)
 
     created = client.post(reverse("accounts:api_key_create"), {"name": "production"})
 
-    page = created.content.decode()
-    raw_key = KEY_RE.search(page).group(0)
-    key = ApiKey.objects.get(user=enterprise_user)
-    assert created.status_code == 200
-    assert "no-store" in created["Cache-Control"]
-    assert "shown only this once" in page
+    key = ApiKey.objects.get(user=free_user)
+    assert created.status_code == 302
+    assert created["Location"] == reverse("accounts:account") + "#new-key"
+    assert not KEY_RE.search(created.content.decode() + created["Location"])
+    shown = client.get(created["Location"])
+    page = shown.content.decode()
+    raw_keys = KEY_RE.findall(page)
+    assert len(raw_keys) == 1
+    raw_key = raw_keys[0]
     assert raw_key.startswith(key.prefix)
+    assert "no-store" in shown["Cache-Control"]
+    assert "shown only this once" in page
+    assert 'data-copy="new-key-value" hidden' in page  # the copy button, shown by the script
+    assert f'id="new-key-value" data-new-key-value>{raw_key}</code>' in page  # plain, selectable text without it
     assert raw_key not in caplog.text
-    assert all(raw_key not in str(s.get_decoded()) and raw_key not in s.session_data for s in Session.objects.all())
-    assert raw_key not in created.cookies.output()
+    assert not _sessions_hold(raw_key)  # popped by the page that showed it
+    assert raw_key not in created.cookies.output() + shown.cookies.output()
 
     again = client.get(reverse("accounts:account")).content.decode()
     assert raw_key not in again
+    assert "data-new-key" not in again
     assert f"<code>{key.prefix}…</code>" in again
     assert "production" in again
     assert "Never" in again  # not used yet
+    assert ApiKey.objects.filter(user=free_user).count() == 1
+    assert api_key_authenticate(raw_key=raw_key).key == key
 
 
-def test_the_account_page_shows_the_api_keys_section_only_with_api_access(client, enterprise_user, free_user):
+def test_a_new_key_revoked_before_the_page_shows_it_is_not_shown(client, free_user):
     client.force_login(free_user)
+    client.post(reverse("accounts:api_key_create"), {"name": "oops"})
+    api_key_revoke(user=free_user, key_id=ApiKey.objects.get(user=free_user).pk)
+
+    page = client.get(reverse("accounts:account")).content.decode()
+
+    assert not KEY_RE.search(page)
+    assert Session.objects.exists()
+    assert not any(KEY_RE.search(str(s.get_decoded())) for s in Session.objects.all())
+
+
+def test_the_account_page_shows_the_api_keys_section_only_with_api_access(client, enterprise_user, no_api_user):
+    client.force_login(no_api_user)
     free_page = client.get(reverse("accounts:account")).content.decode()
 
-    assert "The REST API comes with the Enterprise plan." in free_page
+    assert "The REST API comes with the Premium or Enterprise plan." in free_page
     assert f'href="{reverse("billing:pricing")}"' in free_page
     assert "data-api-key-create" not in free_page
 
@@ -221,8 +260,8 @@ def test_the_account_page_shows_the_api_keys_section_only_with_api_access(client
     assert "data-api-upsell" not in enterprise_page
 
 
-def test_a_free_user_posting_a_key_creation_gets_the_reason_and_no_key(client, free_user):
-    client.force_login(free_user)
+def test_a_user_without_the_api_posting_a_key_creation_gets_the_reason_and_no_key(client, no_api_user):
+    client.force_login(no_api_user)
 
     response = client.post(reverse("accounts:api_key_create"), {"name": "sneaky"}, follow=True)
 
@@ -262,7 +301,7 @@ def test_issue_api_key_prints_only_a_working_key(enterprise_user):
     assert credential.key.name == "deploy script"
 
 
-def test_issue_api_key_refuses_an_unknown_user_and_a_plan_without_the_api(free_user):
+def test_issue_api_key_refuses_an_unknown_user_and_a_plan_without_the_api(no_api_user):
     with pytest.raises(CommandError, match="No user 'nobody'"):
         call_command("issue_api_key", "nobody", stdout=StringIO())
     with pytest.raises(CommandError, match="Free plan does not include the API"):

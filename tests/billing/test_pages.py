@@ -93,3 +93,74 @@ def test_the_account_page_explains_a_failed_payment(client, member):
 
     assert "data-plan-name>Premium<" in page
     assert f"Payment failed — your plan holds until {grace:%-d %B %Y}" in page
+
+
+def test_pricing_badges_and_promises_only_what_is_on_sale(client, settings):
+    settings.STRIPE_SECRET_KEY = ""  # payments not set up: nothing can be bought or canceled here
+
+    page = client.get(reverse("billing:pricing")).content.decode()
+    home = client.get(reverse("home")).content.decode()
+
+    assert "Payments are not set up on this site" in page
+    assert "Most popular" not in page
+    assert "Most popular" not in home
+    assert "plan-featured" not in page
+    assert "Cancel any time from your account" not in page
+    assert "Not on sale on this site yet." in page
+
+
+def test_pricing_badges_the_plan_on_sale_and_says_it_can_be_canceled_from_the_account(client, stripe_settings):
+    page = client.get(reverse("billing:pricing")).content.decode()
+
+    featured = page[page.index("data-featured") - 400 : page.index("data-featured")]
+    assert page.count("Most popular") == 1
+    assert 'data-plan="premium"' in featured
+    assert "Cancel any time from your account" in page
+
+
+def test_the_account_page_says_plainly_when_payments_are_not_available_here(client, member, settings):
+    settings.STRIPE_SECRET_KEY = ""
+    Subscription.objects.create(
+        user=member, plan=Plan.objects.get(slug="premium"), source="stripe", current_period_end=timezone.now() + timedelta(days=9)
+    )
+    StripeCustomer.objects.create(user=member, customer_id="cus_1")
+
+    page = client.get(reverse("accounts:account")).content.decode()
+
+    assert "<h2>Plan and billing</h2>" in page
+    assert "data-billing-unavailable" in page
+    assert "Payments are not available on this site: plans cannot be bought, changed or canceled here." in page
+    assert "data-portal" not in page
+
+
+def test_the_account_page_shows_a_canceled_plan_its_end_and_the_portal(client, stripe_settings, member):
+    ends = timezone.now() + timedelta(days=12)
+    Subscription.objects.create(
+        user=member,
+        plan=Plan.objects.get(slug="premium"),
+        source="stripe",
+        current_period_end=ends,
+        cancel_at_period_end=True,
+        stripe_subscription_id="sub_2",
+    )
+    StripeCustomer.objects.create(user=member, customer_id="cus_2")
+
+    page = client.get(reverse("accounts:account")).content.decode()
+
+    assert "Canceled — ends at the end of the period" in page
+    assert f"data-ends>{ends:%-d %B %Y}<" in page
+    assert "data-renews" not in page
+    assert "data-portal" in page
+    assert "data-billing-unavailable" not in page
+
+
+def test_the_account_page_of_a_contracted_plan_sends_changes_to_sales(client, stripe_settings, member):
+    Subscription.objects.create(user=member, plan=Plan.objects.get(slug="enterprise"), source="operator")
+
+    page = client.get(reverse("accounts:account")).content.decode()
+
+    assert "data-plan-name>Enterprise<" in page
+    assert "<dt>Term</dt><dd>By contract</dd>" in page
+    assert "data-billing-contract" in page
+    assert f"mailto:{stripe_settings.BILLING_SALES_EMAIL}" in page
+    assert "data-portal" not in page

@@ -10,6 +10,7 @@ pytestmark = pytest.mark.django_db
 
 OPERATIONS = {
     ("/api/v1/avatars", "get"): "avatars_list",
+    ("/api/v1/avatars/facets", "get"): "avatars_facets",
     ("/api/v1/avatars/{avatar_id}", "get"): "avatars_get",
     ("/api/v1/generations", "get"): "generations_list",
     ("/api/v1/generations", "post"): "generations_create",

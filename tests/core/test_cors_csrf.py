@@ -68,7 +68,7 @@ def test_a_session_post_without_a_csrf_token_is_refused(django_user_model):
     genuine = browser.post(reverse("accounts:api_key_create"), {"name": "mine", "csrfmiddlewaretoken": token})
 
     assert forged.status_code == 403
-    assert genuine.status_code == 200
+    assert (genuine.status_code, genuine["Location"]) == (302, reverse("accounts:account") + "#new-key")
     assert list(user.api_keys.values_list("name", flat=True)) == ["mine"]
 
 

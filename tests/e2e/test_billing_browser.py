@@ -30,7 +30,7 @@ def test_a_user_buys_premium_from_the_pricing_page(artifacts_dir):
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{site}/accounts/login/?next=/pricing/")
-            page.fill("input[name=username]", "shopper")
+            page.fill("input[name=login]", "shopper")
             page.fill("input[name=password]", PASSWORD)
             page.get_by_role("button", name="Sign in").click()
             page.wait_for_url(f"{site}/pricing/")

@@ -41,7 +41,7 @@ def test_a_user_generates_an_avatar_and_watches_it_being_made(artifacts_dir):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{site}/accounts/login/?next=/generate/")
-        page.fill("input[name=username]", "painter")
+        page.fill("input[name=login]", "painter")
         page.fill("input[name=password]", PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(f"{site}/generate/")

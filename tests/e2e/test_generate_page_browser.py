@@ -42,7 +42,7 @@ CARD_OUTLINE = """(() => {
 
 def _sign_in(page, site: str) -> None:
     page.goto(f"{site}/accounts/login/?next=/generate/")
-    page.fill("input[name=username]", "keyboarder")
+    page.fill("input[name=login]", "keyboarder")
     page.fill("input[name=password]", PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{site}/generate/")

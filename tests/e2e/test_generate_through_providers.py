@@ -51,7 +51,7 @@ def _sign_in(site: str, username: str) -> requests.Session:
     form = session.get(f"{site}/accounts/login/", timeout=30)
     answer = session.post(
         f"{site}/accounts/login/",
-        data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": _csrf(form.text)},
+        data={"login": username, "password": PASSWORD, "csrfmiddlewaretoken": _csrf(form.text)},
         timeout=30,
     )
     assert answer.status_code == 200, answer.text[:500]

@@ -176,6 +176,8 @@ def _everything_shown(client, face: Avatar) -> dict[str, object]:
         "api source filter": client.get(LIST, {"source": "generated_photos"}).status_code,
         "api detail": client.get(f"{LIST}/{face.pk}").status_code,
         "similar to a prompt": {a.pk for a in avatar_related_to_text(text="generated adult joy", limit=20)},
+        "filter counts": set(client.get(f"{LIST}/facets").json()["source"]),
+        "home": 'data-source="generated_photos"' in client.get(reverse("home")).content.decode(),
     }
 
 
@@ -209,6 +211,8 @@ def test_avatars_of_a_source_unticked_after_import_disappear_everywhere_and_come
     assert shown["search"] == shown["api search"] == faces
     assert (shown["detail"], shown["download"], shown["api source filter"], shown["api detail"]) == (200, 302, 200, 200)
     assert shown["similar to a prompt"] & faces
+    assert shown["filter counts"] == {"pexels", "generated_photos"}
+    assert shown["home"]
     source = Source.objects.get(slug="generated_photos")
 
     landed = _admin_save(admin_client, source, licence_confirmed=False)
@@ -221,6 +225,8 @@ def test_avatars_of_a_source_unticked_after_import_disappear_everywhere_and_come
     assert hidden["search"] == hidden["api search"] == set()
     assert (hidden["detail"], hidden["download"], hidden["api source filter"], hidden["api detail"]) == (404, 404, 400, 404)
     assert not hidden["similar to a prompt"] & faces
+    assert hidden["filter counts"] == {"pexels"}
+    assert not hidden["home"]
     photo_page = client.get(reverse("gallery:detail", args=[avatars[0].pk])).content.decode()
     assert not _cards(photo_page) & faces  # nor among a photo's similar avatars
     assert Avatar.objects.filter(source=source).count() == 7  # hidden, not deleted

@@ -1,9 +1,12 @@
 """The gallery pages and selectors over avatars imported from the fake Pexels into S3."""
 
+from urllib.parse import urlsplit
+
 import pytest
 import requests
 from django.urls import reverse
 
+from avatarsite.core.demo import demo_library_load
 from gallery.models import Avatar, Source
 from gallery.selectors import AvatarFilters, avatar_page
 
@@ -11,6 +14,8 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_grid_paints_cdn_images_with_srcset_lazy_loading_and_placeholders(client, avatars, django_assert_max_num_queries):
+    # Cold: the sources, the page (2), the filters' counts (live sources, the library's counts) and
+    # the sources again for the credit line; a warm page costs none (below).
     with django_assert_max_num_queries(6):
         html = client.get(reverse("gallery:index")).content.decode()
 
@@ -19,7 +24,7 @@ def test_the_grid_paints_cdn_images_with_srcset_lazy_loading_and_placeholders(cl
     assert " 512w" in html
     assert 'loading="eager"' in html  # the first row paints at once
     assert "background-image: url('data:image/webp;base64," in html
-    assert "Photos provided by" in html
+    assert 'The library: <span data-source="pexels">10 photos from <a href="https://www.pexels.com" rel="noopener">Pexels</a>' in html
 
 
 @pytest.mark.parametrize("limit", [1, 4, 10])
@@ -110,20 +115,54 @@ def test_avatar_page_credits_the_photographer_and_pexels_and_offers_each_size(cl
     assert "Similar avatars" in html
 
 
-def test_download_is_counted_and_redirects_to_the_cdn_file(client, avatars):
+def test_a_download_from_r2_is_saved_under_a_readable_name_and_counted_once(client, avatars):
     avatar = avatars[0]
+    url = reverse("gallery:download", args=[avatar.pk, 128, "jpeg"])
+    cdn_url = next(r.url for r in avatar.renditions if (r.size, r.format) == (128, "jpeg"))
 
-    response = client.get(reverse("gallery:download", args=[avatar.pk, 128, "jpeg"]))
-    client.get(reverse("gallery:download", args=[avatar.pk, 128, "webp"]))
+    head = client.head(url)
+    response = client.get(url)
+    checked = requests.head(head["Location"], timeout=10)
+    file = requests.get(response["Location"], timeout=10)
     missing = client.get(reverse("gallery:download", args=[avatar.pk, 1024, "jpeg"]))
 
-    assert response.status_code == 302
-    image = requests.get(response.url, timeout=10)
-    assert image.status_code == 200
-    assert image.content[:2] == b"\xff\xd8"
+    expected = f'attachment; filename="avatar-{avatar.pk}-128px.jpg"'
+    assert (head.status_code, response.status_code) == (302, 302)  # to URLs signed for that method, on the bucket
+    assert (file.status_code, file.headers["Content-Disposition"]) == (200, expected)
+    assert (checked.status_code, checked.headers["Content-Type"], int(checked.headers["Content-Length"])) == (
+        200,
+        "image/jpeg",
+        len(file.content),
+    )
+    assert file.content == requests.get(cdn_url, timeout=10).content
+    assert file.content.startswith(b"\xff\xd8")
+    assert urlsplit(cdn_url).query == ""  # the images themselves keep their plain CDN URLs (P-R2-2)
     assert missing.status_code == 404
     avatar.refresh_from_db()
-    assert avatar.download_count == 2
+    assert avatar.download_count == 1  # the GET, not the HEAD
+
+
+def test_a_download_from_local_files_is_sent_as_an_attachment(client, settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "public": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
+    }
+    demo_library_load(count=1, size=128)
+    avatar = Avatar.objects.get()
+    url = reverse("gallery:download", args=[avatar.pk, 128, "webp"])
+
+    head = client.head(url)
+    response = client.get(url)
+
+    expected = f'attachment; filename="avatar-{avatar.pk}-128px.webp"'
+    assert (head.status_code, head["Content-Disposition"], head["Content-Type"]) == (200, expected, "image/webp")
+    assert head.content == b""
+    assert (response.status_code, response["Content-Disposition"], response["Content-Type"]) == (200, expected, "image/webp")
+    assert response.content == (tmp_path / avatar.variants.get(size=128, format="webp").key).read_bytes()
+    assert int(head["Content-Length"]) == len(response.content)
+    assert response.content[8:12] == b"WEBP"
+    avatar.refresh_from_db()
+    assert avatar.download_count == 1
 
 
 def test_avatars_of_a_disabled_source_are_not_shown(client, avatars):

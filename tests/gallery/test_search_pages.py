@@ -114,15 +114,16 @@ def test_a_rare_word_on_20000_rows_uses_the_text_index_and_no_scan_of_the_table(
     assert "Index Scan using gallery_avatar_newest" in window, window
 
 
-def test_avatars_related_to_a_prompt_share_a_word_most_downloaded_first(library):
+def test_avatars_related_to_a_prompt_share_its_telling_words_first_then_the_most_downloaded(library):
     from gallery.selectors import avatar_related_to_text
 
     related = avatar_related_to_text(text="A rare portrait of the zebra kind", limit=6)
-    rare = list(Avatar.objects.filter(title__contains="rare").order_by("-download_count", "-id").values_list("pk", flat=True))
-    # "portrait" is in every title, so all six share a word; the most downloaded come first.
-    expected = list(Avatar.objects.filter(title__contains="portrait").order_by("-download_count", "-id").values_list("pk", flat=True)[:6])
-    assert [a.pk for a in related] == expected
+    by_downloads = Avatar.objects.order_by("-download_count", "-id")
+    rare = list(by_downloads.filter(title__contains="rare").values_list("pk", flat=True))
+    popular = list(by_downloads.exclude(pk__in=rare).values_list("pk", flat=True)[:6])
+    # "portrait" is in every title and says nothing; "rare" is the word these share with the prompt.
+    assert len(rare) == 3
+    assert [a.pk for a in related] == (rare + popular)[:6]
 
-    only_rare = avatar_related_to_text(text="something rare", limit=6)
-    assert [a.pk for a in only_rare][: len(rare)] == rare  # then the most downloaded overall
-    assert len(only_rare) == 6
+    nothing_shared = avatar_related_to_text(text="something zebra", limit=6)
+    assert [a.pk for a in nothing_shared] == list(by_downloads.values_list("pk", flat=True)[:6])

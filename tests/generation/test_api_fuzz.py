@@ -44,4 +44,4 @@ def test_generated_requests_get_no_5xx_and_only_declared_answers(live_server, cl
 
         send()
 
-    assert len(tested) == 7
+    assert len(tested) == 8

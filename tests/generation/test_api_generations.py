@@ -177,6 +177,7 @@ def test_without_a_key_every_endpoint_is_401(client, ada):
 
 def test_a_key_whose_plan_lost_the_api_gets_403(client, ada, ada_key):
     Subscription.objects.filter(user=ada).delete()
+    Plan.objects.filter(slug="free").update(api_access=False)  # the plan it falls back to has no API either
 
     assert_error(post(client, {"prompt": "A calm woman", "style": "pastel"}, ada_key), 403, "api_access_unavailable")
     assert not GenerationJob.objects.exists()

@@ -99,7 +99,7 @@ def run_job(django_capture_on_commit_callbacks):
     return run
 
 
-def test_a_finished_job_is_posted_to_its_webhook_signed_with_the_keys_secret(client, client_key, receiver, run_job, broker):
+def test_a_finished_job_is_posted_to_its_webhook_signed_with_the_keys_secret(client, client_key, receiver, run_job, broker, settings):
     key, headers = client_key
     job = _create(client, headers, webhook_url=receiver.url)
     delivery = run_job(job["id"])
@@ -116,6 +116,10 @@ def test_a_finished_job_is_posted_to_its_webhook_signed_with_the_keys_secret(cli
     assert (event["data"]["id"], event["data"]["status"]) == (job["id"], "succeeded")
     assert event["data"]["url"].endswith(f"{URL}/{job['id']}")
     assert event["data"]["images"][0]["provenance"]["commercial_use_allowed"] is True
+    # Image links are absolute on the site's public address, as the job's own link is.
+    variant_urls = [variant["url"] for variant in event["data"]["images"][0]["variants"]]
+    assert variant_urls
+    assert all(url.startswith(f"{settings.SITE_URL}/generate/jobs/{job['id']}/images/0/") and "token=" in url for url in variant_urls)
     with pytest.raises(ValueError, match="bad signature"):
         verify_webhook(
             ApiKey.objects.create(user=key.user, name="other", prefix="avk_other000", key_hash="x").webhook_secret, received_headers, body

@@ -1,10 +1,11 @@
-"""`manage.py load_demo`: demo content for a local look at the site: a demo user and a demo avatar library."""
+"""`manage.py load_demo`: demo content for a local look at the site: a demo user, a staff account for
+the admin (embedded default only) and a demo avatar library."""
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from avatarsite.core.demo import demo_library_load
+from avatarsite.core.demo import StaffAccountRefused, demo_library_load, demo_staff_account_reset
 from gallery.services import SourceNotImportable
 
 DEMO_USERNAME = "demo"
@@ -13,7 +14,7 @@ DEMO_PASSWORD = "avatars-demo-2026"
 
 
 class Command(BaseCommand):
-    help = "Create the demo user (and later the demo library). Safe to run again."
+    help = "Create the demo user, a staff account (embedded default only) and the demo library. Safe to run again."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--force", action="store_true", help="allow it with DEBUG off")
@@ -29,6 +30,12 @@ class Command(BaseCommand):
         user.save()
         verb = "Created" if created else "Reset"
         self.stdout.write(self.style.SUCCESS(f"{verb} demo user: username '{DEMO_USERNAME}', password '{DEMO_PASSWORD}'"))
+        try:
+            username, password = demo_staff_account_reset()
+        except StaffAccountRefused as exc:
+            self.stdout.write(self.style.WARNING(f"No staff account: {exc}."))
+        else:
+            self.stdout.write(self.style.SUCCESS(f"Staff account for /admin/: username '{username}', password '{password}' (new each run)"))
         try:
             created = demo_library_load(count=avatars, on_progress=self._progress)
         except SourceNotImportable as exc:  # an operator's choice, not a failure: the site still runs without it
