@@ -89,7 +89,10 @@ class JobSerializer(serializers.Serializer):
     queue = serializers.CharField()
     lane = serializers.CharField()
     prompt = serializers.CharField()
-    style = serializers.CharField()
+    style = serializers.CharField(help_text="photo, or one of the instant styles: what was asked and what is made.")
+    style_label = serializers.CharField(help_text="The style's name, e.g. AI photo.")
+    provider = serializers.CharField(allow_null=True, help_text="Who made the result (fal, replicate, local); null until then.")
+    model = serializers.CharField(allow_null=True, help_text="The model that made the result; null until then.")
     size = serializers.IntegerField()
     seed = serializers.IntegerField()
     num_images = serializers.IntegerField()
@@ -151,11 +154,13 @@ JOB_URL = "https://avatars.example.com/api/v1/generations/5b0f3c1e-8d1a-4a57-9c5
 QUEUED = {
     "id": "5b0f3c1e-8d1a-4a57-9c55-0e6f5f0f2a10", "url": JOB_URL, "status": "queued", "progress": 0,
     "message": "Waiting in the dedicated lane", "queue": "enterprise", "lane": "dedicated lane",
-    "prompt": "A smiling woman with curly red hair", "style": "photo", "size": 1024, "seed": 1234567, "num_images": 1,
+    "prompt": "A smiling woman with curly red hair", "style": "photo", "style_label": "AI photo", "provider": None, "model": None,
+    "size": 1024, "seed": 1234567, "num_images": 1,
     "quota_units": 1, "reused": False, "created_at": "2026-11-24T12:00:00+00:00", "finished_at": None, "error": None, "images": [],
 }  # fmt: skip
 SUCCEEDED = {
     **QUEUED, "status": "succeeded", "progress": 100, "message": "Done", "finished_at": "2026-11-24T12:00:02+00:00",
+    "provider": "fal", "model": "fal-ai/flux/schnell",
     "images": [{
         "index": 0, "width": 1024, "height": 1024, "preview_url": "https://files.example.com/generated/ab/ab12….webp?X-Amz-Signature=…",
         "variants": [{"size": 1024, "format": "jpeg", "url": "https://files.example.com/generated/cd/cd34….jpg?X-Amz-Signature=…",

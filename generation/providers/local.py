@@ -6,7 +6,8 @@ background); what it leaves open is chosen from the seed, one attribute at a tim
 (prompt, style, seed) always draws the same avatar and a changed word changes only its part. Every
 style draws every attribute in its named colour. The parts (local_parts) are avatarsite's own
 drawings, so the output is ours to license: commercial use included, no attribution needed.
-It powers the free instant styles, the demo library, and stands in for "photo" when no AI service is set up.
+It powers the free instant styles and the demo library. A "photo" request (an operator who puts the
+local generator in a plan's chain, or a test stack) is drawn flat; the site itself never offers it one.
 """
 
 import hashlib

@@ -12,6 +12,7 @@ from playwright.sync_api import sync_playwright
 
 from avatarsite.accounts.services import user_create
 from generation.models import GenerationJob
+from generation.styles import LOCAL_STYLES, style_label
 from tests.e2e.test_home_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.processes import celery_worker_args, free_port, project_env, running, subprocess_database_url, uvicorn_args
 
@@ -44,10 +45,10 @@ def test_a_user_generates_an_avatar_and_watches_it_being_made(artifacts_dir):
         page.fill("input[name=password]", PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(f"{site}/generate/")
-        estimate = page.locator("[data-estimate-ai]").inner_text()
-        page.select_option("select[name=style]", "comic")
-        instant_shown = page.locator("[data-estimate-instant]").is_visible()
-        page.select_option("select[name=style]", "photo")
+        estimate = page.locator("[data-estimate]").inner_text()
+        page.locator(f"[data-style-option={LOCAL_STYLES[-1]}]").click()  # the picker: a sample of each style
+        page.wait_for_function(f"document.querySelector('[data-style-label]').textContent === {style_label(LOCAL_STYLES[-1])!r}")
+        chosen_line = page.locator("[data-estimate]").inner_text()
         page.fill("textarea[name=prompt]", "A smiling woman with curly red hair and round glasses, astronaut")
         page.get_by_role("button", name="Generate").click()
         page.wait_for_url(f"{site}/generate/jobs/**")
@@ -81,7 +82,8 @@ def test_a_user_generates_an_avatar_and_watches_it_being_made(artifacts_dir):
 
     job = GenerationJob.objects.get(user__username="painter")
     assert "standard lane, position 1" in estimate
-    assert instant_shown
+    assert "Free" in chosen_line
+    assert job.style == LOCAL_STYLES[-1]
     assert "Position 1 in the standard lane" in queued_text
     assert job.status == "succeeded"
     assert image_loaded
@@ -92,10 +94,9 @@ def test_a_user_generates_an_avatar_and_watches_it_being_made(artifacts_dir):
     assert "256 px · WEBP" in downloads
     assert saved_name == f"avatar-{str(job.id)[:8]}-1024px.jpg"
     assert saved_bytes.startswith(b"\xff\xd8")
-    # No AI service in the test settings: the page says what drew it and what of the prompt it drew,
-    # the same live as on a reload.
+    # The page says what drew it and what of the prompt it drew, the same live as on a reload.
     assert applied_live == applied_reloaded
-    assert "Drawn in Flat illustration by avatarsite/parts-v2" in applied_live
-    assert "You asked for Photo (AI); no AI service is set up here" in applied_live
+    assert f"Drawn in {style_label(LOCAL_STYLES[-1])} by avatarsite/parts-v2" in applied_live
+    assert "You asked for" not in applied_live  # drawn as asked
     assert "Drawn: woman, curly red hair, round glasses, smile · Not understood: astronaut" in applied_live
     assert (desktop_overflow, phone_overflow) == (0, 0)

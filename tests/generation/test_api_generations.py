@@ -13,7 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from billing.models import Plan, Subscription
 from billing.services import api_key_create
 from generation.models import ApiIdempotencyKey, GenerationJob
+from generation.providers.local import LocalProvider
 from generation.services import generation_job_create, generation_job_run
+from generation.styles import LOCAL_STYLES, style_label
 
 pytestmark = pytest.mark.django_db
 
@@ -201,6 +203,32 @@ def test_invalid_bodies_get_400_with_per_field_details(client, ada_key, body, fi
     error = assert_error(post(client, body, ada_key), 400, "invalid")
     assert set(error["details"]) == fields
     assert not GenerationJob.objects.exists()
+
+
+def test_a_style_this_site_cannot_make_is_a_400_that_says_why_and_names_the_styles_it_can(client, ada_key):
+    """No AI service here: "photo" is refused, never drawn by the local generator under that name."""
+    error = assert_error(post(client, {"prompt": "A calm woman", "style": "photo"}, ada_key), 400, "style_unavailable")
+
+    assert error["message"].startswith("AI photos need an AI service; this site has none set up.")
+    assert error["details"]["style"] == [error["message"]]
+    assert error["details"]["available_styles"] == list(LOCAL_STYLES)
+    assert not GenerationJob.objects.exists()
+
+
+def test_a_request_naming_no_style_gets_one_this_site_can_make_and_the_job_says_which_and_what_made_it(client, ada, ada_key, settings):
+    drawn = post(client, {"prompt": "A calm woman"}, ada_key).json()
+    assert (drawn["style"], drawn["style_label"], drawn["quota_units"]) == (LOCAL_STYLES[0], style_label(LOCAL_STYLES[0]), 0)
+    assert (drawn["provider"], drawn["model"]) == (None, None)  # nothing made yet
+    generation_job_run(job_id=drawn["id"])
+    done = client.get(f"{URL}/{drawn['id']}", **ada_key).json()
+    assert (done["status"], done["provider"], done["model"]) == ("succeeded", "local", LocalProvider.model)
+
+    settings.GENERATION_PROVIDERS = {
+        **settings.GENERATION_PROVIDERS,
+        "fal": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "fal"}},
+    }
+    photo = post(client, {"prompt": "A calm man"}, ada_key).json()
+    assert (photo["style"], photo["style_label"], photo["quota_units"]) == ("photo", "AI photo", 1)
 
 
 def test_a_refused_prompt_is_a_400_that_names_the_refusal(client, ada_key):
