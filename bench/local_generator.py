@@ -5,9 +5,10 @@
    checked from the rendered pixels (generation/providers/local_checks.py: the hair's colour where
    the hair is, a frame in the eye band, the hat's colour, beard below the mouth, the corners'
    background, the mouth's curve...). A drawing is faithful when every check passes.
-2. distinct: the demo library as `manage.py load_demo` draws it (avatarsite/core/demo.py: 240
-   prompts, styles in turn, seed = index, 512 px), hashed as the gallery hashes (difference hash);
-   the share of avatars with no other within GALLERY_DUPLICATE_MAX_DISTANCE bits.
+2. distinct: the demo library as `manage.py load_demo` draws it (avatarsite/core/demo.py
+   demo_drawings: 240 avatars, styles in turn, 512 px; a drawing too close to an earlier one is
+   drawn again from other words), hashed again here from the pixels as the gallery hashes
+   (difference hash): the share of avatars with no other within GALLERY_DUPLICATE_MAX_DISTANCE bits.
 3. p95_ms: wall time of `generate` for one 1024 px image (drawing and PNG encoding), over prompts
    of the set in every style, after a warm-up.
 
