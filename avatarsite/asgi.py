@@ -3,25 +3,10 @@
 import os
 
 import django
-from asgiref.sync import sync_to_async
-from django.core.handlers.asgi import ASGIHandler
+
+from avatarsite.runtime.asgi import OneHopASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "avatarsite.settings.base")
-
-
-class OneHopASGIHandler(ASGIHandler):
-    """Django's ASGI handler, with the middleware chain and the view run synchronously in one trip
-    to the sync thread per request.
-
-    The stock handler builds an async chain; each middleware that cannot run async (WhiteNoise)
-    turns it sync below it, and each MiddlewareMixin in async mode sends its process_request and
-    process_response to the sync thread on their own: about a dozen thread hops per request, 1.5 to
-    2 ms of pure overhead, on every page and on the generate form's POST. Our views are sync (an
-    async one, /healthz, still works: Django runs it through async_to_sync, on this event loop)."""
-
-    def load_middleware(self, is_async: bool = False) -> None:
-        super().load_middleware(is_async=False)
-        self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)
 
 
 # Django must be set up before anything imports models (the websocket routes do).
@@ -33,8 +18,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from avatarsite.core.server_process import server_process_setup  # noqa: E402
 from avatarsite.core.websocket import UnroutedConsumer  # noqa: E402
+from avatarsite.runtime.server_process import server_process_setup  # noqa: E402
 from generation.routing import websocket_urlpatterns as generation_websockets  # noqa: E402
 
 # Last: any other path is refused cleanly.

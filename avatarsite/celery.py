@@ -47,7 +47,7 @@ def _release_database_connections(task=None, **kwargs) -> None:
 
 @worker_process_init.connect
 def _set_up_the_server_process(**kwargs) -> None:
-    """Each prefork child, once it is set up (see avatarsite/core/server_process.py)."""
-    from .core.server_process import server_process_setup
+    """Each prefork child, once it is set up (see avatarsite/runtime/server_process.py)."""
+    from .runtime.server_process import server_process_setup
 
     server_process_setup()

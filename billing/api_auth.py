@@ -10,8 +10,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from avatarsite.core.cache import counter_hit
 from avatarsite.core.client_address import client_address
+from avatarsite.core.counters import counter_hit
 
 from .services import ApiAccessUnavailableError, ApiCredential, api_key_authenticate, api_key_prefix_of
 

@@ -13,8 +13,8 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .cache import counter_hit
 from .client_address import client_address
+from .counters import counter_hit
 
 
 def error_body(*, code: str, message: str, details: Any = None) -> dict:

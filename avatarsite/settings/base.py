@@ -236,7 +236,7 @@ def _redis_db(url: str, db: int) -> str:
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "avatarsite.core.cache.ReusingRedisCache",
+            "BACKEND": "avatarsite.runtime.redis_cache.ReusingRedisCache",
             "LOCATION": _redis_db(REDIS_URL, 2),
             "OPTIONS": {"socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS, "socket_timeout": REDIS_TIMEOUT_SECONDS},
         }
@@ -408,7 +408,7 @@ if R2_ENDPOINT_URL:
     _public_url = urlsplit(env("R2_PUBLIC_URL"))
     STORAGES = {
         "default": {
-            "BACKEND": "avatarsite.core.storage.R2Storage",
+            "BACKEND": "avatarsite.runtime.s3.R2Storage",
             "OPTIONS": {
                 **_r2_common,
                 "bucket_name": env("R2_BUCKET"),
@@ -418,7 +418,7 @@ if R2_ENDPOINT_URL:
             },
         },
         "public": {
-            "BACKEND": "avatarsite.core.storage.R2Storage",
+            "BACKEND": "avatarsite.runtime.s3.R2Storage",
             "OPTIONS": {
                 **_r2_common,
                 "bucket_name": env("R2_PUBLIC_BUCKET"),

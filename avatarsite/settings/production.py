@@ -16,7 +16,7 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS")
 # already configured both from these variables, which must therefore be set.
 env("DATABASE_URL")
 env("REDIS_URL")
-if STORAGES["default"]["BACKEND"] != "avatarsite.core.storage.R2Storage":
+if STORAGES["default"]["BACKEND"] != "avatarsite.runtime.s3.R2Storage":
     raise ImproperlyConfigured(
         "Production stores files in R2: set R2_ENDPOINT_URL, R2_BUCKET, R2_PUBLIC_BUCKET, R2_PUBLIC_URL and the keys."
     )

@@ -41,7 +41,7 @@ def test_production_makes_email_verification_mandatory_and_links_https(services)
 
     assert seen["verification"] == "mandatory"
     assert seen["protocol"] == "https"
-    assert seen["cache"] == "avatarsite.core.cache.ReusingRedisCache"  # login counts shared by every process
+    assert seen["cache"] == "avatarsite.runtime.redis_cache.ReusingRedisCache"  # login counts shared by every process
 
 
 def test_email_verification_accepts_only_allauths_modes(tmp_path):

@@ -37,7 +37,7 @@ def test_requests_in_new_async_contexts_reuse_the_cache_connections():
 
 
 def test_counter_hit_counts_in_one_round_trip_and_expires():
-    from avatarsite.core.cache import counter_hit
+    from avatarsite.core.counters import counter_hit
 
     url = settings.CACHES["default"]["LOCATION"]
     with redis.Redis.from_url(url) as client:
@@ -53,11 +53,11 @@ def test_counter_hit_counts_in_one_round_trip_and_expires():
 
 @pytest.mark.parametrize("timeout", [1, 2])
 def test_counter_hit_on_the_embedded_cache(monkeypatch, timeout):
-    from avatarsite.core import cache as cache_module
+    from avatarsite.core import counters as counters
 
     local = LocMemCache(f"counter-{timeout}", {})
-    monkeypatch.setattr(cache_module, "cache", local)
+    monkeypatch.setattr(counters, "cache", local)
 
-    assert [cache_module.counter_hit("hits", timeout) for _ in range(3)] == [1, 2, 3]
+    assert [counters.counter_hit("hits", timeout) for _ in range(3)] == [1, 2, 3]
     time.sleep(timeout + 0.2)
-    assert cache_module.counter_hit("hits", timeout) == 1
+    assert counters.counter_hit("hits", timeout) == 1

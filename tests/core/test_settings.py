@@ -84,7 +84,7 @@ def test_settings_with_env_vars_use_postgres_redis_and_r2(services):
     # Broker, results, cache and channels each get their own Redis database.
     assert seen["broker"] == f"{redis}/0"
     assert seen["result_backend"] == f"{redis}/1"
-    assert seen["cache"] == "avatarsite.core.cache.ReusingRedisCache"
+    assert seen["cache"] == "avatarsite.runtime.redis_cache.ReusingRedisCache"
     assert seen["cache_location"] == f"{redis}/2"
     assert seen["channel_layer"] == "RedisChannelLayer"
     assert seen["polling_interval"] is None  # Redis hands a waiting worker its message at once

@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from storages.backends.s3 import S3Storage
 
-from avatarsite.core.storage import R2Storage
+from avatarsite.runtime.s3 import R2Storage
 from tests.support.s3_capture import s3_capture_server
 
 IMMUTABLE = "public, max-age=31536000, immutable"

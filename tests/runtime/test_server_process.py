@@ -3,7 +3,7 @@
 import json
 import subprocess
 
-from avatarsite.core.server_process import IMAGE_MEMORY_BLOCKS_KEPT, THREAD_SWITCH_INTERVAL_SECONDS
+from avatarsite.runtime.server_process import IMAGE_MEMORY_BLOCKS_KEPT, THREAD_SWITCH_INTERVAL_SECONDS
 from tests.support.processes import PROJECT_DIR, PYTHON, project_env
 
 

@@ -2,7 +2,7 @@
 
 import os
 
-from avatarsite.core.per_process import PerProcess
+from avatarsite.runtime.per_process import PerProcess
 
 
 def test_one_value_per_process_and_a_new_one_after_a_fork():

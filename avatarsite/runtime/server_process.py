@@ -25,7 +25,7 @@ import gc
 import os
 import sys
 
-from PIL import Image
+from . import upstream
 
 IMAGE_MEMORY_BLOCKS_KEPT = 4
 THREAD_SWITCH_INTERVAL_SECONDS = 0.0005
@@ -37,13 +37,13 @@ def server_process_setup() -> None:
     from channels.layers import get_channel_layer
     from django.core.files.storage import storages
 
-    from .storage import R2Storage
+    from .s3 import R2Storage
 
     for alias in ("default", "public"):
         if isinstance(storages[alias], R2Storage):
             storages[alias].connection  # noqa: B018 - made now, so it is frozen with the rest
     get_channel_layer()
     if "PILLOW_BLOCKS_MAX" not in os.environ:
-        Image.core.set_blocks_max(IMAGE_MEMORY_BLOCKS_KEPT)
+        upstream.pillow_blocks_max_set(IMAGE_MEMORY_BLOCKS_KEPT)
     sys.setswitchinterval(THREAD_SWITCH_INTERVAL_SECONDS)
     gc.freeze()
