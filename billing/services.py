@@ -355,13 +355,13 @@ def stripe_event_receive(*, event: dict) -> tuple[StripeEvent, bool]:
 
 
 @dataclass(frozen=True)
-class ReconcileSummary:
+class StripeReconcileSummary:
     events_requeued: int
     subscriptions_refreshed: int
     failures: int
 
 
-def stripe_reconcile(*, stuck_after: timedelta = timedelta(minutes=3), max_attempts: int = 100) -> ReconcileSummary:
+def stripe_reconcile(*, stuck_after: timedelta = timedelta(minutes=3), max_attempts: int = 100) -> StripeReconcileSummary:
     """Beat: re-enqueue events whose processing was lost or failed (Stripe unreachable: retried every
     run, for hours), and re-read from Stripe subscriptions whose period ended or grace ran out, so a
     missed webhook never leaves an account wrong."""
@@ -376,7 +376,7 @@ def stripe_reconcile(*, stuck_after: timedelta = timedelta(minutes=3), max_attem
         stripe_event_process.apply_async((event_id,), priority=0)
         requeued += 1
     if not stripe_client.configured():
-        return ReconcileSummary(requeued, 0, 0)
+        return StripeReconcileSummary(requeued, 0, 0)
     due = Subscription.objects.filter(_due_for_refresh(now), source=Subscription.Source.STRIPE, stripe_subscription_id__isnull=False)
     refreshed = failures = 0
     for subscription in due[:200]:
@@ -386,7 +386,7 @@ def stripe_reconcile(*, stuck_after: timedelta = timedelta(minutes=3), max_attem
         except (StripeUnavailableError, StripeRejectedError) as exc:
             logger.warning("reconcile: subscription %s not refreshed: %s", subscription.stripe_subscription_id, exc)
             failures += 1
-    return ReconcileSummary(requeued, refreshed, failures)
+    return StripeReconcileSummary(requeued, refreshed, failures)
 
 
 def _due_for_refresh(now: datetime) -> Q:

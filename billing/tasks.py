@@ -7,7 +7,7 @@ from celery import shared_task
 
 from .services import stripe_reconcile as stripe_reconcile_run
 from .stripe_client import StripeUnavailableError
-from .webhooks import stripe_event_process as stripe_event_apply
+from .stripe_events import stripe_event_process as stripe_event_apply
 
 logger = logging.getLogger(__name__)
 

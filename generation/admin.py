@@ -2,10 +2,10 @@
 
 from django.contrib import admin, messages
 
+from .deliveries import webhook_deliveries_retry
 from .models import CostEntry, GeneratedImage, GenerationJob, WebhookDelivery
 from .selectors import spend_totals
 from .services import JobNotCancelableError, generation_job_cancel
-from .webhooks import webhook_deliveries_retry
 
 
 class CostEntryInline(admin.TabularInline):

@@ -37,6 +37,7 @@ from .api_docs import (
     JobSerializer,
     UsageSerializer,
 )
+from .deliveries import WebhookUrlError, webhook_url_check
 from .idempotency import MAX_KEY_LENGTH, IdempotencyConflictError, generation_job_create_idempotent
 from .models import GenerationJob
 from .quotas import QuotaExceededError, QuotaStatus
@@ -51,7 +52,6 @@ from .services import (
     generation_job_create,
 )
 from .styles import STYLES, style_choices
-from .webhooks import WebhookUrlError, webhook_url_check
 
 MAX_BODY_BYTES = 16 * 1024
 IDEMPOTENCY_HEADER = "Idempotency-Key"

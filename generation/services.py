@@ -27,6 +27,7 @@ from billing.entitlements import Entitlements, entitlements
 from gallery import imaging
 
 from .breaker import breaker_allows, breaker_record_failure, breaker_record_success
+from .deliveries import webhook_job_ended
 from .lease import JobBusyError, LeaseKeeper, LeaseLostError, RunInterruptedError, lease_expiry, lease_token_new
 from .ledger import UNKNOWN_MESSAGE, call_estimated_cost, call_open, call_pending, call_record_request_id, call_settle
 from .models import CostEntry, GeneratedImage, GenerationJob
@@ -47,7 +48,6 @@ from .quotas import quota_check_locked, quota_counted, quota_refund
 from .selectors import LANE_LABELS
 from .sizes import plan_sizes, within_upscale
 from .styles import LOCAL_CHAIN, LOCAL_STYLES, STYLES, default_style, style_unavailable_reason
-from .webhooks import webhook_job_ended
 
 logger = logging.getLogger(__name__)
 

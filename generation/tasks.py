@@ -8,7 +8,7 @@ from django.conf import settings
 
 from avatarsite.core.infrastructure import INFRASTRUCTURE_ERRORS
 
-from . import idempotency, webhooks
+from . import deliveries, idempotency
 from .lease import JobBusyError, RunInterruptedError
 from .models import GenerationJob
 from .progress import job_progress_report
@@ -79,13 +79,13 @@ def jobs_reconcile() -> dict:
 @shared_task(name="generation.tasks.webhook_deliver", acks_late=True, ignore_result=True)
 def webhook_deliver(delivery_id: str) -> str:
     """One attempt of a job's completion webhook (a failure schedules the next; see webhooks_due)."""
-    return webhooks.webhook_deliver(delivery_id=delivery_id)
+    return deliveries.webhook_deliver(delivery_id=delivery_id)
 
 
 @shared_task(name="generation.tasks.webhooks_due", acks_late=True, ignore_result=True)
 def webhooks_due() -> int:
     """Beat, every 30 s: enqueue the webhook deliveries whose next attempt is due."""
-    due = webhooks.webhook_deliveries_due()
+    due = deliveries.webhook_deliveries_due()
     for delivery_id in due:
         webhook_deliver.delay(delivery_id)
     return len(due)

@@ -148,7 +148,7 @@ class CallContext:
 
 
 @dataclass(frozen=True)
-class GeneratedImage:
+class ProviderImage:
     data: bytes
     content_type: str
     width: int
@@ -157,7 +157,7 @@ class GeneratedImage:
 
 @dataclass(frozen=True)
 class GenerationResult:
-    images: list[GeneratedImage]
+    images: list[ProviderImage]
     provider: str
     model: str
     model_version: str = ""
@@ -176,7 +176,7 @@ class Provider(Protocol):
     (`CallContext.lookup_since`), so an answer lost on the way is never a blind second charge.
 
     Sizes: `generate` asks the provider for `native_size(model, request.size)` pixels square and
-    returns what it made (its real dimensions on each GeneratedImage). That is at least the request
+    returns what it made (its real dimensions on each ProviderImage). That is at least the request
     whenever `request.size <= max_side(model)`; beyond it, the model's largest side, which the
     pipeline upscales (by at most GENERATION_MAX_UPSCALE) or refuses. `model` "" = the adapter's default."""
 

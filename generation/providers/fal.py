@@ -120,7 +120,7 @@ class _Urls:
     cancel: str
 
 
-class _Progress:
+class _FalProgress:
     """Turns fal statuses into progress reports, sent only when they change (and never backwards)."""
 
     def __init__(self, on_progress: Callable[[int, str], None]) -> None:
@@ -256,7 +256,7 @@ class FalProvider(HttpProvider):
         model = request.model or self.default_model
         self.requests_base(model)  # checks the model id before anything is sent
         deadline = self.deadline_for(context)
-        progress = _Progress(context.on_progress)
+        progress = _FalProgress(context.on_progress)
         stream = answer = None
         if context.resume_id:
             request_id = context.resume_id
@@ -323,7 +323,7 @@ class FalProvider(HttpProvider):
         request_id: str,
         model: str,
         deadline: float,
-        progress: _Progress,
+        progress: _FalProgress,
         first: "_StatusStream | None" = None,
     ) -> dict | None:
         """The final status from the status stream, or None when fal does not offer it (then poll).
@@ -347,7 +347,7 @@ class FalProvider(HttpProvider):
             self.wait_for_next_poll(context, request_id=request_id, model=model, deadline=deadline)
 
     def _follow(
-        self, stream: "_StatusStream", context: CallContext, *, request_id: str, model: str, deadline: float, progress: _Progress
+        self, stream: "_StatusStream", context: CallContext, *, request_id: str, model: str, deadline: float, progress: _FalProgress
     ) -> object:
         """The final status, or why the stream stopped without one (ENDED, UNAVAILABLE)."""
         checked: float | None = None
@@ -403,7 +403,7 @@ class FalProvider(HttpProvider):
         return self._checked_status(status, request_id=request_id)
 
     def _wait_polling(
-        self, urls: _Urls, context: CallContext, *, request_id: str, model: str, deadline: float, progress: _Progress
+        self, urls: _Urls, context: CallContext, *, request_id: str, model: str, deadline: float, progress: _FalProgress
     ) -> dict:
         url = _with_query(urls.status, "logs=1")
         while True:
@@ -426,7 +426,7 @@ class FalProvider(HttpProvider):
 
     # --- the result ----------------------------------------------------------------------------
     def _collect(
-        self, status: dict, response_url: str, request: GenerationRequest, *, request_id: str, model: str, progress: _Progress
+        self, status: dict, response_url: str, request: GenerationRequest, *, request_id: str, model: str, progress: _FalProgress
     ) -> GenerationResult:
         if status["status"] in CANCELED_STATUSES:
             raise TransientProviderError("fal canceled the request", request_id=request_id)

@@ -26,11 +26,11 @@ from avatarsite.core.retries import RetryableResponse, retry_after_seconds, retr
 
 from .base import (
     CallContext,
-    GeneratedImage,
     ModelSizes,
     PermanentProviderError,
     ProviderCanceledError,
     ProviderError,
+    ProviderImage,
     TransientProviderError,
 )
 
@@ -244,7 +244,7 @@ class HttpProvider:
     # --- outputs -------------------------------------------------------------------------------
     def download_outputs(
         self, urls: list[str], *, request_id: str = "", cost_usd: float = 0.0, megapixels: float = 0.0
-    ) -> list[GeneratedImage]:
+    ) -> list[ProviderImage]:
         """Fetch each output now (provider URLs expire within the hour) through the guarded fetch:
         allowlisted https hosts on public addresses only, no redirects, an image type, bounded.
         `cost_usd` and `megapixels`: what the provider bills for these outputs, made whether or not
@@ -255,7 +255,7 @@ class HttpProvider:
             exc.cost_usd, exc.megapixels = cost_usd, megapixels
             raise
 
-    def _download_output(self, url: str, *, request_id: str) -> GeneratedImage:
+    def _download_output(self, url: str, *, request_id: str) -> ProviderImage:
         if url.startswith("data:"):  # fal with sync_mode answers inline
             data, content_type = self._decode_data_uri(url)
         else:
@@ -275,7 +275,7 @@ class HttpProvider:
             width, height = Image.open(io.BytesIO(data)).size  # header only; the pipeline verifies fully
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise PermanentProviderError(f"{self.name} output is not an image we can read", request_id=request_id) from exc
-        return GeneratedImage(data=data, content_type=content_type, width=width, height=height)
+        return ProviderImage(data=data, content_type=content_type, width=width, height=height)
 
     def _decode_data_uri(self, uri: str) -> tuple[bytes, str]:
         header, _, payload = uri.partition(",")

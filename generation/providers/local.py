@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from PIL import Image
 
-from .base import CallContext, GeneratedImage, GenerationRequest, GenerationResult, ModelSizes, PermanentProviderError, ProgressCallback
+from .base import CallContext, GenerationRequest, GenerationResult, ModelSizes, PermanentProviderError, ProgressCallback, ProviderImage
 from .local_colors import (
     BACKGROUNDS,
     BASE,
@@ -342,7 +342,7 @@ class LocalProvider:
             buffer = io.BytesIO()
             # The pipeline re-encodes every result; a light compression keeps this step short.
             image.save(buffer, "PNG", compress_level=1)
-            images.append(GeneratedImage(data=buffer.getvalue(), content_type="image/png", width=request.size, height=request.size))
+            images.append(ProviderImage(data=buffer.getvalue(), content_type="image/png", width=request.size, height=request.size))
             drawings.append(drawing)
         on_progress(100, "Done")
         first = drawings[0]

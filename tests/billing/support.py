@@ -5,7 +5,7 @@ import json
 from django.urls import reverse
 
 from billing.models import StripeCustomer, StripeEvent
-from billing.webhooks import stripe_event_process
+from billing.stripe_events import stripe_event_process
 from tests.fakes.stripe import FakeStripe
 from tests.fakes.stripe_signing import signed_headers
 

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from billing.entitlements import entitlements
 from billing.models import Invoice, StripeEvent, Subscription
+from billing.stripe_events import stripe_event_process
 from billing.tasks import stripe_event_process as stripe_event_task
-from billing.webhooks import stripe_event_process
 from tests.billing.support import WEBHOOK_PATH, WEBHOOK_SECRET, paying_customer, post_event, process_received, stripe_env
 from tests.fakes.stripe_signing import sign, signed_headers
 from tests.support.processes import celery_worker_args, project_env, running, subprocess_database_url

@@ -14,11 +14,11 @@ from PIL import Image
 from generation.providers.base import (
     CallContext,
     ContentRefusedError,
-    GeneratedImage,
     GenerationRequest,
     GenerationResult,
     ModelSizes,
     PermanentProviderError,
+    ProviderImage,
     TransientProviderError,
 )
 from generation.providers.local import LocalProvider
@@ -101,11 +101,11 @@ class ScriptedProvider:
                 context.on_progress(20 + 10 * step, f"Generating (step {step}/6)")
             on_pause("second burst")
         if answer in UNUSABLE:
-            images = [GeneratedImage(UNUSABLE[answer](), "image/png", 1024, 1024)]
+            images = [ProviderImage(UNUSABLE[answer](), "image/png", 1024, 1024)]
             return GenerationResult(images=images, provider=self.name, model=request.model, cost_usd=0.003)
         side = UNDERSIZED_SIDE if answer == "undersized" else self.native_size(request.model, request.size)
         drawn = LocalProvider().generate(replace(request, size=side), context)
-        images = [GeneratedImage(i.data, i.content_type, i.width, i.height) for i in drawn.images]
+        images = [ProviderImage(i.data, i.content_type, i.width, i.height) for i in drawn.images]
         refused = 1 if answer == "partial" else 0
         return GenerationResult(
             images=images[: len(images) - refused] if refused else images,

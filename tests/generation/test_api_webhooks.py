@@ -17,7 +17,7 @@ from django.utils import timezone
 from avatarsite.core import outbound
 from billing.models import ApiKey, Plan, Subscription
 from billing.services import api_key_create
-from generation import webhooks
+from generation import deliveries
 from generation.models import GenerationJob, WebhookDelivery
 from generation.services import generation_job_run
 
@@ -106,8 +106,8 @@ def test_a_finished_job_is_posted_to_its_webhook_signed_with_the_keys_secret(cli
 
     queued = [json.loads(raw)["headers"]["task"] for key in broker.scan_iter(match="standard*") for raw in broker.lrange(key, 0, -1)]
     assert queued.count("generation.tasks.webhook_deliver") == 1  # the delivery task, once the end is committed
-    assert webhooks.webhook_deliver(delivery_id=str(delivery.pk)) == "delivered"
-    assert webhooks.webhook_deliver(delivery_id=str(delivery.pk)) == "not pending"  # a redelivered task sends nothing
+    assert deliveries.webhook_deliver(delivery_id=str(delivery.pk)) == "delivered"
+    assert deliveries.webhook_deliver(delivery_id=str(delivery.pk)) == "not pending"  # a redelivered task sends nothing
 
     [(received_headers, body)] = receiver.requests
     event = verify_webhook(key.webhook_secret, received_headers, body)
@@ -135,20 +135,20 @@ def test_a_failed_attempt_is_retried_later_with_the_same_delivery_id(client, cli
     job = _create(client, headers, webhook_url=receiver.url)
     delivery = run_job(job["id"])
 
-    assert webhooks.webhook_deliver(delivery_id=str(delivery.pk)) == "pending"
+    assert deliveries.webhook_deliver(delivery_id=str(delivery.pk)) == "pending"
     delivery.refresh_from_db()
     assert (delivery.attempts, delivery.last_error) == (1, "HTTP 500")
     assert 24 <= (delivery.next_attempt_at - timezone.now()).total_seconds() <= 36
-    assert webhooks.webhook_deliveries_due() == []
-    assert webhooks.webhook_deliver(delivery_id=str(delivery.pk)) == "not due"
+    assert deliveries.webhook_deliveries_due() == []
+    assert deliveries.webhook_deliver(delivery_id=str(delivery.pk)) == "not due"
 
     time_machine.shift(timedelta(seconds=40))
-    assert webhooks.webhook_deliveries_due() == [str(delivery.pk)]
-    assert webhooks.webhook_deliver(delivery_id=str(delivery.pk)) == "pending"  # 503
+    assert deliveries.webhook_deliveries_due() == [str(delivery.pk)]
+    assert deliveries.webhook_deliver(delivery_id=str(delivery.pk)) == "pending"  # 503
     delivery.refresh_from_db()
     assert 48 <= (delivery.next_attempt_at - timezone.now()).total_seconds() <= 72  # backing off
     time_machine.shift(timedelta(seconds=80))
-    assert webhooks.webhook_deliver(delivery_id=str(delivery.pk)) == "delivered"
+    assert deliveries.webhook_deliver(delivery_id=str(delivery.pk)) == "delivered"
 
     ids = [headers["Avatarsite-Webhook-Id"] for headers, _ in receiver.requests]
     assert ids == [str(delivery.pk)] * 3
@@ -162,10 +162,10 @@ def test_a_receiver_failing_for_a_day_is_given_up(client, client_key, receiver, 
     time_machine.move_to(timezone.now())
     receiver.statuses.extend([500] * 10)
     delivery = run_job(_create(client, headers, webhook_url=receiver.url)["id"])
-    assert webhooks.webhook_deliver(delivery_id=str(delivery.pk)) == "pending"
+    assert deliveries.webhook_deliver(delivery_id=str(delivery.pk)) == "pending"
 
     time_machine.shift(timedelta(hours=24, minutes=1))
-    assert webhooks.webhook_deliver(delivery_id=str(delivery.pk)) == "failed"
+    assert deliveries.webhook_deliver(delivery_id=str(delivery.pk)) == "failed"
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", 2, None)
 
@@ -175,17 +175,17 @@ def test_an_operator_retries_a_given_up_delivery_from_the_admin(client, client_k
     time_machine.move_to(timezone.now())
     receiver.statuses.extend([500, 500])
     delivery = run_job(_create(client, headers, webhook_url=receiver.url)["id"])
-    webhooks.webhook_deliver(delivery_id=str(delivery.pk))
+    deliveries.webhook_deliver(delivery_id=str(delivery.pk))
     time_machine.shift(timedelta(hours=25))
-    assert webhooks.webhook_deliver(delivery_id=str(delivery.pk)) == "failed"
+    assert deliveries.webhook_deliver(delivery_id=str(delivery.pk)) == "failed"
 
     response = admin_client.post(
         "/admin/generation/webhookdelivery/", {"action": "retry_now", "_selected_action": [str(delivery.pk)]}, follow=True
     )
 
     assert b"will be retried" in response.content
-    assert webhooks.webhook_deliveries_due() == [str(delivery.pk)]
-    assert webhooks.webhook_deliver(delivery_id=str(delivery.pk)) == "delivered"
+    assert deliveries.webhook_deliveries_due() == [str(delivery.pk)]
+    assert deliveries.webhook_deliver(delivery_id=str(delivery.pk)) == "delivered"
     assert [h["Avatarsite-Webhook-Id"] for h, _ in receiver.requests] == [str(delivery.pk)] * 3
 
 
@@ -194,7 +194,7 @@ def test_a_revoked_key_stops_its_webhooks(client, client_key, receiver, run_job)
     delivery = run_job(_create(client, headers, webhook_url=receiver.url)["id"])
     ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
 
-    assert webhooks.webhook_deliver(delivery_id=str(delivery.pk)) == "failed"
+    assert deliveries.webhook_deliver(delivery_id=str(delivery.pk)) == "failed"
     assert receiver.requests == []
 
 
@@ -208,7 +208,7 @@ def test_jobs_without_a_webhook_and_canceled_ones(client, client_key, receiver, 
     queued = _create(client, headers, prompt="A smiling woman", webhook_url=receiver.url)
     assert client.post(f"{URL}/{queued['id']}/cancel", **headers).status_code == 200
     delivery = WebhookDelivery.objects.get(job_id=queued["id"])
-    assert webhooks.webhook_deliver(delivery_id=str(delivery.pk)) == "delivered"
+    assert deliveries.webhook_deliver(delivery_id=str(delivery.pk)) == "delivered"
     assert json.loads(receiver.requests[0][1])["type"] == "generation.canceled"
 
 
@@ -246,7 +246,7 @@ def test_a_name_that_turns_private_after_the_check_is_not_contacted(client, clie
     delivery = run_job(job["id"])
     monkeypatch.setattr(outbound, "resolve", lambda host, port: ["127.0.0.1"])
 
-    assert webhooks.webhook_deliver(delivery_id=str(delivery.pk)) == "failed"
+    assert deliveries.webhook_deliver(delivery_id=str(delivery.pk)) == "failed"
     delivery.refresh_from_db()
     assert "loopback" in delivery.last_error
 

@@ -1,4 +1,4 @@
-"""Completion webhooks of API jobs: when a job that asked for one ends, its JSON is POSTed to the
+"""Outgoing deliveries, the completion webhooks of API jobs: when a job that asked for one ends, its JSON is POSTed to the
 client's URL, signed with the API key's secret, and retried with exponential backoff until a 2xx
 or a day has passed. One delivery per job; its id is sent on every attempt, so a receiver that
 got an attempt whose answer was lost can tell the retry apart.

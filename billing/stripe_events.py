@@ -1,4 +1,4 @@
-"""Stripe event type -> handler, and the processing of one stored event.
+"""Incoming Stripe events (what the webhook endpoint stored): event type -> handler, and the processing of one stored event.
 
 Handlers do not trust the event's copy of an object for state: they re-read the subscription from
 Stripe and apply that (the newest state), so the order events arrive in does not matter. Where
