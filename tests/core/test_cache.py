@@ -53,7 +53,7 @@ def test_counter_hit_counts_in_one_round_trip_and_expires():
 
 @pytest.mark.parametrize("timeout", [1, 2])
 def test_counter_hit_on_the_embedded_cache(monkeypatch, timeout):
-    from avatarsite.core import counters as counters
+    from avatarsite.core import counters
 
     local = LocMemCache(f"counter-{timeout}", {})
     monkeypatch.setattr(counters, "cache", local)
