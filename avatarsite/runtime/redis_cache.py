@@ -25,9 +25,10 @@ class ReusingRedisCacheClient(RedisCacheClient):
         super().__init__(*args, **kwargs)
         # Pools with other options (another parser, timeouts) must not be shared with these.
         self._options_key = repr(sorted(upstream.redis_client_pool_options(self).items(), key=lambda item: item[0]))
+        self._server_for = upstream.redis_client_server_picker(self)
 
     def get_client(self, key=None, *, write=False):
-        server = upstream.redis_client_server(self, write=write)
+        server = self._server_for(write)
         registry_key = (server, self._options_key)
         client = _clients.get(registry_key)
         if client is None:

@@ -154,7 +154,13 @@ def redis_client_pool_options(client: Any) -> dict:
 
 def redis_client_server(client: Any, *, write: bool) -> str:
     """The server URL a RedisCacheClient sends a read (or a write) to."""
-    return _private(client, "_servers")[_private(client, "_get_connection_pool_index")(write)]
+    return redis_client_server_picker(client)(write)
+
+
+def redis_client_server_picker(client: Any) -> Callable[[bool], str]:
+    """`redis_client_server` with the names looked up once, for a client's every call."""
+    servers, index = _private(client, "_servers"), _private(client, "_get_connection_pool_index")
+    return lambda write: servers[index(write)]
 
 
 def redis_client_connect(client: Any, server: str) -> Any:
