@@ -1,4 +1,4 @@
-"""Checkout, its return pages, the portal, and Stripe's create calls (P-STR-6): nothing about a
+"""Checkout, its return pages, the portal, and Stripe's create calls (each carries an idempotency key a retry reuses): nothing about a
 subscription is recorded before Stripe confirms it, and a retried create never makes a second object."""
 
 import pytest
@@ -54,7 +54,7 @@ def test_a_repeated_click_reuses_the_same_checkout_session(client, stripe_settin
 
 
 def test_every_create_carries_an_idempotency_key_that_a_retry_reuses(client, stripe_settings, fake_stripe, member):
-    """P-STR-6: Stripe fails three times (the library retried twice): the user sees a clear message,
+    """Idempotency keys are stable across retries: Stripe fails three times (the library retried twice): the user sees a clear message,
     nothing is recorded; the user's retry sends the same keys, and Stripe ends with one of each."""
     fake_stripe.next_outcomes.extend([500, 500, 500])
 

@@ -1,4 +1,4 @@
-"""P-SEC-6: CORS only for allowlisted origins, on the API only, never with credentials; state-changing
+"""CORS only for allowlisted origins, on the API only, never with credentials; state-changing
 session requests without a CSRF token get 403."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""P-SEC-4: fetching third-party URLs (image CDNs, provider outputs) cannot be turned against us.
+"""Fetching third-party URLs (image CDNs, provider outputs) cannot be turned against us.
 
 A hostile DNS answer is played by replacing `outbound.resolve`; redirects, huge bodies and slow
 drips come from a real local HTTP server.

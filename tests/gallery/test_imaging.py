@@ -1,4 +1,4 @@
-"""Untrusted image bytes: refused before decoding when unsafe, always re-encoded when kept (P-SEC-5)."""
+"""Untrusted image bytes: refused before decoding when unsafe, always re-encoded when kept."""
 
 import io
 

@@ -25,7 +25,7 @@ from generation.providers.local import LocalProvider
 
 
 def _bomb() -> bytes:
-    """A PNG of a few KB that declares 20,000 x 20,000 pixels (P-SEC-5)."""
+    """A PNG of a few KB that declares 20,000 x 20,000 pixels: a decompression bomb, refused before decoding."""
     buffer = io.BytesIO()
     Image.new("1", (20_000, 20_000)).save(buffer, "PNG")
     return buffer.getvalue()

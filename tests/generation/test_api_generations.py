@@ -413,8 +413,8 @@ def test_usage_needs_a_key_and_takes_no_parameters(client, ada_key):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_quota_is_never_exceeded_by_50_concurrent_api_requests(ada, monkeypatch, settings):
-    """P-SEC-3: for quotas N drawn by Hypothesis, 50 requests at once through two keys of one account
-    accept exactly N jobs (N units), and refuse the rest with 429."""
+    """A quota of N is never exceeded under concurrency: for quotas N drawn by Hypothesis, 50 requests at once
+    through two keys of one account accept exactly N jobs (N units), and refuse the rest with 429."""
     from hypothesis import HealthCheck, given
     from hypothesis import settings as hypothesis_settings
     from hypothesis import strategies as st

@@ -347,7 +347,7 @@ def test_images_the_provider_withholds_are_not_charged(providers, user):
 
 @pytest.mark.parametrize("answer", ["not-an-image", "bomb"])
 def test_an_unusable_image_is_paid_for_in_the_ledger_and_the_next_provider_serves(providers, user, answer):
-    """P-SEC-5: a provider's bytes are verified before decoding (type, declared pixels) and never stored as they came."""
+    """Untrusted images: a provider's bytes are verified before decoding (type, declared pixels) and never stored as they came."""
     script("fal", answer)
     job = generation_job_create(user_id=user.pk, prompt=PROMPT)
     done = generation_job_run(job_id=str(job.id))
