@@ -3,7 +3,6 @@ else's), its "How it went" list of provider calls, and the ETA the form and the 
 
 import html
 import re
-from collections import deque
 from datetime import timedelta
 
 import pytest
@@ -19,7 +18,6 @@ from generation.providers.local import LocalProvider
 from generation.selectors import lane_estimate
 from generation.services import _job_fail, generation_job_create, generation_job_run
 from generation.styles import LOCAL_STYLES
-from tests.generation import scripted
 
 PROMPT = "A smiling pirate with a red beard"
 
@@ -148,10 +146,10 @@ def _set_latencies(job: GenerationJob, *latencies: int) -> None:
 
 def test_how_it_went_lists_each_provider_call_in_order_with_its_outcome(client, providers, ada, settings):
     settings.GENERATION_PROVIDER_ATTEMPTS = 2
-    scripted.SCRIPTS["fal"] = deque(["transient", "transient"])
+    providers.say("fal", "transient", "transient")
     fell_back = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt=PROMPT).id))
     _set_latencies(fell_back, 1500, 1600, 2300)
-    scripted.SCRIPTS["fal"] = deque(["refused"])
+    providers.say("fal", "refused")
     refused = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A calm man with a hat").id))
     _set_latencies(refused, 800)
     waiting = generation_job_create(user_id=ada.pk, prompt="A quiet girl in a garden")
