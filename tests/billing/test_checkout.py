@@ -7,15 +7,16 @@ from django.urls import reverse
 
 from billing.entitlements import entitlements
 from billing.models import CheckoutAttempt, StripeCustomer, Subscription
+from tests.accounts.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.fast]
 
 CHECKOUT = "/billing/checkout/premium/"
 
 
 @pytest.fixture
-def member(django_user_model, client):
-    user = django_user_model.objects.create_user("buyer", "buyer@example.com", "pw-123456789")
+def member(client):
+    user = UserFactory(username="buyer")
     client.force_login(user)
     return user
 
@@ -149,10 +150,10 @@ def test_the_return_page_waits_for_stripe_when_the_session_is_not_paid(client, s
     assert not Subscription.objects.exists()
 
 
-def test_someone_elses_session_id_on_the_return_page_changes_nothing(client, stripe_settings, fake_stripe, member, django_user_model):
+def test_someone_elses_session_id_on_the_return_page_changes_nothing(client, stripe_settings, fake_stripe, member):
     session_id = _session_id(client.post(CHECKOUT).url)
     fake_stripe.pay(session_id)
-    other = django_user_model.objects.create_user("other", "other@example.com", "pw-123456789")
+    other = UserFactory(username="other")
     client.force_login(other)
 
     page = client.get(reverse("billing:checkout_success"), {"session_id": session_id}).content.decode()

@@ -17,6 +17,8 @@ from gallery.importers.base import PermanentSourceError
 from gallery.importers.registry import importer_get
 from tests.fakes.server import LoopbackServer
 
+pytestmark = pytest.mark.fast
+
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 

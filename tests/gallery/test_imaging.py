@@ -8,6 +8,8 @@ from PIL import Image, PngImagePlugin
 from gallery import imaging
 from tests.fakes.pexels import pattern_image
 
+pytestmark = pytest.mark.fast
+
 
 def _encode(image: Image.Image, fmt: str, **params) -> bytes:
     buffer = io.BytesIO()

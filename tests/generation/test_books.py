@@ -29,6 +29,7 @@ from generation.services import (
     generation_jobs_reconcile,
 )
 from tests.generation.conftest import PASSWORD, job_run_aside
+from tests.generation.factories import CostEntryFactory
 from tests.support.workers import wait_for
 
 PROMPT = "A lighthouse keeper with a grey beard and a yellow raincoat"
@@ -309,7 +310,7 @@ def _cut_off(job: GenerationJob, *, provider: str, model: str, request_id: str =
         enqueued_at=now - timedelta(minutes=1),
         deadline_at=now - timedelta(minutes=5) if overdue else now + timedelta(minutes=5),
     )
-    return CostEntry.objects.create(job=job, provider=provider, model=model, plan=job.plan, request_id=request_id)
+    return CostEntryFactory(job=job, provider=provider, model=model, request_id=request_id)  # its plan is the job's
 
 
 def test_a_fal_request_whose_answer_was_lost_is_booked_as_unknown_at_its_price_then_asked_anew(fakes, user):

@@ -24,6 +24,7 @@ from generation.services import (
     generation_job_run,
     generation_jobs_reconcile,
 )
+from tests.generation.factories import CostEntryFactory
 
 PROMPT = "A smiling woman with curly red hair and round glasses"
 
@@ -288,7 +289,7 @@ def _cut_off_mid_call(job: GenerationJob, *, request_id: str, runs: int = 1, ove
         lease_expires_at=timezone.now() - timedelta(seconds=1),
     )
     provider, model = job.provider_chain[0].split(":", 1)
-    return CostEntry.objects.create(job=job, provider=provider, model=model, plan=job.plan, request_id=request_id)
+    return CostEntryFactory(job=job, provider=provider, model=model, request_id=request_id)  # its plan is the job's
 
 
 def test_a_request_that_stops_answering_is_resumed_by_its_id_not_submitted_again(providers, user):

@@ -33,6 +33,8 @@ from generation.providers.replicate import ReplicateProvider
 from tests.fakes.fal import FakeFal
 from tests.fakes.replicate import FakeReplicate
 
+pytestmark = pytest.mark.fast
+
 # 512 px is a size every adapter can deliver exactly (Replicate's flux: 0.25 megapixels at 1:1).
 SIZE = 512
 METADATA_HOST = "169.254.169.254"
