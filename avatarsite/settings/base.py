@@ -172,11 +172,11 @@ ACCOUNT_SESSION_REMEMBER = True
 # A reset asked for an address with no account sends nothing (the page says the same either way).
 ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
-# P-SEC-2: failed sign-ins are counted in the cache (Redis when REDIS_URL is set, so every process
-# shares the count, and allauth locks each count with an atomic SET NX), per client address (as the
-# API throttles see it, DJANGO_NUM_PROXIES) and per username or e-mail: once N have failed in the
-# minute from one address, or in five minutes for one account, the next is refused without checking
-# the password. A successful sign-in does not count.
+# Sign-in is rate limited per client address and per account: failed sign-ins are counted in the cache (Redis
+# when REDIS_URL is set, so every process shares the count, and allauth locks each count with an atomic SET
+# NX), per client address (as the API throttles see it, DJANGO_NUM_PROXIES) and per username or e-mail: once N
+# have failed in the minute from one address, or in five minutes for one account, the next is refused without
+# checking the password. A successful sign-in does not count.
 LOGIN_FAILURES_PER_MINUTE = env.int("LOGIN_FAILURES_PER_MINUTE", default=5)
 ACCOUNT_RATE_LIMITS = {"login_failed": f"{LOGIN_FAILURES_PER_MINUTE}/m/ip,{LOGIN_FAILURES_PER_MINUTE}/5m/key"}
 # Two-factor: authenticator apps (TOTP) and recovery codes. Only the current 30-second code is

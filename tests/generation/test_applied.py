@@ -4,14 +4,12 @@ state and on its page."""
 
 import html
 import re
-from collections import deque
 
 from django.urls import reverse
 
-from billing.models import Plan, Subscription
 from generation.models import GeneratedImage
 from generation.services import generation_job_create, generation_job_run
-from tests.generation import scripted
+from tests.billing.factories import SubscriptionFactory
 
 ISSUE_PROMPT = "A smiling woman with curly red hair and round glasses, astronaut"
 
@@ -63,8 +61,8 @@ def test_an_ai_job_shows_the_model_and_size_applied_against_those_asked(client, 
         **settings.GENERATION_PROVIDERS,
         "fal": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "fal", "max_side": 1024}},
     }
-    Subscription.objects.create(user=ada, plan=Plan.objects.get(slug="premium"))
-    scripted.SCRIPTS["replicate"] = deque(["permanent"])
+    SubscriptionFactory(user=ada, plan__slug="premium")
+    providers.say("replicate", "permanent")
     job = generation_job_create(user_id=ada.pk, prompt="A calm man with a beard", style="photo", size=2048)
     asked_model = job.provider_chain[0].split(":", 1)[1]
     job = generation_job_run(job_id=str(job.id))

@@ -13,6 +13,7 @@ from generation.models import GenerationJob
 from generation.providers.local import LocalProvider
 from generation.services import StyleUnavailableError, generation_job_create, generation_job_run
 from generation.styles import LOCAL_CHAIN, LOCAL_STYLES, style_label
+from tests.billing.factories import SubscriptionFactory
 
 
 def test_submitting_the_form_creates_a_job_and_opens_its_live_page(client, ada):
@@ -214,13 +215,11 @@ def test_each_styles_label_and_the_model_that_made_it_are_on_the_job_history_and
 
 
 def test_the_estimate_endpoint_follows_style_size_and_count(client, ada, settings):
-    from billing.models import Plan, Subscription
-
     settings.GENERATION_PROVIDERS = {
         **settings.GENERATION_PROVIDERS,
         "replicate": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "replicate"}},
     }
-    Subscription.objects.create(user=ada, plan=Plan.objects.get(slug="premium"))
+    SubscriptionFactory(user=ada, plan__slug="premium")
     client.force_login(ada)
     url = reverse("generation:estimate")
 
@@ -336,8 +335,6 @@ def test_the_queued_job_page_says_where_it_stands(client, ada):
 
 
 def test_premium_users_may_ask_for_more_images_and_larger_sizes_and_the_form_holds_them_to_their_plan(client, ada, settings):
-    from billing.models import Plan, Subscription
-
     settings.GENERATION_PROVIDERS = {
         **settings.GENERATION_PROVIDERS,
         "replicate": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "replicate"}},
@@ -347,7 +344,7 @@ def test_premium_users_may_ask_for_more_images_and_larger_sizes_and_the_form_hol
     assert 'value="2048"' not in free_form
     assert 'type="hidden" name="num_images"' in free_form
 
-    Subscription.objects.create(user=ada, plan=Plan.objects.get(slug="premium"))
+    SubscriptionFactory(user=ada, plan__slug="premium")
     premium_form = client.get(reverse("generation:index")).content.decode()
     assert 'value="2048"' in premium_form
     assert '<option value="4">4</option>' in premium_form
