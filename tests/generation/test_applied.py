@@ -7,6 +7,7 @@ import re
 
 from django.urls import reverse
 
+from billing.models import Plan
 from generation.models import GeneratedImage
 from generation.services import generation_job_create, generation_job_run
 from tests.billing.factories import SubscriptionFactory
