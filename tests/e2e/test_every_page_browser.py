@@ -1,0 +1,350 @@
+"""Every page a visitor or a member can reach, in headless Chromium at 1280x800 and 390x844: no
+sideways scroll, no serious or critical axe-core violation, no console error; a full-page
+screenshot of each in test-artifacts/pages/<name>-<w>x<h>.png and every axe finding (minor ones
+too) in test-artifacts/pages/axe.json.
+
+One server, one browser, each page loaded once per size. The member has history (a finished, a
+failed and a waiting job) and API keys (and creates one, so the account page shows a new key once);
+a second member has two-factor on, for allauth's two-factor pages. The list of pages is checked
+against the URL map, so a new page is visited or excused here, never silently skipped."""
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from allauth.account.forms import default_token_generator
+from allauth.account.models import EmailAddress, EmailConfirmationHMAC
+from allauth.account.utils import user_pk_to_url_str
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from axe_playwright_python.sync_playwright import Axe
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from playwright.sync_api import sync_playwright
+
+from avatarsite.accounts.services import user_create
+from avatarsite.core.demo import demo_library_load
+from billing.services import api_key_create
+from gallery.models import Avatar
+from generation.models import GenerationJob
+from generation.services import LOCAL_STYLES, _job_fail, generation_job_create, generation_job_run
+from tests.e2e.test_home_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.processes import free_port, project_env, running, subprocess_database_url, uvicorn_args
+
+PASSWORD = "a-long-password-1"
+VIEWPORTS = [{"width": 1280, "height": 800}, {"width": 390, "height": 844}]
+BLOCKING_IMPACTS = {"serious", "critical"}
+# Wider than the window = a sideways scroll bar (the root's and the body's, whichever is wider).
+SIDEWAYS_PX = "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) - window.innerWidth"
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One page: its screenshot name, how to reach it, the URL names it stands for."""
+
+    name: str
+    path: str | Callable[["World"], str]  # a path, or one built from the test's data
+    covers: tuple[str, ...] = ()  # URL names (namespace:name) this visit shows; the path's own is found
+    status: int = 200
+    ready: str = ""  # a selector that is there once the page has drawn itself (script-built pages)
+    submit: str = ""  # a form button to press after loading: the page is the answer to that POST
+    fill: tuple[tuple[str, str], ...] = ()  # (selector, text) to type before pressing it
+
+
+@dataclass
+class World:
+    avatar: Avatar
+    succeeded: GenerationJob
+    failed: GenerationJob
+    waiting: GenerationJob
+    confirm_email_key: str
+    reset_key_path: str
+
+
+# What a visitor sees, signed out.
+PUBLIC = [
+    Visit("home", "/"),
+    Visit("gallery", "/gallery/"),
+    Visit("gallery-search", "/gallery/?q=red+hair"),
+    Visit("gallery-filters", "/gallery/?gender=female&age_group=adult"),
+    Visit("gallery-nothing-found", "/gallery/?q=astronaut+on+the+moon"),
+    Visit("gallery-avatar", lambda w: reverse("gallery:detail", args=[w.avatar.pk])),
+    Visit("pricing", "/pricing/"),
+    Visit("api", "/api/"),
+    Visit("api-docs", "/api/docs/", ready=".opblock-summary-description"),
+    Visit("login", "/accounts/login/"),
+    Visit("signup", "/accounts/signup/"),
+    Visit("password-reset", "/accounts/password/reset/"),
+    Visit("password-reset-done", "/accounts/password/reset/done/"),
+    Visit("password-reset-from-key", lambda w: w.reset_key_path, covers=("account_reset_password_from_key",)),
+    Visit("password-reset-bad-key", "/accounts/password/reset/key/1-not-a-key/", covers=("account_reset_password_from_key",)),
+    Visit("password-reset-key-done", "/accounts/password/reset/key/done/"),
+    Visit("email-verification-sent", "/accounts/confirm-email/"),
+    Visit("confirm-email", lambda w: reverse("account_confirm_email", args=[w.confirm_email_key])),
+    Visit("account-inactive", "/accounts/inactive/"),
+    Visit("social-login-cancelled", "/accounts/3rdparty/login/cancelled/"),
+    Visit("social-login-error", "/accounts/3rdparty/login/error/", status=401),
+    Visit("not-found", "/no-such-page/", status=404),
+]
+# What the member (history and API keys present) sees, signed in.
+MEMBER = [
+    Visit("welcome", "/accounts/welcome/"),
+    Visit("generate", "/generate/"),
+    Visit("job-succeeded", lambda w: reverse("generation:job", args=[w.succeeded.id]), ready="[data-result] img"),
+    Visit("job-failed", lambda w: reverse("generation:job", args=[w.failed.id])),
+    Visit("job-waiting", lambda w: reverse("generation:job", args=[w.waiting.id])),
+    Visit("history", "/generate/history/"),
+    Visit("account", "/accounts/"),
+    # The POST-then-redirect of "Create key": the account page with the new key shown once.
+    Visit(
+        "account-new-key",
+        "/accounts/",
+        covers=("accounts:api_key_create",),
+        ready="[data-new-key-value]",
+        submit="Create key",
+        fill=(("#api-key-name", "my phone"),),
+    ),
+    # Revoking it (the plan allows two keys: this makes room for the next screen size's).
+    Visit("account-key-revoked", "/accounts/", covers=("accounts:api_key_revoke",), submit="Revoke the key my phone"),
+    Visit("email", "/accounts/email/"),
+    Visit("password-change", "/accounts/password/change/"),
+    Visit("two-factor", "/accounts/2fa/"),
+    Visit("reauthenticate", "/accounts/reauthenticate/?next=/accounts/2fa/totp/activate/"),
+    Visit("social-connections", "/accounts/3rdparty/"),
+    Visit("checkout-complete", "/billing/checkout-complete/"),
+    Visit("checkout-canceled", "/billing/checkout-canceled/"),
+    Visit("pricing-member", "/pricing/"),
+    Visit("logout", "/accounts/logout/"),
+]
+# The member with two-factor on: the code asked at sign-in (visited during the sign-in itself), then
+# the two-factor pages of an enrolled account.
+TWO_FACTOR_SIGN_IN = Visit("two-factor-authenticate", "/accounts/2fa/authenticate/")
+TWO_FACTOR = [
+    Visit("two-factor-on", "/accounts/2fa/"),
+    Visit("totp-activate", "/accounts/2fa/totp/activate/"),
+    Visit("totp-deactivate", "/accounts/2fa/totp/deactivate/"),
+    Visit("recovery-codes", "/accounts/2fa/recovery-codes/"),
+    Visit("recovery-codes-generate", "/accounts/2fa/recovery-codes/generate/"),
+    Visit("two-factor-reauthenticate", "/accounts/2fa/reauthenticate/"),
+]
+PAGES = [*PUBLIC, *MEMBER, TWO_FACTOR_SIGN_IN, *TWO_FACTOR]
+
+# URL names without arguments that are not a page to look at, each with the reason.
+NOT_PAGES = {
+    "healthz": "JSON for monitors",
+    "api-schema": "the OpenAPI document (YAML), shown by api-docs",
+    "accounts:login": "the same path as account_login (allauth's view)",
+    "accounts:signup": "the same path as account_signup",
+    "accounts:logout": "the same path as account_logout",
+    "accounts:password_reset": "the same path as account_reset_password",
+    "account_set_password": "only for accounts without a password (social sign-in only); redirects to password change otherwise",
+    "account_confirm_login_code": "sign-in by mailed code is off (ACCOUNT_LOGIN_BY_CODE_ENABLED)",
+    "mfa_download_recovery_codes": "a text file download, not a page",
+    "socialaccount_signup": "only in the middle of a social sign-in; redirects to sign-in otherwise",
+    "billing:portal": "POST only: a redirect to Stripe's portal",
+    "billing:stripe_webhook": "Stripe's webhook endpoint (POST, JSON)",
+}
+NOT_PAGE_PREFIXES = ("admin:", "api-")  # Django's admin; the JSON API under /api/v1/
+
+
+def _named_patterns(patterns, namespace: str = "", prefix: str = "") -> list[tuple[str, str, int]]:
+    """Every named URL pattern: (namespace:name, route, number of arguments)."""
+    found = []
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            inner = ":".join(filter(None, [namespace, entry.namespace or ""]))
+            found += _named_patterns(entry.url_patterns, inner, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern) and entry.name:
+            found.append(
+                (f"{namespace}:{entry.name}" if namespace else entry.name, prefix + str(entry.pattern), entry.pattern.regex.groups)
+            )
+    return found
+
+
+def _static_path(visit: Visit) -> str | None:
+    return visit.path.split("?")[0] if isinstance(visit.path, str) else None
+
+
+def test_every_page_without_arguments_is_visited_or_excused():
+    visited_paths = {_static_path(v) for v in PAGES} - {None}
+    covered = {name for v in PAGES for name in v.covers}
+    missing = []
+    for name, _route, arguments in _named_patterns(get_resolver().url_patterns):
+        if arguments or name in NOT_PAGES or name.startswith(NOT_PAGE_PREFIXES) or name in covered:
+            continue
+        if reverse(name) not in visited_paths:
+            missing.append(name)
+    assert missing == [], "add these pages to PAGES, or to NOT_PAGES with the reason"
+
+
+@dataclass
+class Findings:
+    """What went wrong on which page at which size."""
+
+    sideways: dict[str, int] = field(default_factory=dict)
+    axe: dict[str, list[str]] = field(default_factory=dict)
+    console: dict[str, list[str]] = field(default_factory=dict)
+    status: dict[str, int] = field(default_factory=dict)
+    all_axe: dict[str, list[dict]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _world() -> tuple[World, list[str]]:
+    """The data the pages show: a small demo library, the member's history and keys, a second
+    member with two-factor on (returns its recovery codes: one per sign-in)."""
+    demo_library_load(count=12, size=128)
+    member = user_create(username="member", email="member@example.com", password=PASSWORD)
+    api_key_create(user=member, name="laptop")
+    style = LOCAL_STYLES[0]
+    succeeded = generation_job_run(
+        job_id=str(generation_job_create(user_id=member.pk, prompt="A smiling woman with curly red hair", style=style).id)
+    )
+    assert succeeded.status == "succeeded", succeeded.message
+    failed = generation_job_create(user_id=member.pk, prompt="A sailor in the rain", style=style)
+    _job_fail(job=failed, kind="permanent", message="The provider refused the request.")
+    waiting = generation_job_create(user_id=member.pk, prompt="A pirate with a green hat", style=style)
+    # A second, unconfirmed address: its confirmation link is a page too.
+    address = EmailAddress.objects.create(user=member, email="member.work@example.com", primary=False, verified=False)
+    reset_path = reverse(
+        "account_reset_password_from_key", kwargs={"uidb36": user_pk_to_url_str(member), "key": default_token_generator.make_token(member)}
+    )
+
+    careful = user_create(username="careful", email="careful@example.com", password=PASSWORD)
+    TOTP.activate(careful, generate_totp_secret())
+    codes = RecoveryCodes.activate(careful).get_unused_codes()
+    world = World(
+        avatar=Avatar.objects.order_by("pk").first(),
+        succeeded=succeeded,
+        failed=GenerationJob.objects.get(pk=failed.pk),
+        waiting=waiting,
+        confirm_email_key=EmailConfirmationHMAC(address).key,
+        reset_key_path=reset_path,
+    )
+    return world, codes
+
+
+def _describe(violation: dict) -> str:
+    """One line per rule: what it is, how often, the first element and why it fails."""
+    first = violation["nodes"][0]
+    why = first.get("failureSummary", "").replace("\n", " ")[:200]
+    return f"{violation['id']} ({violation['impact']}): {violation['help']}, {len(violation['nodes'])} times, e.g. {first['target']}: {why}"
+
+
+class Inspector:
+    """Loads pages in one browser tab and records what each shows."""
+
+    def __init__(self, page, site: str, world: World, viewport: dict, out: Path, findings: Findings) -> None:
+        self.page, self.site, self.world, self.out, self.findings = page, site, world, out, findings
+        self.size = f"{viewport['width']}x{viewport['height']}"
+        self.axe = Axe()
+        self.current = ""
+        self.expected_status = 200
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self._error(f"page error: {error}"))
+
+    def _console(self, message) -> None:
+        if message.type != "error":
+            return
+        # The browser logs the document's own 404 as a failed resource: expected on the 404 page.
+        own_status = f"status of {self.expected_status}" in message.text and message.location.get("url", "").startswith(self.site)
+        if self.expected_status != 200 and own_status and message.location.get("url") == self.page.url:
+            return
+        self._error(f"{message.text} ({message.location.get('url', '')})")
+
+    def _error(self, text: str) -> None:
+        self.findings.console.setdefault(self.current, []).append(text)
+
+    def goto(self, visit: Visit) -> None:
+        """Open the page, wait until it has drawn itself, then look at it."""
+        started = time.monotonic()
+        self.current, self.expected_status = f"{visit.name}@{self.size}", visit.status
+        path = visit.path if isinstance(visit.path, str) else visit.path(self.world)
+        response = self.page.goto(self.site + path)
+        if visit.submit:
+            for selector, text in visit.fill:
+                self.page.fill(selector, text)
+            self.page.locator("main").get_by_role("button", name=visit.submit).click()
+            self.page.wait_for_load_state()
+        elif response is not None and response.status != visit.status:
+            self.findings.status[self.current] = response.status
+        self.page.wait_for_load_state("networkidle")
+        if visit.ready:
+            self.page.locator(visit.ready).first.wait_for(timeout=15_000)
+        self.inspect(visit.name)
+        self.findings.timings[self.current] = round(time.monotonic() - started, 2)
+
+    def inspect(self, name: str) -> None:
+        self.current = f"{name}@{self.size}"
+        sideways = self.page.evaluate(SIDEWAYS_PX)
+        if sideways > 0:
+            self.findings.sideways[self.current] = sideways
+        results = self.axe.run(self.page).response
+        self.findings.all_axe[self.current] = [
+            {"id": v["id"], "impact": v["impact"], "help": v["help"], "targets": [n["target"] for n in v["nodes"]][:10]}
+            for v in results["violations"]
+        ]
+        blocking = [_describe(v) for v in results["violations"] if v["impact"] in BLOCKING_IMPACTS]
+        if blocking:
+            self.findings.axe[self.current] = blocking
+        self.page.evaluate("window.scrollTo(0, 0)")  # a full-page shot of a scrolled page repeats the sticky header
+        self.page.screenshot(path=str(self.out / f"{name}-{self.size}.png"), full_page=True)
+
+    def sign_in(self, username: str) -> None:
+        self.current = f"sign-in@{self.size}"
+        self.page.goto(f"{self.site}/accounts/login/")
+        self.page.fill("input[name=login]", username)
+        self.page.fill("input[name=password]", PASSWORD)
+        self.page.locator("main").get_by_role("button", name="Sign in").click()
+        self.page.wait_for_load_state()
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(600)  # about 90 s here; twice that on a slow machine still passes
+@pytest.mark.django_db(transaction=True)
+def test_every_page_fits_passes_axe_and_logs_no_console_error(artifacts_dir):
+    world, recovery_codes = _world()
+    out = artifacts_dir / "pages"
+    out.mkdir(exist_ok=True)
+    findings = Findings()
+    port = free_port()
+    site = f"http://127.0.0.1:{port}"
+    with (
+        running(
+            uvicorn_args(port), env=project_env(DATABASE_URL=subprocess_database_url()), port=port, log=artifacts_dir / "e2e-every-page.log"
+        ),
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for viewport in VIEWPORTS:
+            context = browser.new_context(viewport=viewport)
+            inspector = Inspector(context.new_page(), site, world, viewport, out, findings)
+            for visit in PUBLIC:
+                inspector.goto(visit)
+            inspector.sign_in("member")
+            for visit in MEMBER:
+                inspector.goto(visit)
+            context.close()
+
+            context = browser.new_context(viewport=viewport)
+            inspector = Inspector(context.new_page(), site, world, viewport, out, findings)
+            inspector.sign_in("careful")
+            inspector.page.wait_for_url(f"{site}{TWO_FACTOR_SIGN_IN.path}")
+            inspector.inspect(TWO_FACTOR_SIGN_IN.name)
+            inspector.page.fill("input[name=code]", recovery_codes.pop())
+            inspector.page.locator("main form button[type=submit]").first.click()
+            inspector.page.wait_for_url(f"{site}/")
+            for visit in TWO_FACTOR:
+                inspector.goto(visit)
+            context.close()
+        browser.close()
+
+    (out / "axe.json").write_text(json.dumps(findings.all_axe, indent=1))
+    (out / "timings.json").write_text(json.dumps(findings.timings, indent=1))
+    blocking = {"status": findings.status, "sideways": findings.sideways, "console": findings.console, "axe": findings.axe}
+    (out / "findings.json").write_text(json.dumps(blocking, indent=1, ensure_ascii=False))
+    assert findings.status == {}, "pages answered with an unexpected status"
+    assert findings.sideways == {}, "pages wider than the screen (px of sideways scroll)"
+    assert findings.console == {}, "console errors"
+    assert findings.axe == {}, "serious or critical axe-core violations"
