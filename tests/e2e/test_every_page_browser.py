@@ -9,6 +9,7 @@ a second member has two-factor on, for allauth's two-factor pages. The list of p
 against the URL map, so a new page is visited or excused here, never silently skipped."""
 
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -177,6 +178,20 @@ def test_every_page_without_arguments_is_visited_or_excused():
         if reverse(name) not in visited_paths:
             missing.append(name)
     assert missing == [], "add these pages to PAGES, or to NOT_PAGES with the reason"
+
+
+def test_every_block_in_the_stylesheets_is_closed():
+    """An unclosed @media block swallows every rule after it (the desktop then misses them all)."""
+    unbalanced = {}
+    for sheet in sorted((Path(__file__).resolve().parents[2] / "static" / "css").glob("*.css")):
+        text = re.sub(r"/\*.*?\*/", "", sheet.read_text(), flags=re.S)
+        depth, lowest = 0, 0
+        for char in text:
+            depth += {"{": 1, "}": -1}.get(char, 0)
+            lowest = min(lowest, depth)
+        if depth or lowest:
+            unbalanced[sheet.name] = depth
+    assert unbalanced == {}
 
 
 @dataclass
