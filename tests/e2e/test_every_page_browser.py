@@ -52,6 +52,7 @@ class Visit:
     ready: str = ""  # a selector that is there once the page has drawn itself (script-built pages)
     submit: str = ""  # a form button to press after loading: the page is the answer to that POST
     fill: tuple[tuple[str, str], ...] = ()  # (selector, text) to type before pressing it
+    clicks: tuple[str, ...] = ()  # then, in turn: wait for the selector, click every element it matches
 
 
 @dataclass
@@ -75,8 +76,35 @@ PUBLIC = [
     Visit("pricing", "/pricing/"),
     Visit("api", "/api/"),
     Visit("api-docs", "/api/docs/", ready=".opblock-summary-description"),
+    # Two operations opened (one with query parameters, one with a request body), "Try it out" on,
+    # one request sent; then the key dialog. (All of them opened: axe takes 10 s on that page.)
+    Visit(
+        "api-docs-open",
+        "/api/docs/",
+        clicks=(
+            "#operations-avatars-avatars_list .opblock-summary-control,"
+            " #operations-generations-generations_create .opblock-summary-control",
+            ".try-out__btn",
+            "#operations-avatars-avatars_list .btn.execute",
+        ),
+        ready="#operations-avatars-avatars_list .live-responses-table",
+    ),
+    Visit("api-docs-authorize", "/api/docs/", clicks=(".btn.authorize",), ready=".dialog-ux"),
     Visit("login", "/accounts/login/"),
     Visit("signup", "/accounts/signup/"),
+    # The same two forms answering with their errors.
+    Visit("login-error", "/accounts/login/", submit="Sign in", fill=(("input[name=login]", "member"), ("input[name=password]", "not-it"))),
+    Visit(
+        "signup-errors",
+        "/accounts/signup/",
+        submit="Create account",
+        fill=(
+            ("input[name=username]", "member"),
+            ("input[name=email]", "member@example.com"),
+            ("input[name=password1]", "short"),
+            ("input[name=password2]", "different"),
+        ),
+    ),
     Visit("password-reset", "/accounts/password/reset/"),
     Visit("password-reset-done", "/accounts/password/reset/done/"),
     Visit("password-reset-from-key", lambda w: w.reset_key_path, covers=("account_reset_password_from_key",)),
@@ -285,6 +313,9 @@ class Inspector:
         elif response is not None and response.status != visit.status:
             self.findings.status[self.current] = response.status
         self.page.wait_for_load_state("networkidle")
+        for selector in visit.clicks:
+            self.page.locator(selector).first.wait_for(timeout=15_000)
+            self.page.locator(selector).evaluate_all("elements => elements.forEach(e => e.click())")
         if visit.ready:
             self.page.locator(visit.ready).first.wait_for(timeout=15_000)
         self.inspect(visit.name)
