@@ -65,6 +65,8 @@ class World:
     reset_key_path: str
 
 
+# Confirming one's password on the reauthentication page: the page shown is where it leads.
+REAUTHENTICATE = {"submit": "Confirm", "fill": (("input[name=password]", PASSWORD),)}
 # What a visitor sees, signed out.
 PUBLIC = [
     Visit("home", "/"),
@@ -141,6 +143,14 @@ MEMBER = [
     Visit("password-change", "/accounts/password/change/"),
     Visit("two-factor", "/accounts/2fa/"),
     Visit("reauthenticate", "/accounts/reauthenticate/?next=/accounts/2fa/totp/activate/"),
+    # The password again (changing two-factor asks for it), then the authenticator app's QR code.
+    Visit(
+        "totp-activate",
+        "/accounts/reauthenticate/?next=/accounts/2fa/totp/activate/",
+        covers=("mfa_activate_totp",),
+        ready="img.totp-qr",
+        **REAUTHENTICATE,
+    ),
     Visit("social-connections", "/accounts/3rdparty/"),
     Visit("checkout-complete", "/billing/checkout-complete/"),
     Visit("checkout-canceled", "/billing/checkout-canceled/"),
@@ -151,12 +161,11 @@ MEMBER = [
 # the two-factor pages of an enrolled account.
 TWO_FACTOR_SIGN_IN = Visit("two-factor-authenticate", "/accounts/2fa/authenticate/")
 TWO_FACTOR = [
-    Visit("two-factor-on", "/accounts/2fa/"),
-    Visit("totp-activate", "/accounts/2fa/totp/activate/"),
+    Visit("two-factor-reauthenticate", "/accounts/2fa/reauthenticate/"),
+    Visit("two-factor-on", "/accounts/reauthenticate/?next=/accounts/2fa/", **REAUTHENTICATE),
     Visit("totp-deactivate", "/accounts/2fa/totp/deactivate/"),
     Visit("recovery-codes", "/accounts/2fa/recovery-codes/"),
     Visit("recovery-codes-generate", "/accounts/2fa/recovery-codes/generate/"),
-    Visit("two-factor-reauthenticate", "/accounts/2fa/reauthenticate/"),
 ]
 PAGES = [*PUBLIC, *MEMBER, TWO_FACTOR_SIGN_IN, *TWO_FACTOR]
 
@@ -248,11 +257,13 @@ def _world() -> tuple[World, list[str]]:
     failed = generation_job_create(user_id=member.pk, prompt="A sailor in the rain", style=style)
     _job_fail(job=failed, kind="permanent", message="The provider refused the request.")
     waiting = generation_job_create(user_id=member.pk, prompt="A pirate with a green hat", style=style)
-    # A second, unconfirmed address: its confirmation link is a page too.
-    address = EmailAddress.objects.create(user=member, email="member.work@example.com", primary=False, verified=False)
-    reset_path = reverse(
-        "account_reset_password_from_key", kwargs={"uidb36": user_pk_to_url_str(member), "key": default_token_generator.make_token(member)}
-    )
+    # A reset link of someone who never signs in here (a sign-in changes last_login, which ends the link).
+    forgetful = user_create(username="forgetful", email="forgetful@example.com", password=PASSWORD)
+    # A second, unconfirmed address (not the member's: two-factor waits until every address is confirmed).
+    address = EmailAddress.objects.create(user=forgetful, email="forgetful.work@example.com", primary=False, verified=False)
+    # The reset link after it: the link's token covers the addresses.
+    reset_key = {"uidb36": user_pk_to_url_str(forgetful), "key": default_token_generator.make_token(forgetful)}
+    reset_path = reverse("account_reset_password_from_key", kwargs=reset_key)
 
     careful = user_create(username="careful", email="careful@example.com", password=PASSWORD)
     TOTP.activate(careful, generate_totp_secret())
@@ -303,13 +314,22 @@ class Inspector:
         """Open the page, wait until it has drawn itself, then look at it."""
         started = time.monotonic()
         self.current, self.expected_status = f"{visit.name}@{self.size}", visit.status
+        try:
+            self._open(visit)
+        except Exception:
+            self.page.screenshot(path=str(self.out / f"{visit.name}-{self.size}-failed.png"), full_page=True)
+            raise
+        self.inspect(visit.name)
+        self.findings.timings[self.current] = round(time.monotonic() - started, 2)
+
+    def _open(self, visit: Visit) -> None:
         path = visit.path if isinstance(visit.path, str) else visit.path(self.world)
         response = self.page.goto(self.site + path)
         if visit.submit:
             for selector, text in visit.fill:
                 self.page.fill(selector, text)
-            self.page.locator("main").get_by_role("button", name=visit.submit).click()
-            self.page.wait_for_load_state()
+            with self.page.expect_navigation():
+                self.page.locator("main").get_by_role("button", name=visit.submit).click()
         elif response is not None and response.status != visit.status:
             self.findings.status[self.current] = response.status
         self.page.wait_for_load_state("networkidle")
@@ -318,8 +338,6 @@ class Inspector:
             self.page.locator(selector).evaluate_all("elements => elements.forEach(e => e.click())")
         if visit.ready:
             self.page.locator(visit.ready).first.wait_for(timeout=15_000)
-        self.inspect(visit.name)
-        self.findings.timings[self.current] = round(time.monotonic() - started, 2)
 
     def inspect(self, name: str) -> None:
         self.current = f"{name}@{self.size}"
