@@ -384,7 +384,6 @@ class Stack:
             "FAL_OUTPUT_HOSTS": "127.0.0.1",
             "OUTBOUND_ALLOW_LOOPBACK": "1",
             "REPLICATE_API_TOKEN": "",
-            "GENERATION_LOCAL_WHEN_UNCONFIGURED": "0",
         }
         django_setup(self.env)
         from django.db import connection

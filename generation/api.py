@@ -42,15 +42,15 @@ from .models import GenerationJob
 from .quotas import QuotaExceededError, QuotaStatus
 from .selectors import api_usage, job_api_json, job_get_for_user, job_list_for_user
 from .services import (
-    AI_STYLE,
     MAX_PROMPT_LENGTH,
-    STYLES,
     GenerationError,
     JobNotCancelableError,
     PromptRefusedError,
+    StyleUnavailableError,
     generation_job_cancel,
     generation_job_create,
 )
+from .styles import STYLES, style_choices
 from .webhooks import WebhookUrlError, webhook_url_check
 
 MAX_BODY_BYTES = 16 * 1024
@@ -62,7 +62,12 @@ class GenerationCreateParams(StrictSerializer):
 
     unknown_message = "Unknown field."
     prompt = serializers.CharField(max_length=MAX_PROMPT_LENGTH)
-    style = serializers.ChoiceField(choices=STYLES, default=AI_STYLE)
+    style = serializers.ChoiceField(
+        choices=STYLES,
+        required=False,
+        help_text="Omitted: photo where this site has an AI service for your plan, else the first instant style. A style the "
+        "site cannot make is refused (400, code style_unavailable), never drawn by something else.",
+    )
     size = serializers.IntegerField(required=False, allow_null=True, min_value=256, max_value=4096)
     seed = serializers.IntegerField(
         required=False,
@@ -222,6 +227,10 @@ class GenerationListApi(_KeyApi):
             # 400, not 422: the error table gives 400 to everything wrong with a request body;
             # the code tells a refusal from a typo, and details name the field as for any other 400.
             return api_error(code=exc.code, message=str(exc), http_status=status.HTTP_400_BAD_REQUEST, details={exc.field: [str(exc)]})
+        except StyleUnavailableError as exc:
+            available = [choice.value for choice in style_choices(plan=request.auth.plan) if choice.available]
+            details = {"style": [str(exc)], "available_styles": available}
+            return api_error(code=exc.code, message=str(exc), http_status=status.HTTP_400_BAD_REQUEST, details=details)
         except GenerationError as exc:
             details = {exc.field or "non_field_errors": [str(exc)]}
             return api_error(code="invalid", message=str(exc), http_status=status.HTTP_400_BAD_REQUEST, details=details)

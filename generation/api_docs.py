@@ -9,6 +9,44 @@ from avatarsite.core.openapi import VariantSerializer
 from .models import GenerationJob
 
 
+class RequestedSerializer(serializers.Serializer):
+    style = serializers.CharField(help_text="The style the job asked for (empty for images made before this was kept).")
+    style_label = serializers.CharField()
+    model = serializers.CharField(help_text="The first model of the job's chain: the one asked for.")
+    size = serializers.IntegerField(allow_null=True, help_text="The side asked for, px.")
+
+
+class AppliedSerializer(serializers.Serializer):
+    requested = RequestedSerializer(help_text="What the job asked for.")
+    style = serializers.CharField(
+        help_text="The style drawn: the one asked for, or the instant style that stood in for photo when no AI service was set up "
+        "(empty for images made before this was kept)."
+    )
+    style_label = serializers.CharField(help_text="The style's name as the site shows it, e.g. Flat illustration.")
+    model = serializers.CharField(help_text="The model that made the image.")
+    size = serializers.IntegerField(allow_null=True, help_text="The side the model made, px (before any upscaling to the size asked for).")
+    drawn = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Instant styles: the phrases of the prompt that were drawn, e.g. curly red hair, round glasses, smile. "
+        "Empty for AI models (they are sent the whole prompt).",
+    )
+    not_understood = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Instant styles: the words of the prompt the generator could not use (e.g. astronaut). Empty for AI models.",
+    )
+    attributes = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="Instant styles: every attribute of the drawing, asked for or chosen from the seed (hair_color, eyewear, "
+        "background, ...). Empty for AI models.",
+    )
+    local = serializers.BooleanField(help_text="True when the instant generator drew it (it reads the prompt into parts).")
+    asked = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="One sentence per difference between what was asked and what was applied (style, model, size), as the page "
+        "shows them; empty when they agree.",
+    )
+
+
 class ImageProvenanceSerializer(serializers.Serializer):
     provider = serializers.CharField(help_text="fal, replicate or local.")
     model = serializers.CharField()
@@ -22,6 +60,7 @@ class ImageProvenanceSerializer(serializers.Serializer):
         help_text="The side the model made when it tops out below the size asked for: the image was upscaled from it "
         "(Lanczos, at most 2x). Null when the model made the size itself.",
     )
+    applied = AppliedSerializer(help_text="What was applied, against what the job asked (its style and size).")
     commercial_use_allowed = serializers.BooleanField()
     attribution_required = serializers.BooleanField(help_text="Always false: no credit is needed for a generated image.")
     attribution = serializers.CharField(help_text="Empty: nothing to show with it.")
@@ -50,7 +89,10 @@ class JobSerializer(serializers.Serializer):
     queue = serializers.CharField()
     lane = serializers.CharField()
     prompt = serializers.CharField()
-    style = serializers.CharField()
+    style = serializers.CharField(help_text="photo, or one of the instant styles: what was asked and what is made.")
+    style_label = serializers.CharField(help_text="The style's name, e.g. AI photo.")
+    provider = serializers.CharField(allow_null=True, help_text="Who made the result (fal, replicate, local); null until then.")
+    model = serializers.CharField(allow_null=True, help_text="The model that made the result; null until then.")
     size = serializers.IntegerField()
     seed = serializers.IntegerField()
     num_images = serializers.IntegerField()
@@ -112,18 +154,25 @@ JOB_URL = "https://avatars.example.com/api/v1/generations/5b0f3c1e-8d1a-4a57-9c5
 QUEUED = {
     "id": "5b0f3c1e-8d1a-4a57-9c55-0e6f5f0f2a10", "url": JOB_URL, "status": "queued", "progress": 0,
     "message": "Waiting in the dedicated lane", "queue": "enterprise", "lane": "dedicated lane",
-    "prompt": "A smiling woman with curly red hair", "style": "photo", "size": 1024, "seed": 1234567, "num_images": 1,
+    "prompt": "A smiling woman with curly red hair", "style": "photo", "style_label": "AI photo", "provider": None, "model": None,
+    "size": 1024, "seed": 1234567, "num_images": 1,
     "quota_units": 1, "reused": False, "created_at": "2026-11-24T12:00:00+00:00", "finished_at": None, "error": None, "images": [],
 }  # fmt: skip
 SUCCEEDED = {
     **QUEUED, "status": "succeeded", "progress": 100, "message": "Done", "finished_at": "2026-11-24T12:00:02+00:00",
+    "provider": "fal", "model": "fal-ai/flux/schnell",
     "images": [{
         "index": 0, "width": 1024, "height": 1024, "preview_url": "https://files.example.com/generated/ab/ab12….webp?X-Amz-Signature=…",
         "variants": [{"size": 1024, "format": "jpeg", "url": "https://files.example.com/generated/cd/cd34….jpg?X-Amz-Signature=…",
                       "bytes": 183004}],
         "provenance": {"provider": "fal", "model": "fal-ai/flux/schnell", "model_version": "", "seed": 1234567,
                        "prompt": "A smiling woman with curly red hair", "licence_note": "FLUX.1 [schnell]: Apache-2.0",
-                       "content_rating": "general", "upscaled_from": None, "commercial_use_allowed": True,
+                       "content_rating": "general", "upscaled_from": None,
+                       "applied": {"requested": {"style": "photo", "style_label": "Photo (AI)", "model": "fal-ai/flux/schnell",
+                                                 "size": 1024},
+                                   "style": "photo", "style_label": "Photo (AI)", "model": "fal-ai/flux/schnell", "size": 1024,
+                                   "drawn": [], "not_understood": [], "attributes": {}, "local": False, "asked": []},
+                       "commercial_use_allowed": True,
                        "attribution_required": False, "attribution": ""},
     }],
 }  # fmt: skip

@@ -110,6 +110,10 @@ class GeneratedImage(models.Model):
     content_rating = models.CharField(max_length=16, default="general")
     # The side the model delivered when it was below the size asked for (the image was then upscaled).
     upscaled_from = models.PositiveIntegerField(null=True, blank=True)
+    # What was applied, beside what the job asked: {"style", "model", "size" (the side the model
+    # made), "drawn" and "not_understood" (the local generator's reading of the prompt; empty for AI
+    # models), "attributes" (what the local generator drew)}. Empty for images made before it was kept.
+    applied = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

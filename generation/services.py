@@ -42,18 +42,15 @@ from .providers.base import (
     RequestNotFoundError,
     TransientProviderError,
 )
-from .providers.local import STYLES as LOCAL_STYLES
 from .providers.registry import provider_get
 from .quotas import quota_check_locked, quota_counted, quota_refund
 from .selectors import LANE_LABELS
 from .sizes import plan_sizes, within_upscale
+from .styles import LOCAL_CHAIN, LOCAL_STYLES, STYLES, default_style, style_unavailable_reason
 from .webhooks import webhook_job_ended
 
 logger = logging.getLogger(__name__)
 
-AI_STYLE = "photo"
-STYLES = (AI_STYLE, *LOCAL_STYLES)
-LOCAL_CHAIN = ("local:avatarsite/procedural-v1",)
 MAX_PROMPT_LENGTH = 500
 # Clearly disallowed requests are refused before any spend; providers filter the rest.
 _REFUSED_PROMPT = re.compile(
@@ -79,6 +76,13 @@ class JobNotCancelableError(GenerationError):
     code = "not_cancelable"
 
 
+class StyleUnavailableError(GenerationError):
+    """A style this site cannot make for the plan (AI photos without an AI service): refused with
+    the reason, never drawn by something else under its name."""
+
+    code = "style_unavailable"
+
+
 @dataclass(frozen=True)
 class NormalisedRequest:
     prompt: str
@@ -96,15 +100,15 @@ class NormalisedRequest:
 
 
 def _chain_for(*, style: str, plan: Entitlements) -> tuple[str, ...]:
-    """The plan's chain, minus providers not set up here; the local generator serves its own styles,
-    and (development only) stands in when no AI provider is set up at all."""
+    """The local generator for its own styles; for AI photos, the plan's chain minus the providers
+    not set up here. A style nobody here can make is refused with the reason: the local generator
+    never stands in for a model, so a job is always what its style says it is."""
     if style in LOCAL_STYLES:
         return LOCAL_CHAIN
     available = tuple(entry for entry in plan.provider_chain if provider_get(entry.split(":", 1)[0]) is not None)
-    if not available and settings.GENERATION_LOCAL_WHEN_UNCONFIGURED:
-        return LOCAL_CHAIN
     if not available:
-        raise GenerationError("AI generation is not available right now; try an illustrated style.", field="style")
+        reason = style_unavailable_reason(style=style, plan=plan) or "No AI service of your plan is set up here."
+        raise StyleUnavailableError(f"{reason} Choose an instant style: {', '.join(LOCAL_STYLES)}.", field="style")
     return available
 
 
@@ -116,8 +120,9 @@ def _default_seed(*, prompt: str, style: str, size: int, num_images: int) -> int
 
 
 def generation_request_normalise(
-    *, prompt: str, style: str, size: int | None, seed: int | None, num_images: int, plan: Entitlements
+    *, prompt: str, style: str | None, size: int | None, seed: int | None, num_images: int, plan: Entitlements
 ) -> NormalisedRequest:
+    """The request as it will be run (`style` None: the plan's default style here), or GenerationError."""
     prompt = " ".join(prompt.split())
     if not prompt:
         raise GenerationError("Describe the avatar you want.", field="prompt")
@@ -125,6 +130,7 @@ def generation_request_normalise(
         raise GenerationError(f"Keep the description under {MAX_PROMPT_LENGTH} characters.", field="prompt")
     if _REFUSED_PROMPT.search(prompt):
         raise PromptRefusedError("This description asks for content we do not generate. Nothing was charged.", field="prompt")
+    style = style or default_style(plan=plan)
     if style not in STYLES:
         raise GenerationError(f"Unknown style; choose one of {', '.join(STYLES)}.", field="style")
     largest = plan_sizes(plan).offered_max  # the plan's, unless its chain cannot get there
@@ -166,7 +172,7 @@ def generation_job_create(
     *,
     user_id: int,
     prompt: str,
-    style: str = AI_STYLE,
+    style: str | None = None,
     size: int | None = None,
     seed: int | None = None,
     num_images: int = 1,
@@ -177,6 +183,7 @@ def generation_job_create(
     """Accept a request: reuse an identical stored result at no cost, follow an identical request
     still in flight (single flight: one provider call for both; this one gets that result at no
     cost), or take quota and enqueue the job on the plan's queue once the transaction commits.
+    `style` None: AI photos where this site can make them for the plan, else the first instant style.
     `plan`: the user's entitlements when the caller has just read them (the generate view has),
     else they are read here. Raises GenerationError or QuotaExceededError."""
     plan = plan or entitlements(user_id=user_id)
@@ -715,8 +722,27 @@ def _call_with_retries(
 
 _IMAGE_RESULT_FIELDS = [
     "width", "height", "variants", "provider", "model", "model_version", "seed", "prompt", "licence_note", "content_rating",
-    "upscaled_from",
+    "upscaled_from", "applied",
 ]  # fmt: skip
+
+
+def _applied(*, job: GenerationJob, result: GenerationResult, image: StoredImage, index: int) -> dict:
+    """What was requested (the job's style, first model and size) and what the provider applied for
+    one image: the style it drew (the local generator says; an AI model was sent the job's), the
+    model, the side it made, and the local generator's reading of the prompt (what it drew, what it
+    could not use). Plain lookups: it runs in _job_succeed."""
+    meta = result.metadata or {}
+    per_image = meta.get("per_image") or ()
+    first = job.provider_chain[0].partition(":")[2] if job.provider_chain else result.model
+    return {
+        "requested": {"style": job.style, "model": first, "size": job.size},
+        "style": meta.get("style") or job.style,
+        "model": result.model,
+        "size": image.upscaled_from or image.width,
+        "drawn": list(meta.get("drawn") or ()),
+        "not_understood": list(meta.get("not_understood") or ()),
+        "attributes": dict(per_image[index] if index < len(per_image) else meta.get("attributes") or {}),
+    }
 
 
 def _job_succeed(*, job: GenerationJob, result: GenerationResult, stored: list[StoredImage], call: CostEntry, lease: str) -> GenerationJob:
@@ -748,6 +774,7 @@ def _job_succeed(*, job: GenerationJob, result: GenerationResult, stored: list[S
                 job=job, index=index, width=image.width, height=image.height, variants=image.variants(), provider=result.provider,
                 model=result.model, model_version=result.model_version, seed=job.seed + index, prompt=job.prompt,
                 licence_note=result.licence_note, content_rating="general", upscaled_from=image.upscaled_from,
+                applied=_applied(job=job, result=result, image=image, index=index),
             )
             for index, image in enumerate(stored)
         ]  # fmt: skip

@@ -2,6 +2,7 @@
 live page, its JSON state, its downloads, cancel, and the "My avatars" history."""
 
 import contextlib
+import hashlib
 import math
 import mimetypes
 import secrets
@@ -25,23 +26,26 @@ from avatarsite.core.storage import attachment_url
 from billing.entitlements import entitlements
 
 from .file_links import TOKEN_PARAMETER, file_token_valid
-from .forms import GenerateForm
+from .forms import SIZES, GenerateForm
 from .models import GenerationJob
+from .prompts import PROMPT_SUGGESTIONS, SURPRISE_PROMPTS
 from .quotas import QuotaExceededError, quota_status
 from .selectors import (
-    ai_available,
+    generate_estimate,
     job_attempts,
     job_get,
     job_get_for_user,
     job_list_for_user,
+    job_made_with,
     job_state,
     job_thumbnail_url,
-    lane_estimate,
-    queue_ahead,
     similar_for_prompt,
+    style_preview_webp,
     variant_download_get,
 )
-from .services import LOCAL_CHAIN, LOCAL_STYLES, GenerationError, JobNotCancelableError, generation_job_cancel, generation_job_create
+from .services import GenerationError, JobNotCancelableError, generation_job_cancel, generation_job_create
+from .sizes import plan_sizes
+from .styles import STYLES
 
 
 @login_required
@@ -67,20 +71,65 @@ def index(request: HttpRequest) -> HttpResponse:
             quota_error = exc
         else:
             return redirect("generation:job", job_id=job.id)
-    ai_ready = ai_available(chain=plan.provider_chain)
-    chain = plan.provider_chain if ai_ready else LOCAL_CHAIN
+    style = form.chosen_style()
+    size, count = _int_or(form["size"].value(), 1024), _int_or(form["num_images"].value(), 1)
     context = {
         "form": form,
         "plan": plan,
         "quota": quota_status(user_id=request.user.pk, plan=plan, now=timezone.now()),
         "quota_error": quota_error,
-        # Before anything is submitted: where an AI request would stand, and what it costs.
-        "estimate": lane_estimate(queue=plan.queue, chain=chain, ahead=queue_ahead(queue=plan.queue)),
-        "instant_styles": list(LOCAL_STYLES),
-        "ai_ready": ai_ready,
+        "styles": form.style_choices,
+        "chosen_style": style,
+        # Before anything is submitted: what it costs, where it would stand and when it would be ready
+        # (the page asks /generate/estimate/ again as the choices change).
+        "estimate": generate_estimate(user_id=request.user.pk, plan=plan, style=style, size=size, num_images=count),
+        "suggestions": PROMPT_SUGGESTIONS,
+        "surprises": SURPRISE_PROMPTS,
         "recent": [(job, job_thumbnail_url(job=job)) for job in job_list_for_user(user_id=request.user.pk).prefetch_related("images")[:6]],
     }
     return render(request, "generation/index.html", context, status=429 if quota_error else 200)
+
+
+def _int_or(value: object, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+@require_GET
+def estimate(request: HttpRequest) -> JsonResponse:
+    """The generate form's cost, lane and ETA line for the choices made so far (the page asks as they change)."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": {"code": "not_authenticated", "message": "Sign in first.", "details": {}}}, status=401)
+    plan = entitlements(user_id=request.user.pk)
+    style = request.GET.get("style", "")
+    size, count = _int_or(request.GET.get("size"), 0), _int_or(request.GET.get("num_images", 1), 0)
+    problems = {}
+    if style not in STYLES:
+        problems["style"] = [f"Choose one of {', '.join(STYLES)}."]
+    offered = [s for s in SIZES if s <= plan_sizes(plan).offered_max]
+    if size not in offered:
+        problems["size"] = [f"Choose one of {', '.join(str(s) for s in offered)}."]
+    if not 1 <= count <= plan.max_images_per_request:
+        problems["num_images"] = [f"Your plan allows 1 to {plan.max_images_per_request} images per request."]
+    if problems:
+        return JsonResponse({"error": {"code": "invalid", "message": "Check the choices.", "details": problems}}, status=400)
+    found = generate_estimate(user_id=request.user.pk, plan=plan, style=style, size=size, num_images=count)
+    return JsonResponse(found.as_json(), headers={"Cache-Control": "no-store"})
+
+
+@require_GET
+def style_preview(request: HttpRequest, style: str) -> HttpResponse:
+    """A sample avatar of an instant style, for the style picker: drawn at first use, then cached."""
+    data = style_preview_webp(style=style)
+    if data is None:
+        raise Http404("No preview for this style")
+    etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=86400"}
+    if request.headers.get("If-None-Match") == etag:
+        return HttpResponse(status=304, headers=headers)
+    return HttpResponse(data, content_type="image/webp", headers=headers)
 
 
 def _own_job(request: HttpRequest, job_id: uuid.UUID):
@@ -209,5 +258,5 @@ def history(request: HttpRequest) -> HttpResponse:
     """My avatars: every job of the user, newest first, with its result."""
     jobs = job_list_for_user(user_id=request.user.pk).prefetch_related("images")
     page = Paginator(jobs, 24).get_page(request.GET.get("page"))
-    rows = [(job, job_thumbnail_url(job=job)) for job in page.object_list]
+    rows = [(job, job_thumbnail_url(job=job), job_made_with(job=job)) for job in page.object_list]
     return render(request, "generation/history.html", {"page": page, "rows": rows})

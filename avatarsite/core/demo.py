@@ -11,7 +11,7 @@ This is wiring between two apps (`gallery` must not know `generation`), so it li
 import hashlib
 import random
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -19,16 +19,17 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 
+from gallery import imaging
 from gallery.importers.base import RemoteAvatar
 from gallery.models import Avatar
 from gallery.services import avatar_import_remote, source_assert_importable, source_get_or_create
 from generation.providers import local
-from generation.providers.base import GenerationRequest
+from generation.providers.base import GenerationRequest, GenerationResult
 from generation.providers.local import STYLES, LocalProvider
 
 DEMO_SOURCE = "demo"
 # Bump when the prompts below change: every demo avatar is then drawn again (as when the generator changes).
-DEMO_RECIPE = "2"
+DEMO_RECIPE = "3"
 # The attribute under which each demo avatar records which generator and recipe drew it.
 DRAWN_BY = "drawn_by"
 
@@ -260,6 +261,50 @@ def generator_fingerprint(provider: LocalProvider) -> str:
     return digest.hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class DemoDrawing:
+    """One avatar of the demo library: its id, what was asked, and the drawing (None when kept)."""
+
+    external_id: str
+    prompt: DemoPrompt
+    style: str
+    result: GenerationResult | None
+
+
+# A drawing whose difference hash is this close to one already in the library is drawn again from
+# other words, at most this many times: the library should not show the same picture twice.
+DEMO_REDRAWS = 8
+
+
+def demo_drawings(*, count: int, size: int, provider: LocalProvider, kept: Mapping[str, int] | None = None) -> Iterator[DemoDrawing]:
+    """The demo library, the same on every machine: avatar `index` is drawn from words of its own
+    (a random generator seeded by index and attempt, so keeping some avatars changes no other),
+    in the styles in turn. `kept` maps ids already stored to their difference hash: those are not
+    drawn again (`result` None) but no new drawing may come within GALLERY_DUPLICATE_MAX_DISTANCE of
+    them either, nor of each other."""
+    kept = kept or {}
+    limit = settings.GALLERY_DUPLICATE_MAX_DISTANCE
+    hashes = list(kept.values())
+    for index in range(count):
+        external_id = f"demo-{index:04d}"
+        style = STYLES[index % len(STYLES)]
+        if external_id in kept:
+            yield DemoDrawing(external_id=external_id, prompt=demo_prompt(_demo_rng(index, 0)), style=style, result=None)
+            continue
+        for attempt in range(DEMO_REDRAWS):
+            prompt = demo_prompt(_demo_rng(index, attempt))
+            result = provider.generate(GenerationRequest(prompt=prompt.text, style=style, seed=index + 10_000 * attempt, size=size))
+            value = imaging.difference_hash(imaging.square_crop(imaging.decode_image(result.images[0].data)))
+            if all(imaging.hamming_distance(value, other) > limit for other in hashes):
+                break
+        hashes.append(value)
+        yield DemoDrawing(external_id=external_id, prompt=prompt, style=style, result=result)
+
+
+def _demo_rng(index: int, attempt: int) -> random.Random:
+    return random.Random(f"demo-2026-{index}-{attempt}")  # noqa: S311 - the same library on every machine, by design
+
+
 def demo_library_load(
     *, count: int, size: int = 512, on_progress: Callable[[int, int], None] | None = None, provider: LocalProvider | None = None
 ) -> int:
@@ -272,21 +317,17 @@ def demo_library_load(
     provider = provider or LocalProvider()
     fingerprint = generator_fingerprint(provider)
     kept = {
-        external_id
-        for external_id, attributes in Avatar.objects.filter(source=source).values_list("external_id", "attributes")
-        if (attributes or {}).get(DRAWN_BY) == fingerprint
+        external_id: int(phash, 16)
+        for external_id, attributes, phash in Avatar.objects.filter(source=source).values_list("external_id", "attributes", "phash")
+        if (attributes or {}).get(DRAWN_BY) == fingerprint and phash
     }
-    rng = random.Random(2026)  # noqa: S311 - the demo library is the same on every machine, by design
     drawn_now = 0
-    for index in range(count):
-        prompt = demo_prompt(rng)
-        style = STYLES[index % len(STYLES)]
-        external_id = f"demo-{index:04d}"
-        if external_id not in kept:
-            result = provider.generate(GenerationRequest(prompt=prompt.text, style=style, seed=index, size=size))
-            described = describe(what_was_drawn(metadata=result.metadata or {}, prompt=prompt, style=style))
+    for index, drawing in enumerate(demo_drawings(count=count, size=size, provider=provider, kept=kept)):
+        if drawing.result is not None:
+            result = drawing.result
+            described = describe(what_was_drawn(metadata=result.metadata or {}, prompt=drawing.prompt, style=drawing.style))
             remote = RemoteAvatar(
-                external_id=external_id,
+                external_id=drawing.external_id,
                 image_url="",
                 width=size,
                 height=size,

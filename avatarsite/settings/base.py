@@ -306,6 +306,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
     "socket_timeout": REDIS_TIMEOUT_SECONDS,
 }
+if not REDIS_URL:
+    # The in-process broker sleeps this long whenever its worker can take no message (none waiting,
+    # or every thread busy): kombu's 1 s made each job of a queue wait up to a second for a thread
+    # that was already free. A twentieth of a second costs an idle site nothing worth counting.
+    CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = 0.05
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_CONNECT_TIMEOUT_SECONDS
 # Two more tries, half a second apart, then the request's 503: a broker restart of a moment is ridden out.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
@@ -531,8 +536,6 @@ GENERATION_MAX_UPSCALE = env.float("GENERATION_MAX_UPSCALE", default=2.0)
 # What sizes a plan's chain delivers and how: a function (provider_chain=, max_size=) the generation
 # app provides, named here so billing (plan checks, the pricing page) needs not import generation.
 BILLING_PLAN_SIZES = "generation.sizes.chain_sizes"
-# With no AI provider set up (no keys), AI requests are drawn by the local generator instead.
-GENERATION_LOCAL_WHEN_UNCONFIGURED = env.bool("GENERATION_LOCAL_WHEN_UNCONFIGURED", default=True)
 # How long a job may wait in its queue, and how long a run may take, before it is given up (its
 # quota returned). The reconciler settles jobs past either limit, so none stays "running" forever.
 GENERATION_QUEUE_TIMEOUT_SECONDS = env.int("GENERATION_QUEUE_TIMEOUT_SECONDS", default=600)
@@ -553,8 +556,12 @@ GENERATION_PROVIDER_ATTEMPTS = env.int("GENERATION_PROVIDER_ATTEMPTS", default=3
 GENERATION_PROVIDER_BACKOFF_SECONDS = env.float("GENERATION_PROVIDER_BACKOFF_SECONDS", default=1.0)
 # Worker processes per lane (as deployed) and each provider's expected time per image before
 # there are measurements: the ETA shown before a request is made comes from these and the queue depth.
+# The embedded default's worker is two threads of the web server's process for every lane, and its
+# drawings (the local generator, the encoding) take turns on one interpreter: one job at a time.
 GENERATION_QUEUE_CONCURRENCY = env.dict(
-    "GENERATION_QUEUE_CONCURRENCY", cast={"value": int}, default={"enterprise": 2, "premium": 4, "standard": 4}
+    "GENERATION_QUEUE_CONCURRENCY",
+    cast={"value": int},
+    default={"enterprise": 2, "premium": 4, "standard": 4} if REDIS_URL else {"enterprise": 1, "premium": 1, "standard": 1},
 )
 GENERATION_EXPECTED_SECONDS = {"local": 1, "fal": 4, "replicate": 6}
 # Circuit breaker per provider, shared by all workers through the cache.

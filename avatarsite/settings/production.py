@@ -24,8 +24,6 @@ if OUTBOUND_ALLOW_LOOPBACK:
     raise ImproperlyConfigured("OUTBOUND_ALLOW_LOOPBACK is for local fakes only; production fetches only public https URLs.")
 STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 SERVE_MEDIA_LOCALLY = False
-# A paying user asked for FLUX: never hand them a drawing because a key is missing.
-GENERATION_LOCAL_WHEN_UNCONFIGURED = env.bool("GENERATION_LOCAL_WHEN_UNCONFIGURED", default=False)
 
 # HTTPS everywhere. The TLS proxy in front (Cloudflare, a load balancer) must strip any client
 # copy of X-Forwarded-Proto before setting its own.

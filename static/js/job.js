@@ -50,7 +50,38 @@
         p.provider, p.model, "seed " + p.seed, p.upscaled_from ? "upscaled from " + p.upscaled_from + " px" : "", p.licence_note,
       ].filter(Boolean).join(" · ");
       result.append(links, provenance);
+      const applied = appliedNote(p.applied);
+      if (applied) result.append(applied);
     }
+  }
+
+  // What was applied against what was asked (job.html draws the same): the style, model and size
+  // that made the image, a sentence per difference from the request, and for the instant generator
+  // what of the prompt it drew and what it did not understand.
+  function appliedNote(applied) {
+    if (!applied || !applied.style) return null;
+    const box = document.createElement("div");
+    box.className = "applied";
+    box.dataset.applied = "";
+    const line = document.createElement("p");
+    const label = document.createElement("strong");
+    label.textContent = applied.style_label;
+    line.append(applied.local ? "Drawn in " : "Made in ", label, " by " + applied.model + " at " + applied.size + " px");
+    box.append(line);
+    for (const sentence of applied.asked) {
+      box.append(Object.assign(document.createElement("p"), { className: "muted", textContent: sentence }));
+    }
+    if (applied.local) {
+      const words = document.createElement("p");
+      const drawn = Object.assign(document.createElement("span"), { className: "applied-label", textContent: "Drawn:" });
+      words.append(drawn, " " + (applied.drawn.join(", ") || "nothing in particular (all chosen from the seed)"));
+      if (applied.not_understood.length) {
+        const missed = Object.assign(document.createElement("span"), { className: "applied-label", textContent: "Not understood:" });
+        words.append(" · ", missed, " " + applied.not_understood.join(", "));
+      }
+      box.append(words);
+    }
+    return box;
   }
 
   function show(state) {

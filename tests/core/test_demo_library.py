@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from avatarsite.core.demo import demo_library_load
+from gallery.imaging import hamming_distance
 from gallery.models import Avatar
 from generation.providers.base import GenerationRequest, GenerationResult
 from generation.providers.local import LocalProvider
@@ -24,7 +25,8 @@ def test_demo_avatars_are_stored_as_illustrations_marked_demo_and_loaded_once():
     avatars = Avatar.objects.filter(source__slug="demo")
     assert (created, again, avatars.count()) == (6, 0, 6)
     assert all(a.is_demo and a.style == "illustration" for a in avatars)
-    assert all(a.gender in {"female", "male"} and a.hair_color for a in avatars)
+    assert all(a.gender in {"female", "male"} for a in avatars)
+    assert all(a.hair_color or a.attributes.get("hair_style") == "bald" for a in avatars)  # a bald head has no hair colour
     assert avatars.first().variants.filter(size=256).count() == 2
 
 
@@ -102,6 +104,8 @@ def test_a_library_drawn_by_another_generator_is_drawn_again_in_place():
     assert (redrawn, kept) == (3, 0)
     assert dict(Avatar.objects.values_list("external_id", "pk")) == before  # same ids: links keep working
     assert set(Avatar.objects.values_list("hair_color", flat=True)) == {"green"}
+
+
 def test_load_demo_makes_no_staff_account_off_the_embedded_default(capsys, settings, django_user_model):
     settings.DEBUG = True  # DEBUG on, but this database is PostgreSQL: not the embedded default
 
@@ -141,3 +145,13 @@ def test_load_demo_prints_a_working_staff_account_on_the_embedded_default_and_re
     assert old_password != password  # new at each start: the one printed last is the one that works
     assert manage("shell", "-c", STAFF_LOGIN.format(username=username, password=password)).splitlines()[-1] == "True"
     assert manage("shell", "-c", STAFF_LOGIN.format(username=username, password=old_password)).splitlines()[-1] == "False"
+
+
+def test_no_two_demo_avatars_are_near_duplicates(settings):
+    """Words that leave a drawing close to one already in the library are swapped for others."""
+    demo_library_load(count=48, size=128)
+
+    hashes = [int(value, 16) for value in Avatar.objects.filter(source__slug="demo").values_list("phash", flat=True)]
+    closest = [min(hamming_distance(a, b) for j, b in enumerate(hashes) if j != i) for i, a in enumerate(hashes)]
+    assert len(hashes) == 48
+    assert min(closest) > settings.GALLERY_DUPLICATE_MAX_DISTANCE, sorted(closest)[:5]

@@ -57,7 +57,7 @@ def test_twenty_concurrent_submits_on_the_embedded_default_are_all_answered_and_
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = artifacts_dir / "embedded-concurrency.log"
-    styles = ("flat", "pastel", "neon", "mono")
+    styles = ("flat", "pastel", "comic", "pixel")
     submits = [
         (sessions[n % USERS], f"a fox number {n} in a {styles[n % 4]} scarf", styles[n % 4]) for n in range(USERS * SUBMITS_PER_USER)
     ]

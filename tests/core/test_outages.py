@@ -165,7 +165,7 @@ from django.contrib.auth import get_user_model
 from generation.services import generation_job_create, generation_job_run
 
 user = get_user_model().objects.get(username="ada")
-job = generation_job_run(job_id=str(generation_job_create(user_id=user.pk, prompt="a heron with a lantern", style="mono", size=1024).id))
+job = generation_job_run(job_id=str(generation_job_create(user_id=user.pk, prompt="a heron with a lantern", style="comic", size=1024).id))
 print(json.dumps({"id": str(job.id), "status": job.status, "variants": len(job.images.get().variants)}))
 """
 

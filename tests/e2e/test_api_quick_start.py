@@ -186,16 +186,18 @@ def test_make_run_prints_a_staff_account_that_signs_in_to_the_admin(site):
     assert "username 'demo', password 'avatars-demo-2026'" in site.demo_output
     username, password = STAFF_LINE.search(site.demo_output).groups()
     session = requests.Session()
-    login_page = session.get(f"{site.url}/admin/login/", timeout=10)
+    # The admin signs in through the site's own sign-in page (allauth's, with its rate limits).
+    login_page = session.get(f"{site.url}/admin/", timeout=10)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page.text).group(1)
 
     signed_in = session.post(
-        f"{site.url}/admin/login/?next=/admin/",
-        data={"csrfmiddlewaretoken": token, "username": username, "password": password, "next": "/admin/"},
-        headers={"Referer": f"{site.url}/admin/login/"},
+        login_page.url,
+        data={"csrfmiddlewaretoken": token, "login": username, "password": password, "next": "/admin/"},
+        headers={"Referer": login_page.url},
         timeout=10,
     )
 
+    assert login_page.url.startswith(f"{site.url}/accounts/login/")
     assert signed_in.status_code == 200
     assert signed_in.url == f"{site.url}/admin/"
     assert "Site administration" in signed_in.text

@@ -181,6 +181,7 @@ NOT_PAGES = {
     "account_confirm_login_code": "sign-in by mailed code is off (ACCOUNT_LOGIN_BY_CODE_ENABLED)",
     "mfa_download_recovery_codes": "a text file download, not a page",
     "socialaccount_signup": "only in the middle of a social sign-in; redirects to sign-in otherwise",
+    "generation:estimate": "JSON: the generate page's cost, lane and ETA line, fetched as the choices change",
     "billing:portal": "POST only: a redirect to Stripe's portal",
     "billing:stripe_webhook": "Stripe's webhook endpoint (POST, JSON)",
 }

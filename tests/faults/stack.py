@@ -244,7 +244,6 @@ class FaultStack:
             "REPLICATE_OUTPUT_HOSTS": "127.0.0.1",
             "REPLICATE_PREFER_WAIT_SECONDS": "5",
             "OUTBOUND_ALLOW_LOOPBACK": "true",
-            "GENERATION_LOCAL_WHEN_UNCONFIGURED": "false",
             "GENERATION_RUN_TIMEOUT_SECONDS": str(t.run_timeout),
             "GENERATION_QUEUE_TIMEOUT_SECONDS": str(t.queue_timeout),
             "GENERATION_RECONCILE_EVERY_SECONDS": str(t.reconcile_every),

@@ -13,7 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from billing.models import Plan, Subscription
 from billing.services import api_key_create
 from generation.models import ApiIdempotencyKey, GenerationJob
+from generation.providers.local import LocalProvider
 from generation.services import generation_job_create, generation_job_run
+from generation.styles import LOCAL_STYLES, style_label
 
 pytestmark = pytest.mark.django_db
 
@@ -96,7 +98,7 @@ def test_create_returns_202_with_the_job_and_enqueues_it_on_the_enterprise_lane(
 
 
 def test_a_finished_job_shows_its_images_with_urls_provenance_and_licence(client, ada, ada_key):
-    job = generation_job_create(user_id=ada.pk, prompt="A calm man with a beard", style="mono")
+    job = generation_job_create(user_id=ada.pk, prompt="A calm man with a beard", style="comic")
     generation_job_run(job_id=str(job.id))
 
     body = client.get(f"{URL}/{job.id}", **ada_key).json()
@@ -107,7 +109,7 @@ def test_a_finished_job_shows_its_images_with_urls_provenance_and_licence(client
     assert image["variants"][0]["url"]
     assert "key" not in image["variants"][0]
     provenance = image["provenance"]
-    assert (provenance["provider"], provenance["model"], provenance["model_version"]) == ("local", "avatarsite/procedural-v1", "1")
+    assert (provenance["provider"], provenance["model"], provenance["model_version"]) == ("local", "avatarsite/parts-v2", "2")
     assert provenance["licence_note"]
     assert provenance["commercial_use_allowed"] is True
     assert provenance["content_rating"] == "general"
@@ -203,6 +205,32 @@ def test_invalid_bodies_get_400_with_per_field_details(client, ada_key, body, fi
     assert not GenerationJob.objects.exists()
 
 
+def test_a_style_this_site_cannot_make_is_a_400_that_says_why_and_names_the_styles_it_can(client, ada_key):
+    """No AI service here: "photo" is refused, never drawn by the local generator under that name."""
+    error = assert_error(post(client, {"prompt": "A calm woman", "style": "photo"}, ada_key), 400, "style_unavailable")
+
+    assert error["message"].startswith("AI photos need an AI service; this site has none set up.")
+    assert error["details"]["style"] == [error["message"]]
+    assert error["details"]["available_styles"] == list(LOCAL_STYLES)
+    assert not GenerationJob.objects.exists()
+
+
+def test_a_request_naming_no_style_gets_one_this_site_can_make_and_the_job_says_which_and_what_made_it(client, ada, ada_key, settings):
+    drawn = post(client, {"prompt": "A calm woman"}, ada_key).json()
+    assert (drawn["style"], drawn["style_label"], drawn["quota_units"]) == (LOCAL_STYLES[0], style_label(LOCAL_STYLES[0]), 0)
+    assert (drawn["provider"], drawn["model"]) == (None, None)  # nothing made yet
+    generation_job_run(job_id=drawn["id"])
+    done = client.get(f"{URL}/{drawn['id']}", **ada_key).json()
+    assert (done["status"], done["provider"], done["model"]) == ("succeeded", "local", LocalProvider.model)
+
+    settings.GENERATION_PROVIDERS = {
+        **settings.GENERATION_PROVIDERS,
+        "fal": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "fal"}},
+    }
+    photo = post(client, {"prompt": "A calm man"}, ada_key).json()
+    assert (photo["style"], photo["style_label"], photo["quota_units"]) == ("photo", "AI photo", 1)
+
+
 def test_a_refused_prompt_is_a_400_that_names_the_refusal(client, ada_key):
     error = assert_error(post(client, {"prompt": "a naked person", "style": "pastel"}, ada_key), 400, "prompt_refused")
     assert set(error["details"]) == {"prompt"}
@@ -281,7 +309,7 @@ def test_cancel_stops_a_queued_job_and_refunds_its_quota(client, ada, ada_key, a
 
 
 def test_canceling_a_finished_job_is_a_409(client, ada, ada_key):
-    job = generation_job_create(user_id=ada.pk, prompt="A calm man", style="mono")
+    job = generation_job_create(user_id=ada.pk, prompt="A calm man", style="comic")
     generation_job_run(job_id=str(job.id))
 
     error = assert_error(client.post(f"{URL}/{job.id}/cancel", **ada_key), 409, "not_cancelable")
@@ -335,7 +363,7 @@ def test_concurrent_requests_with_one_idempotency_key_create_one_job(ada, ada_ke
 
 def test_the_list_takes_the_same_queries_for_one_finished_job_as_for_many(client, ada, ada_key):
     def finished(n: int) -> None:
-        job = generation_job_create(user_id=ada.pk, prompt=f"A calm man {n}", style="mono")
+        job = generation_job_create(user_id=ada.pk, prompt=f"A calm man {n}", style="comic")
         generation_job_run(job_id=str(job.id))
 
     finished(0)
@@ -430,7 +458,7 @@ def test_a_quota_is_never_exceeded_by_50_concurrent_api_requests(ada, monkeypatc
 def test_commercial_use_is_what_the_settings_say_of_the_images_model(client, ada, ada_key, settings):
     from generation.models import GeneratedImage
 
-    job = generation_job_create(user_id=ada.pk, prompt="A calm man", style="mono")
+    job = generation_job_create(user_id=ada.pk, prompt="A calm man", style="comic")
     generation_job_run(job_id=str(job.id))
     image = GeneratedImage.objects.get(job=job)
     provenance = client.get(f"{URL}/{job.id}", **ada_key).json()["images"][0]["provenance"]

@@ -81,7 +81,7 @@ def client_key(django_user_model):
 
 def _create(client, headers, **body) -> dict:
     response = client.post(
-        URL, data=json.dumps({"prompt": "A calm man", "style": "mono", **body}), content_type="application/json", **headers
+        URL, data=json.dumps({"prompt": "A calm man", "style": "comic", **body}), content_type="application/json", **headers
     )
     assert response.status_code == 202, response.content
     return response.json()

@@ -37,7 +37,7 @@ def _key(user) -> dict[str, str]:
 def _finished_api_job(client, user) -> tuple[dict, dict[str, str]]:
     """A job created and read through the API with the user's (free plan) key, run to its end."""
     headers = _key(user)
-    body = json.dumps({"prompt": "A calm man with a beard", "style": "mono"})
+    body = json.dumps({"prompt": "A calm man with a beard", "style": "comic"})
     created = client.post(URL, data=body, content_type="application/json", **headers)
     assert created.status_code == 202, created.content
     generation_job_run(job_id=created.json()["id"])
@@ -82,7 +82,7 @@ def test_api_image_links_on_r2_are_absolute_and_lead_to_a_presigned_url(client, 
 
 
 def test_the_owners_pages_on_local_files_link_the_owner_checked_route_never_media(client, ada, bob, local_files):
-    job = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A calm man with a beard", style="mono").id))
+    job = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A calm man with a beard", style="comic").id))
     client.force_login(ada)
 
     state = client.get(reverse("generation:job_status", args=[job.id])).json()

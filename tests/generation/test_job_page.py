@@ -5,10 +5,8 @@ import html
 import re
 from collections import deque
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,8 +16,9 @@ from gallery.services import avatar_import_remote, source_get_or_create
 from generation.models import CostEntry, GenerationJob
 from generation.providers.base import GenerationRequest
 from generation.providers.local import LocalProvider
-from generation.selectors import lane_estimate, provider_latency_seconds
+from generation.selectors import lane_estimate
 from generation.services import _job_fail, generation_job_create, generation_job_run
+from generation.styles import LOCAL_STYLES
 from tests.generation import scripted
 
 PROMPT = "A smiling pirate with a red beard"
@@ -72,11 +71,11 @@ def test_a_queued_jobs_page_shows_related_premade_avatars_and_the_users_own_earl
             start=3,
         )
     ]
-    own_related = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A pirate on a ship", style="mono").id))
-    own_unrelated = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A robot in a hat", style="mono").id))
-    own_failed = generation_job_create(user_id=ada.pk, prompt="A pirate in the rain", style="mono")
+    own_related = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A pirate on a ship", style="comic").id))
+    own_unrelated = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A robot in a hat", style="comic").id))
+    own_failed = generation_job_create(user_id=ada.pk, prompt="A pirate in the rain", style="comic")
     _job_fail(job=own_failed, kind="transient", message="failed")
-    bobs = generation_job_run(job_id=str(generation_job_create(user_id=bob.pk, prompt="Bob's pirate beard secret", style="mono").id))
+    bobs = generation_job_run(job_id=str(generation_job_create(user_id=bob.pk, prompt="Bob's pirate beard secret", style="comic").id))
     assert own_related.status == own_unrelated.status == bobs.status == "succeeded"
     queued = generation_job_create(user_id=ada.pk, prompt=PROMPT)
     assert queued.status == "queued"
@@ -102,8 +101,8 @@ def test_a_queued_jobs_page_shows_related_premade_avatars_and_the_users_own_earl
 
 
 def test_an_earlier_result_sharing_only_a_common_word_is_not_offered_as_similar(client, providers, ada):
-    unrelated = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A robot with a hat", style="mono").id))
-    related = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="Pirate, grinning.", style="mono").id))
+    unrelated = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A robot with a hat", style="comic").id))
+    related = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="Pirate, grinning.", style="comic").id))
     queued = generation_job_create(user_id=ada.pk, prompt=PROMPT)
     client.force_login(ada)
 
@@ -173,55 +172,127 @@ def test_how_it_went_lists_each_provider_call_in_order_with_its_outcome(client, 
 
 
 # --- the ETA -------------------------------------------------------------------------------------------------
-def _ledger_call(owner, *, provider: str, outcome: str, latency_ms: int, age: timedelta) -> None:
-    job = GenerationJob.objects.create(user=owner, prompt="ledger", plan="free", queue="standard", status="succeeded")
-    models = {"fal": "fal-ai/flux/schnell", "replicate": "black-forest-labs/flux-schnell"}
-    call = CostEntry.objects.create(
-        job=job, provider=provider, model=models[provider], plan="free", outcome=outcome, latency_ms=latency_ms, cost_usd=Decimal("0.003")
+CHAINS = {"fal": ["fal:fal-ai/flux/schnell"], "local": ["local:avatarsite/parts-v2"]}
+
+
+def _finished(owner, *, provider: str = "fal", created, started, finished, size: int = 1024, status: str = "succeeded") -> GenerationJob:
+    """A job of the standard lane that ran with these stamps (the ETA measures the lane's own jobs)."""
+    job = GenerationJob.objects.create(
+        user=owner, prompt="history", plan="free", queue="standard", status=status, provider_chain=CHAINS[provider], size=size
     )
-    CostEntry.objects.filter(pk=call.pk).update(created_at=timezone.now() - age)
+    GenerationJob.objects.filter(pk=job.pk).update(created_at=created, started_at=started, finished_at=finished)
+    return job
 
 
-def test_the_eta_is_the_median_recent_fal_latency_times_the_rounds_of_the_lanes_workers(client, providers, ada, bob, settings):
-    """Median of fal's successful calls of the last hour (1.2, 2.6, 9.0 s -> 2.6 s); five jobs ahead
-    in a lane of two workers: this one runs in the third round, done after 3 x 2.6 = 7.8 -> 8 s."""
-    settings.GENERATION_QUEUE_CONCURRENCY = {"enterprise": 2, "premium": 4, "standard": 2}
-    minute = timedelta(minutes=1)
-    for latency in (1200, 9000, 2600):
-        _ledger_call(bob, provider="fal", outcome="succeeded", latency_ms=latency, age=minute)
-    _ledger_call(bob, provider="fal", outcome="failed", latency_ms=60000, age=minute)  # failures do not count
-    _ledger_call(bob, provider="fal", outcome="succeeded", latency_ms=100, age=timedelta(hours=2))  # nor old calls
-    _ledger_call(bob, provider="replicate", outcome="succeeded", latency_ms=500, age=minute)  # nor other providers
-    for n in range(5):
-        generation_job_create(user_id=bob.pk, prompt=f"someone ahead in line {n}")
-    cache.clear()  # the latency is cached for half a minute
+def _seconds(moment, seconds: float):
+    return moment + timedelta(seconds=seconds)
+
+
+def test_alone_in_the_lane_the_eta_is_the_providers_recent_median_from_acceptance_to_result(client, providers, ada, bob):
+    """fal's succeeded jobs of the last hour that found a worker free took 1.5, 2.6 and 9.0 s from
+    acceptance to result: a request to an idle lane is ready in about 2.6 -> 3 s. A failed job, an
+    hour-old one and another provider's do not count."""
+    ago = timezone.now() - timedelta(minutes=5)
+    for total in (1.5, 9.0, 2.6):
+        _finished(bob, created=ago, started=_seconds(ago, 0.05), finished=_seconds(ago, total))
+    _finished(bob, created=ago, started=ago, finished=_seconds(ago, 60), status="failed")
+    old = timezone.now() - timedelta(hours=2)
+    _finished(bob, created=old, started=old, finished=_seconds(old, 0.1))
+    _finished(bob, provider="local", created=ago, started=ago, finished=_seconds(ago, 0.2))
     client.force_login(ada)
 
     form = client.get(reverse("generation:index")).content.decode()
 
-    assert "standard lane, position 6" in form
-    assert "ready in about <strong>8 s</strong>" in form
-    assert provider_latency_seconds(provider="fal") == pytest.approx(2.6)
-    assert lane_estimate(queue="standard", chain=["fal:fal-ai/flux/schnell"], ahead=5).eta_seconds == 8
-    assert lane_estimate(queue="standard", chain=["fal:fal-ai/flux/schnell"], ahead=1).eta_seconds == 3  # first round: 2.6 -> 3
-
-    # The job, once asked for, stands in the same place.
-    queued = generation_job_create(user_id=ada.pk, prompt=PROMPT)
-    page = client.get(_job_url(queued)).content.decode()
-    assert "Position 6 in the standard lane · ready in about 8 s" in page
+    assert "standard lane, position 1" in form
+    assert "ready in about 3 s" in form
+    estimate = lane_estimate(queue="standard", chain=CHAINS["fal"])
+    assert estimate.eta == pytest.approx(2.6)
 
 
-def test_with_too_few_recent_calls_the_eta_starts_from_the_configured_expectation(client, providers, ada, bob, settings):
-    settings.GENERATION_QUEUE_CONCURRENCY = {"enterprise": 2, "premium": 4, "standard": 2}
-    settings.GENERATION_EXPECTED_SECONDS = {**settings.GENERATION_EXPECTED_SECONDS, "fal": 5}
-    for latency in (1200, 2600):  # two are too few to go by
-        _ledger_call(bob, provider="fal", outcome="succeeded", latency_ms=latency, age=timedelta(minutes=1))
+def _busy_lane_history(owner, *, pace: float, start, provider: str = "fal") -> None:
+    """Six jobs accepted at once by a lane of two workers: after the first two, each started as the
+    one before it ended, every `pace` seconds, while the next waited."""
+    starts = [0.0, 0.0] + [2 + pace * n + 0.01 for n in range(4)]
+    for n, begun in enumerate(starts):
+        _finished(owner, provider=provider, created=start, started=_seconds(start, begun), finished=_seconds(start, 2 + pace * n))
+
+
+def test_behind_others_each_job_waiting_or_running_ahead_adds_the_lanes_measured_pace(client, providers, ada, bob):
+    """The issue's case: the page said 1 s at position 4 and the job took 3.75 s. Now the lane's pace
+    while it was busy (a job ended every 1.5 s while another waited) counts every job before this
+    one, running or waiting: two waiting and one running, so this one ends after 4 x 1.5 = 6 s."""
+    _busy_lane_history(bob, pace=1.5, start=timezone.now() - timedelta(minutes=10))
+    running = generation_job_create(user_id=bob.pk, prompt="someone being drawn now")
+    GenerationJob.objects.filter(pk=running.pk).update(status="running", started_at=timezone.now())
     for n in range(2):
         generation_job_create(user_id=bob.pk, prompt=f"someone ahead in line {n}")
-    cache.clear()
     client.force_login(ada)
 
     form = client.get(reverse("generation:index")).content.decode()
 
     assert "standard lane, position 3" in form
-    assert "ready in about <strong>10 s</strong>" in form  # 5 s x (2 // 2 + 1)
+    assert "ready in about 6 s" in form
+    # Once asked for, it stands in the same place: its page says the same.
+    queued = generation_job_create(user_id=ada.pk, prompt=PROMPT)
+    state = client.get(reverse("generation:job_status", args=[queued.id])).json()
+    assert (state["queue_position"], state["eta_seconds"], state["eta"]) == (3, 6, 6.0)
+
+
+def test_each_job_ahead_counts_at_its_own_providers_pace(client, providers, ada, bob):
+    """Instant drawings kept the lane busy at one every 0.5 s, fal photos at one every 2 s: behind two
+    waiting drawings and a running photo, a photo is ready after 0.5 + 0.5 + 2 + 2 = 5 s."""
+    _busy_lane_history(bob, pace=0.5, start=timezone.now() - timedelta(minutes=20), provider="local")
+    _busy_lane_history(bob, pace=2.0, start=timezone.now() - timedelta(minutes=10))
+    photo = generation_job_create(user_id=bob.pk, prompt="a photo being made now")
+    GenerationJob.objects.filter(pk=photo.pk).update(status="running", started_at=timezone.now())
+    for n in range(2):
+        generation_job_create(user_id=bob.pk, prompt=f"a drawing ahead in line {n}", style=LOCAL_STYLES[0])
+    client.force_login(ada)
+
+    form = client.get(reverse("generation:index")).content.decode()
+
+    assert "standard lane, position 3" in form
+    assert "ready in about 5 s" in form
+
+
+def test_before_the_lane_has_been_busy_the_lanes_workers_share_the_expected_time(client, providers, ada, bob, settings):
+    """No measured pace yet: the configured expectation (5 s) shared by the lane's two workers. Three
+    waiting ahead: this one ends after max(5, 4 x 5 / 2) = 10 s."""
+    settings.GENERATION_QUEUE_CONCURRENCY = {"enterprise": 2, "premium": 4, "standard": 2}
+    settings.GENERATION_EXPECTED_SECONDS = {**settings.GENERATION_EXPECTED_SECONDS, "fal": 5}
+    for n in range(3):
+        generation_job_create(user_id=bob.pk, prompt=f"someone ahead in line {n}")
+    client.force_login(ada)
+
+    form = client.get(reverse("generation:index")).content.decode()
+
+    assert "standard lane, position 4" in form
+    assert "ready in about 10 s" in form
+
+
+def test_a_running_jobs_eta_is_what_is_left_of_its_usual_run(client, providers, ada, bob):
+    ago = timezone.now() - timedelta(minutes=5)
+    for _ in range(3):
+        _finished(bob, created=ago, started=ago, finished=_seconds(ago, 4))
+    job = generation_job_create(user_id=ada.pk, prompt=PROMPT)
+    GenerationJob.objects.filter(pk=job.pk).update(status="running", started_at=timezone.now() - timedelta(seconds=1))
+    client.force_login(ada)
+
+    state = client.get(reverse("generation:job_status", args=[job.id])).json()
+
+    assert state["queue_position"] is None
+    assert state["eta"] == pytest.approx(3.0, abs=0.3)
+
+
+def test_the_local_generators_eta_grows_with_the_pixels_it_draws(client, ada, bob):
+    """Measured at 1024 px (0.5 s each), a 2048 px drawing has four times the pixels: about 2 s."""
+    ago = timezone.now() - timedelta(minutes=5)
+    for _ in range(3):
+        _finished(bob, provider="local", created=ago, started=ago, finished=_seconds(ago, 0.5))
+    client.force_login(ada)
+
+    small = lane_estimate(queue="standard", chain=CHAINS["local"], size=512)
+    large = lane_estimate(queue="standard", chain=CHAINS["local"], size=2048)
+
+    assert (small.eta, large.eta) == (pytest.approx(0.125), pytest.approx(2.0))
+    assert (small.eta_seconds, large.eta_seconds) == (1, 2)

@@ -1,13 +1,18 @@
 """The generate page, a job's page, its polling endpoint (owner only) and cancel."""
 
+import io
 import re
 
+import pytest
 import requests
+from django.core.cache import cache
 from django.urls import reverse
 
 from avatarsite.accounts.services import user_create
 from generation.models import GenerationJob
-from generation.services import generation_job_create, generation_job_run
+from generation.providers.local import LocalProvider
+from generation.services import StyleUnavailableError, generation_job_create, generation_job_run
+from generation.styles import LOCAL_CHAIN, LOCAL_STYLES, style_label
 
 
 def test_submitting_the_form_creates_a_job_and_opens_its_live_page(client, ada):
@@ -43,7 +48,7 @@ def test_generate_again_asks_for_a_new_seed_while_the_same_form_again_is_answere
 
 
 def test_the_status_endpoint_gives_the_state_with_image_urls_to_the_owner_only(client, ada, bob):
-    job = generation_job_create(user_id=ada.pk, prompt="A calm man with a beard", style="mono")
+    job = generation_job_create(user_id=ada.pk, prompt="A calm man with a beard", style="comic")
     generation_job_run(job_id=str(job.id))
 
     client.force_login(ada)
@@ -51,7 +56,7 @@ def test_the_status_endpoint_gives_the_state_with_image_urls_to_the_owner_only(c
     assert (state["status"], state["progress"]) == ("succeeded", 100)
     assert state["images"][0]["variants"]
     provenance = state["images"][0]["provenance"]
-    assert (provenance["provider"], provenance["model"], provenance["model_version"]) == ("local", "avatarsite/procedural-v1", "1")
+    assert (provenance["provider"], provenance["model"], provenance["model_version"]) == ("local", "avatarsite/parts-v2", "2")
 
     client.force_login(bob)
     assert client.get(reverse("generation:job_status", args=[job.id])).status_code == 404
@@ -60,7 +65,7 @@ def test_the_status_endpoint_gives_the_state_with_image_urls_to_the_owner_only(c
 
 
 def _finished_local_job(user) -> GenerationJob:
-    job = generation_job_create(user_id=user.pk, prompt="A calm man with a beard", style="mono")
+    job = generation_job_create(user_id=user.pk, prompt="A calm man with a beard", style="comic")
     return generation_job_run(job_id=str(job.id))
 
 
@@ -142,17 +147,133 @@ def test_the_form_shows_the_cost_lane_position_and_eta_before_anything_is_submit
 
     page = client.get(reverse("generation:index")).content.decode()
 
-    assert "Costs <strong data-units>1 generation</strong> from your quota (one per image)" in page
+    assert _checked_style(page) == "photo"  # AI photos can be made here: the default
+    assert "Costs 1 generation from your quota (5 left today)" in page
     assert "standard lane, position 2" in page  # one free job is waiting ahead
-    assert "ready in about <strong>" in page
-    assert "5</strong> of 5 generations left this day" in page
+    assert "ready in about" in page
+    assert "5</strong> of 5 AI generations left this day" in page
 
 
-def test_without_an_ai_service_the_form_says_the_request_is_free_and_drawn_locally(client, ada):
+def _checked_style(page: str) -> str:
+    return re.search(r'<input type="radio" name="style" value="(\w+)"[^>]*\schecked', page).group(1)
+
+
+def test_without_an_ai_service_photos_are_shown_unavailable_with_the_reason_and_never_preselected(client, ada):
     client.force_login(ada)
+
     page = client.get(reverse("generation:index")).content.decode()
-    assert "no AI image service is set up" in page
-    assert "Costs <strong data-units>" not in page
+
+    photo = re.search(r'<label class="style-option is-unavailable" data-style-option="photo">.*?</label>', page, re.S).group(0)
+    assert re.search(r"<input[^>]*value=\"photo\"[^>]*\sdisabled", photo)
+    assert "Unavailable: AI photos need an AI service; this site has none set up." in photo
+    assert _checked_style(page) == LOCAL_STYLES[0]  # the first instant style, never photo
+    assert "Free: drawn at once by our own generator" in page
+
+
+def test_a_posted_photo_request_without_an_ai_service_is_refused_with_the_reason_and_nothing_is_drawn(client, ada):
+    """Before, the local generator drew a cartoon under the name "photo"."""
+    client.force_login(ada)
+
+    refused = client.post(reverse("generation:index"), {"prompt": "A calm man with a beard", "style": "photo"})
+
+    assert refused.status_code == 200
+    assert "AI photos need an AI service; this site has none set up. Choose an instant style instead." in refused.content.decode()
+    assert _checked_style(refused.content.decode()) == LOCAL_STYLES[0]
+    assert not GenerationJob.objects.exists()
+
+
+def test_the_service_refuses_an_unavailable_style_and_a_request_naming_none_gets_one_that_can_be_made(ada):
+    with pytest.raises(StyleUnavailableError, match="AI photos need an AI service; this site has none set up"):
+        generation_job_create(user_id=ada.pk, prompt="A calm man with a beard", style="photo")
+
+    job = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A calm man with a beard").id))
+
+    assert (job.style, job.provider_chain, job.quota_units) == (LOCAL_STYLES[0], list(LOCAL_CHAIN), 0)
+    assert job.images.get().provider == "local"
+
+
+def test_each_styles_label_and_the_model_that_made_it_are_on_the_job_history_and_status(client, ada, settings):
+    settings.GENERATION_PROVIDERS = {
+        **settings.GENERATION_PROVIDERS,
+        "fal": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "fal"}},
+    }
+    drawn = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A calm man", style=LOCAL_STYLES[0]).id))
+    photo = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A calm woman", style="photo").id))
+    client.force_login(ada)
+
+    drawn_state = client.get(reverse("generation:job_status", args=[drawn.id])).json()
+    photo_state = client.get(reverse("generation:job_status", args=[photo.id])).json()
+    history = client.get(reverse("generation:history")).content.decode()
+
+    label = style_label(LOCAL_STYLES[0])
+    assert (drawn_state["style"], drawn_state["style_label"]) == (LOCAL_STYLES[0], label)
+    assert (drawn_state["provider"], drawn_state["model"]) == ("local", LocalProvider.model)
+    assert (photo_state["style"], photo_state["style_label"], photo_state["provider"]) == ("photo", "AI photo", "fal")
+    assert f'{label}<br><span class="muted">local · {LocalProvider.model}</span>' in history
+    assert f'AI photo<br><span class="muted">fal · {photo_state["model"]}</span>' in history
+
+
+def test_the_estimate_endpoint_follows_style_size_and_count(client, ada, settings):
+    from billing.models import Plan, Subscription
+
+    settings.GENERATION_PROVIDERS = {
+        **settings.GENERATION_PROVIDERS,
+        "replicate": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "replicate"}},
+    }
+    Subscription.objects.create(user=ada, plan=Plan.objects.get(slug="premium"))
+    client.force_login(ada)
+    url = reverse("generation:estimate")
+
+    photo = client.get(url, {"style": "photo", "size": 1024, "num_images": 3}).json()
+    instant = client.get(url, {"style": LOCAL_STYLES[0], "size": 2048, "num_images": 2}).json()
+    one = client.get(url, {"style": "photo", "size": 1024, "num_images": 1}).json()
+
+    assert (photo["available"], photo["units"], photo["lane_text"]) == (True, 3, "priority lane, position 1")
+    assert photo["cost_text"] == "Costs 3 generations from your quota (50 left this hour)"
+    assert one["cost_text"] == "Costs 1 generation from your quota (50 left this hour)"
+    assert photo["eta_text"].startswith("ready in about")
+    assert (instant["units"], instant["instant"]) == (0, True)
+    assert instant["cost_text"].startswith("Free")
+    bad = client.get(url, {"style": "oil-painting", "size": 4096, "num_images": 9})
+    assert bad.status_code == 400
+    assert set(bad.json()["error"]["details"]) == {"style", "size", "num_images"}
+    client.logout()
+    assert client.get(url, {"style": "photo", "size": 1024, "num_images": 1}).status_code == 401
+
+
+def test_the_estimate_endpoint_names_the_reason_for_an_unavailable_style_and_a_short_quota(client, ada, settings):
+    client.force_login(ada)
+    url = reverse("generation:estimate")
+
+    unavailable = client.get(url, {"style": "photo", "size": 1024, "num_images": 1}).json()
+
+    assert (unavailable["available"], unavailable["lane"], unavailable["eta_seconds"]) == (False, None, None)
+    assert unavailable["cost_text"] == "AI photos need an AI service; this site has none set up."
+
+    settings.GENERATION_PROVIDERS = {
+        **settings.GENERATION_PROVIDERS,
+        "fal": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "fal"}},
+    }
+    for n in range(5):
+        generation_job_create(user_id=ada.pk, prompt=f"portrait {n}")
+    short = client.get(url, {"style": "photo", "size": 1024, "num_images": 1}).json()
+    assert (short["enough_quota"], short["cost_text"]) == (False, "Needs 1 generation; you have 0 left today")
+
+
+def test_style_previews_are_drawn_by_the_local_generator_once_and_then_served_from_the_cache(client):
+    from PIL import Image
+
+    url = reverse("generation:style_preview", args=[LOCAL_STYLES[0]])
+    first = client.get(url)
+    with Image.open(io.BytesIO(first.content)) as image:
+        assert (image.format, image.size) == ("WEBP", (192, 192))
+    assert first["Cache-Control"] == "public, max-age=86400"
+    assert cache.get(f"generation:style-preview:{LocalProvider.model}:{LOCAL_STYLES[0]}:192") == first.content
+    again = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304
+    others = {client.get(reverse("generation:style_preview", args=[style])).content for style in LOCAL_STYLES}
+    assert len(others) == len(LOCAL_STYLES)  # one picture per style
+    assert client.get(reverse("generation:style_preview", args=["photo"])).status_code == 404
 
 
 def test_the_quota_warning_appears_at_80_percent(client, ada, settings):
@@ -189,9 +310,9 @@ def test_a_failed_job_explains_itself_and_offers_premade_avatars_instead(client,
 
 
 def test_my_avatars_lists_the_users_jobs_with_their_thumbnails_and_nobody_elses(client, ada, bob):
-    mine = generation_job_create(user_id=ada.pk, prompt="A calm man with a beard", style="mono")
+    mine = generation_job_create(user_id=ada.pk, prompt="A calm man with a beard", style="comic")
     generation_job_run(job_id=str(mine.id))
-    generation_job_create(user_id=bob.pk, prompt="Bob's secret portrait", style="mono")
+    generation_job_create(user_id=bob.pk, prompt="Bob's secret portrait", style="comic")
     client.force_login(ada)
 
     page = client.get(reverse("generation:history")).content.decode()

@@ -190,8 +190,8 @@ def test_the_sixth_free_generation_of_the_day_is_refused_with_the_reset_time(pro
 
 
 def test_instant_styles_are_free_and_drawn_locally(providers, user):
-    job = generation_job_create(user_id=user.pk, prompt=PROMPT, style="neon")
-    assert (job.quota_units, job.provider_chain) == (0, ["local:avatarsite/procedural-v1"])
+    job = generation_job_create(user_id=user.pk, prompt=PROMPT, style="pixel")
+    assert (job.quota_units, job.provider_chain) == (0, ["local:avatarsite/parts-v2"])
     assert generation_job_run(job_id=str(job.id)).status == "succeeded"
     assert scripted.CALLS == []
 

@@ -109,8 +109,8 @@ def test_the_generate_form_names_the_upscaled_size_and_offers_none_its_chain_can
     client.force_login(ada)
 
     form = client.get(reverse("generation:index")).content.decode()
-    assert '<option value="2048">2048 x 2048 (upscaled from 1024 px)</option>' in form
-    assert '<option value="1024" selected>1024 x 1024</option>' in form
+    assert '<option value="2048">2048 \N{MULTIPLICATION SIGN} 2048 px (upscaled from 1024 px)</option>' in form
+    assert '<option value="1024" selected>1024 \N{MULTIPLICATION SIGN} 1024 px</option>' in form
 
     settings.GENERATION_MAX_UPSCALE = 1.0
     form = client.get(reverse("generation:index")).content.decode()
