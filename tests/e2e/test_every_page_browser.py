@@ -1,7 +1,7 @@
 """Every page a visitor or a member can reach, in headless Chromium at 1280x800 and 390x844: no
-sideways scroll, no serious or critical axe-core violation, no console error; a full-page
-screenshot of each in test-artifacts/pages/<name>-<w>x<h>.png and every axe finding (minor ones
-too) in test-artifacts/pages/axe.json.
+sideways scroll, no serious or critical axe-core violation, no console error, 44 px touch targets
+on the phone; a full-page screenshot of each in test-artifacts/pages/<name>-<w>x<h>.png, every axe
+finding (minor ones too) in test-artifacts/pages/axe.json, what failed in findings.json.
 
 One server, one browser, each page loaded once per size. The member has history (a finished, a
 failed and a waiting job) and API keys (and creates one, so the account page shows a new key once);
@@ -23,6 +23,7 @@ from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from axe_playwright_python.sync_playwright import Axe
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from playwright.sync_api import sync_playwright
 
 from avatarsite.accounts.services import user_create
@@ -30,14 +31,26 @@ from avatarsite.core.demo import demo_library_load
 from billing.services import api_key_create
 from gallery.models import Avatar
 from generation.models import GenerationJob
-from generation.services import LOCAL_STYLES, _job_fail, generation_job_create, generation_job_run
+from generation.services import LOCAL_STYLES, _job_fail, generation_job_create, generation_job_images_finish, generation_job_run
 from tests.e2e.test_home_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.processes import free_port, project_env, running, subprocess_database_url, uvicorn_args
 
 PASSWORD = "a-long-password-1"
 VIEWPORTS = [{"width": 1280, "height": 800}, {"width": 390, "height": 844}]
+PHONE_SIZE = "390x844"  # where touch targets are measured
 BLOCKING_IMPACTS = {"serious", "critical"}
 # Wider than the window = a sideways scroll bar (the root's and the body's, whichever is wider).
+# Controls in the page's main part shorter than a finger on a phone (links inside sentences are
+# exempt; a radio or checkbox counts by its label, which is what one taps).
+SMALL_TARGETS = """
+() => [...document.querySelectorAll('main :is(input:not([type=hidden]), select, textarea, button, a.button)')]
+  .filter(e => e.offsetParent !== null && !e.closest('#swagger-ui'))
+  .map(e => {
+    const target = ['radio', 'checkbox'].includes(e.type) ? (e.closest('label') || document.querySelector(`label[for="${e.id}"]`) || e) : e;
+    return [e.outerHTML.slice(0, 90), Math.round(target.getBoundingClientRect().height)];
+  })
+  .filter(([, height]) => height < 44)
+"""
 SIDEWAYS_PX = "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) - window.innerWidth"
 
 
@@ -61,6 +74,7 @@ class World:
     succeeded: GenerationJob
     failed: GenerationJob
     waiting: GenerationJob
+    running: GenerationJob
     confirm_email_key: str
     reset_key_path: str
 
@@ -126,6 +140,7 @@ MEMBER = [
     Visit("job-succeeded", lambda w: reverse("generation:job", args=[w.succeeded.id]), ready="[data-result] img"),
     Visit("job-failed", lambda w: reverse("generation:job", args=[w.failed.id])),
     Visit("job-waiting", lambda w: reverse("generation:job", args=[w.waiting.id])),
+    Visit("job-running", lambda w: reverse("generation:job", args=[w.running.id])),
     Visit("history", "/generate/history/"),
     Visit("account", "/accounts/"),
     # The POST-then-redirect of "Create key": the account page with the new key shown once.
@@ -242,6 +257,7 @@ class Findings:
     status: dict[str, int] = field(default_factory=dict)
     all_axe: dict[str, list[dict]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    small_targets: dict[str, list] = field(default_factory=dict)
 
 
 def _world() -> tuple[World, list[str]]:
@@ -255,9 +271,13 @@ def _world() -> tuple[World, list[str]]:
         job_id=str(generation_job_create(user_id=member.pk, prompt="A smiling woman with curly red hair", style=style).id)
     )
     assert succeeded.status == "succeeded", succeeded.message
+    generation_job_images_finish(job_id=str(succeeded.id))  # every size and format, as the worker's follow-up task does
     failed = generation_job_create(user_id=member.pk, prompt="A sailor in the rain", style=style)
     _job_fail(job=failed, kind="permanent", message="The provider refused the request.")
     waiting = generation_job_create(user_id=member.pk, prompt="A pirate with a green hat", style=style)
+    # A job a worker has taken and is drawing (the state is set here: no worker runs in this test).
+    running = generation_job_create(user_id=member.pk, prompt="An astronaut with a silver bun", style=style)
+    GenerationJob.objects.filter(pk=running.pk).update(status="running", progress=40, started_at=timezone.now(), message="Drawing")
     # A reset link of someone who never signs in here (a sign-in changes last_login, which ends the link).
     forgetful = user_create(username="forgetful", email="forgetful@example.com", password=PASSWORD)
     # A second, unconfirmed address (not the member's: two-factor waits until every address is confirmed).
@@ -274,6 +294,7 @@ def _world() -> tuple[World, list[str]]:
         succeeded=succeeded,
         failed=GenerationJob.objects.get(pk=failed.pk),
         waiting=waiting,
+        running=running,
         confirm_email_key=EmailConfirmationHMAC(address).key,
         reset_key_path=reset_path,
     )
@@ -345,6 +366,10 @@ class Inspector:
         sideways = self.page.evaluate(SIDEWAYS_PX)
         if sideways > 0:
             self.findings.sideways[self.current] = sideways
+        if self.size == PHONE_SIZE:
+            small = self.page.evaluate(SMALL_TARGETS)
+            if small:
+                self.findings.small_targets[self.current] = small
         results = self.axe.run(self.page).response
         self.findings.all_axe[self.current] = [
             {"id": v["id"], "impact": v["impact"], "help": v["help"], "targets": [n["target"] for n in v["nodes"]][:10]}
@@ -407,9 +432,16 @@ def test_every_page_fits_passes_axe_and_logs_no_console_error(artifacts_dir):
 
     (out / "axe.json").write_text(json.dumps(findings.all_axe, indent=1))
     (out / "timings.json").write_text(json.dumps(findings.timings, indent=1))
-    blocking = {"status": findings.status, "sideways": findings.sideways, "console": findings.console, "axe": findings.axe}
+    blocking = {
+        "status": findings.status,
+        "sideways": findings.sideways,
+        "console": findings.console,
+        "axe": findings.axe,
+        "small_targets": findings.small_targets,
+    }
     (out / "findings.json").write_text(json.dumps(blocking, indent=1, ensure_ascii=False))
     assert findings.status == {}, "pages answered with an unexpected status"
     assert findings.sideways == {}, "pages wider than the screen (px of sideways scroll)"
     assert findings.console == {}, "console errors"
     assert findings.axe == {}, "serious or critical axe-core violations"
+    assert findings.small_targets == {}, "controls under 44 px tall on a phone"
