@@ -411,6 +411,8 @@ def test_every_page_fits_passes_axe_and_logs_no_console_error(artifacts_dir):
     world, recovery_codes = _world()
     out = artifacts_dir / "pages"
     out.mkdir(exist_ok=True)
+    for earlier in out.glob("*.png"):  # only this run's pictures (a page renamed leaves none behind)
+        earlier.unlink()
     findings = Findings()
     port = free_port()
     site = f"http://127.0.0.1:{port}"
