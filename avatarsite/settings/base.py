@@ -635,8 +635,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Swagger UI from drf-spectacular-sidecar, so the docs need nothing from another site (the
     # validator badge would load an image from validator.swagger.io: off). "Authorize" takes a key
-    # and "Try it out" sends real requests from the page.
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "validatorUrl": None, "tryItOutEnabled": False},
+    # and "Try it out" sends real requests from the page. No deep links: Swagger UI puts each one
+    # inside the operation's button, a link in a button that screen readers cannot reach (axe-core's
+    # nested-interactive rule).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False, "persistAuthorization": True, "validatorUrl": None, "tryItOutEnabled": False},
     "TAGS": [
         {"name": "avatars", "description": "The premade library: public; with a key, requests count per account at the plan's rate."},
         {"name": "generations", "description": "Custom avatars on demand (key required)."},

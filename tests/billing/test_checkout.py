@@ -146,7 +146,8 @@ def test_the_return_page_waits_for_stripe_when_the_session_is_not_paid(client, s
     page = client.get(reverse("billing:checkout_success"), {"session_id": session_id}).content.decode()
 
     assert 'data-checkout-result="pending"' in page
-    assert '<meta http-equiv="refresh"' in page
+    assert "data-checkout-poll" in page  # checks again in the background (tests/e2e/test_billing_browser.py)
+    assert 'http-equiv="refresh"' not in page  # no timed reload of the whole page
     assert not Subscription.objects.exists()
 
 
