@@ -355,3 +355,27 @@ def test_premium_users_may_ask_for_more_images_and_larger_sizes_and_the_form_hol
     refused = client.post(reverse("generation:index"), {"prompt": "Another one", "style": "photo", "size": 4096, "num_images": 9})
     assert refused.status_code == 200
     assert "Select a valid choice" in refused.content.decode()
+
+
+SITE_PAGES = {"home": "home", "signup": "account_signup", "pricing": "billing:pricing"}
+
+
+@pytest.mark.django_db
+def test_pages_promise_ai_avatars_only_where_an_ai_service_is_set_up(client, settings):
+    """Without an AI service the home, sign-up and pricing pages say what a user gets here (the
+    instant styles) and that AI photos are not available; with one, they offer the plan's AI avatars."""
+    without = {name: client.get(reverse(url)).content.decode() for name, url in SITE_PAGES.items()}
+    settings.GENERATION_PROVIDERS = {
+        **settings.GENERATION_PROVIDERS,
+        "fal": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "fal"}},
+    }
+    with_ai = {name: client.get(reverse(url)).content.decode() for name, url in SITE_PAGES.items()}
+
+    assert "AI photos need an AI service, which this site has not set up" in without["home"]
+    assert "Sign up and get five AI avatars a day" not in without["home"]
+    assert f"drawn at once in {len(LOCAL_STYLES)} illustrated styles" in without["signup"]
+    assert "Free: five custom AI avatars a day" not in without["signup"]
+    assert "data-no-ai" in without["pricing"]
+    assert "Sign up and get five AI avatars a day" in with_ai["home"]
+    assert "Free: five custom AI avatars a day" in with_ai["signup"]
+    assert all("has not set up" not in page and "data-no-ai" not in page for page in with_ai.values())
