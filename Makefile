@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint format system-deps bench clean
+.PHONY: run test test-fast migrations-check lint format system-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +44,17 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## migrations-check: every model change has its migration (nothing for makemigrations to write; no database file made)
+migrations-check: $(VENV)/.dev
+	DATABASE_URL=sqlite://:memory: $(BIN)/python manage.py makemigrations --check --dry-run
+
 ## test: everything the tests need, then the whole suite on real PostgreSQL, Redis and S3
-test: system-deps $(VENV)/.dev lint
+test: system-deps $(VENV)/.dev lint migrations-check
 	$(BIN)/python -m pytest
+
+## test-fast: the fast tier, under a minute: the tests marked `fast`, on SQLite and in-process parts (no service started)
+test-fast: $(VENV)/.dev migrations-check
+	$(BIN)/python -m pytest --fast -q -p no:cacheprovider
 
 format: $(VENV)/.dev
 	$(BIN)/ruff format .

@@ -1,4 +1,4 @@
-"""Benchmark of Stripe's webhook endpoint (P-STR-4): it must answer fast because applying an event
+"""Benchmark of Stripe's webhook endpoint: it must answer fast because applying an event
 is a task, not part of the request.
 
 Starts a throwaway PostgreSQL and Redis and serves the project with uvicorn (one process, DEBUG

@@ -18,8 +18,9 @@ Ends with one line: `gallery p95_ms=<worst warm p95> deep_ratio=<deep / first co
 throughput_ratio=<api / bare rps> cold_p95_ms=<worst cold p95> api_rps=<API req/s>
 api_p95_ms=<API p95 under that load> search_sql_ms=<SQL time of a search page, the worst of a common,
 a rare and an absent word> facet_recount_ms=<counting the filters' values over the whole library>`
-(the deep ratio compares uncached queries, where depth could matter). With `--rows 1000000` it measures promises
-P-PERF-1 (api_rps, api_p95_ms) and P-PERF-2 (plans without Sort or OFFSET, deep_ratio, search_sql_ms).
+(the deep ratio compares uncached queries, where depth could matter). With `--rows 1000000` it measures the list API's
+throughput and latency on a million rows (api_rps, api_p95_ms) and that every depth and search walks an
+index with no Sort or OFFSET (plans, deep_ratio, search_sql_ms).
 Run: `make bench` or `.venv/bin/python -m bench.gallery --rows 100000 --seconds 10`.
 """
 

@@ -18,7 +18,7 @@ websocket, as the job page does (the page itself is not fetched: it is rendering
 3. cache hits: the same prompt, style, size and seed again, by the same user; from the POST until
    the websocket's first message holds the stored result (no provider call: the ledger must not grow);
 4. throughput: 50 users request at once; jobs/s from the first POST to the last `succeeded`;
-5. P-PERF-3: as 1 against the zero-latency fake (a worker started against it), target p95 < 50 ms;
+5. overhead of the pipeline alone: as 1 against the zero-latency fake (a worker started against it), target p95 < 50 ms;
    then the same back to back, where the follow-up renders share the lane's processes.
 
 The fakes' output files are drawn before each phase (a fake's drawing is not provider latency and
@@ -522,7 +522,7 @@ def main() -> None:
         waited = wait_for_follow_ups([run.job_id for run in burst], timeout=300)
         print(f"  the other sizes of the last job were rendered {waited:.1f} s after the burst ended")
 
-        # 5: P-PERF-3, no provider latency.
+        # 5: the pipeline's own overhead, no provider latency.
         stack.start_worker(0.0)
         zero_seeds = stack.seeds(2 * args.jobs)
         warm_fake_files(stack.fakes[0.0], zero_seeds)
@@ -530,7 +530,7 @@ def main() -> None:
         zero = stack.run(isolated, zero_seeds[: args.jobs])
         cpu_after = cpu_seconds(stack)
         zero_ms = [run.e2e_ms for run in zero]
-        print(f"\nP-PERF-3: zero-latency provider, one job at a time on an idle pipeline, {len(zero)} jobs (ms; target p95 < 50)")
+        print(f"\nPipeline overhead, zero-latency provider, one job at a time on an idle pipeline, {len(zero)} jobs (ms; target p95 < 50)")
         print(f"  form POST -> websocket 'succeeded'   {p50_p95(zero_ms)}")
         print(f"  already final in the first message   {sum(run.first_status == 'succeeded' for run in zero)} of {len(zero)}")
         print_breakdown("where the time goes, no provider latency", breakdown(zero, 0.0))

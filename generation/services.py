@@ -338,7 +338,7 @@ def _native_size(provider, model: str, size: int) -> int:
 def _store_image(*, data: bytes, size: int, expected: int) -> StoredImage:
     """Verify the provider's bytes (type, size, pixel count, integrity), check that they hold the
     `expected` side (what the model was asked for), re-encode them at the `size` asked for (nothing
-    of the provider's file but its pixels is kept: P-SEC-5) and store one JPEG privately under a
+    of the provider's file but its pixels is kept, so no metadata or hidden payload goes out) and store one JPEG privately under a
     content-addressed key: the result goes out with that; the other sizes and formats follow
     (`generation_job_images_finish`). A model that tops out below `size` is upscaled to it
     (Lanczos resampling, at most GENERATION_MAX_UPSCALE times), and the image says so.

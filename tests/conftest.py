@@ -2,6 +2,11 @@
 
 pytest-django sets Django up in its own (trylast) pytest_configure when no settings module was
 given earlier, so the services below are started and exported first.
+
+`--fast` (`make test-fast`) is the fast tier: no service is started, the settings fall back to the
+embedded default (an in-memory SQLite test database, the local-memory cache, the in-process broker and
+channel layer, files in a temporary folder), and only the tests marked `fast` run. The full run
+(`make test`) runs those same tests again on the real services, with everything else.
 """
 
 import os
@@ -86,11 +91,23 @@ def create_buckets(endpoint_url: str) -> None:
 
 
 _services: TestServices | None = None
+_fast_media_root: str | None = None
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fast",
+        action="store_true",
+        help="the fast tier: only tests marked `fast`, on SQLite and in-process parts, with no PostgreSQL, Redis or S3 server",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     global _services
     if config.option.help or config.option.version or hasattr(config, "workerinput"):
+        return
+    if config.getoption("fast"):
+        _configure_fast_tier()
         return
     _services = TestServices()
     try:
@@ -107,9 +124,40 @@ def pytest_configure(config: pytest.Config) -> None:
     django.setup()
 
 
+def _configure_fast_tier() -> None:
+    """The embedded default's parts, in this process: nothing to start, nothing left behind."""
+    import tempfile
+
+    for name in SERVICE_ENV_VARS:
+        os.environ.pop(name, None)
+    global _fast_media_root
+    _fast_media_root = tempfile.mkdtemp(prefix="avatarsite-fast-media-")
+    os.environ["DJANGO_MEDIA_ROOT"] = _fast_media_root
+    os.environ["DJANGO_SETTINGS_MODULE"] = "avatarsite.settings.test"
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    import django
+
+    django.setup()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The fast tier keeps only the tests marked `fast`; the others are reported as deselected."""
+    if not config.getoption("fast"):
+        return
+    kept = [item for item in items if item.get_closest_marker("fast")]
+    deselected = [item for item in items if not item.get_closest_marker("fast")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _services is not None:
         _services.stop()
+    if _fast_media_root is not None:
+        import shutil
+
+        shutil.rmtree(_fast_media_root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -139,6 +187,8 @@ def _empty_broker() -> None:
     import redis
     from django.conf import settings
 
+    if not settings.CELERY_BROKER_URL.startswith("redis"):
+        return  # the fast tier's in-process broker: no worker runs there to receive an earlier test's messages
     with redis.Redis.from_url(settings.CELERY_BROKER_URL) as broker:
         broker.flushdb()
 

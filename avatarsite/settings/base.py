@@ -86,6 +86,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "generation.context_processors.generation_offer",
             ],
         },
     },
@@ -172,11 +173,11 @@ ACCOUNT_SESSION_REMEMBER = True
 # A reset asked for an address with no account sends nothing (the page says the same either way).
 ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
-# P-SEC-2: failed sign-ins are counted in the cache (Redis when REDIS_URL is set, so every process
-# shares the count, and allauth locks each count with an atomic SET NX), per client address (as the
-# API throttles see it, DJANGO_NUM_PROXIES) and per username or e-mail: once N have failed in the
-# minute from one address, or in five minutes for one account, the next is refused without checking
-# the password. A successful sign-in does not count.
+# Sign-in is rate limited per client address and per account: failed sign-ins are counted in the cache (Redis
+# when REDIS_URL is set, so every process shares the count, and allauth locks each count with an atomic SET
+# NX), per client address (as the API throttles see it, DJANGO_NUM_PROXIES) and per username or e-mail: once N
+# have failed in the minute from one address, or in five minutes for one account, the next is refused without
+# checking the password. A successful sign-in does not count.
 LOGIN_FAILURES_PER_MINUTE = env.int("LOGIN_FAILURES_PER_MINUTE", default=5)
 ACCOUNT_RATE_LIMITS = {"login_failed": f"{LOGIN_FAILURES_PER_MINUTE}/m/ip,{LOGIN_FAILURES_PER_MINUTE}/5m/key"}
 # Two-factor: authenticator apps (TOTP) and recovery codes. Only the current 30-second code is
@@ -635,8 +636,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Swagger UI from drf-spectacular-sidecar, so the docs need nothing from another site (the
     # validator badge would load an image from validator.swagger.io: off). "Authorize" takes a key
-    # and "Try it out" sends real requests from the page.
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "validatorUrl": None, "tryItOutEnabled": False},
+    # and "Try it out" sends real requests from the page. No deep links: Swagger UI puts each one
+    # inside the operation's button, a link in a button that screen readers cannot reach (axe-core's
+    # nested-interactive rule).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False, "persistAuthorization": True, "validatorUrl": None, "tryItOutEnabled": False},
     "TAGS": [
         {"name": "avatars", "description": "The premade library: public; with a key, requests count per account at the plan's rate."},
         {"name": "generations", "description": "Custom avatars on demand (key required)."},

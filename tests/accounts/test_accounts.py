@@ -12,7 +12,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from avatarsite.accounts.services import user_create
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.fast]
 
 PASSWORD = "violet-tiger-42-lantern"
 LINK = re.compile(r"https?://[^/\s]+(/accounts/\S+/)")

@@ -1,4 +1,4 @@
-"""P-SEC-2: sign-in is rate limited per client address and per account (the 6th failed attempt in a
+"""Sign-in is rate limited per client address and per account (the 6th failed attempt in a
 minute is refused without checking the password), sequentially and under 20 concurrent attempts
 against a real multi-process server counting in Redis."""
 

@@ -10,16 +10,17 @@ from django.urls import reverse
 from billing.default_plans import FREE_API, PREMIUM_API
 from billing.models import ApiKey, Plan
 from billing.services import api_key_create, api_key_revoke
+from tests.accounts.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.fast]
 
 LIST = "/api/v1/avatars"
 GENERATIONS = "/api/v1/generations"
 
 
 @pytest.fixture
-def free_user(django_user_model):
-    return django_user_model.objects.create_user("newcomer", "newcomer@example.com", "pw-123456789")
+def free_user():
+    return UserFactory(username="newcomer")
 
 
 def test_a_free_account_creates_a_key_and_uses_it_at_the_free_plans_rate(client, free_user, settings):

@@ -22,6 +22,8 @@ from billing.services import (
     api_key_create,
     api_key_revoke,
 )
+from tests.accounts.factories import UserFactory
+from tests.billing.factories import SubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -31,15 +33,13 @@ PASSWORD = "pw-123456789"
 
 
 @pytest.fixture
-def enterprise_user(django_user_model):
-    user = django_user_model.objects.create_user("acme", "dev@acme.example", PASSWORD)
-    Subscription.objects.create(user=user, plan=Plan.objects.get(slug="enterprise"))
-    return user
+def enterprise_user():
+    return SubscriptionFactory(user__username="acme", user__email="dev@acme.example", user__password=PASSWORD, plan__slug="enterprise").user
 
 
 @pytest.fixture
-def free_user(django_user_model):
-    return django_user_model.objects.create_user("reader", "reader@example.com", PASSWORD)
+def free_user():
+    return UserFactory(username="reader", password=PASSWORD)
 
 
 @pytest.fixture

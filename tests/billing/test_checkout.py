@@ -1,4 +1,4 @@
-"""Checkout, its return pages, the portal, and Stripe's create calls (P-STR-6): nothing about a
+"""Checkout, its return pages, the portal, and Stripe's create calls (each carries an idempotency key a retry reuses): nothing about a
 subscription is recorded before Stripe confirms it, and a retried create never makes a second object."""
 
 import pytest
@@ -7,15 +7,16 @@ from django.urls import reverse
 
 from billing.entitlements import entitlements
 from billing.models import CheckoutAttempt, StripeCustomer, Subscription
+from tests.accounts.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.fast]
 
 CHECKOUT = "/billing/checkout/premium/"
 
 
 @pytest.fixture
-def member(django_user_model, client):
-    user = django_user_model.objects.create_user("buyer", "buyer@example.com", "pw-123456789")
+def member(client):
+    user = UserFactory(username="buyer")
     client.force_login(user)
     return user
 
@@ -54,7 +55,7 @@ def test_a_repeated_click_reuses_the_same_checkout_session(client, stripe_settin
 
 
 def test_every_create_carries_an_idempotency_key_that_a_retry_reuses(client, stripe_settings, fake_stripe, member):
-    """P-STR-6: Stripe fails three times (the library retried twice): the user sees a clear message,
+    """Idempotency keys are stable across retries: Stripe fails three times (the library retried twice): the user sees a clear message,
     nothing is recorded; the user's retry sends the same keys, and Stripe ends with one of each."""
     fake_stripe.next_outcomes.extend([500, 500, 500])
 
@@ -145,14 +146,15 @@ def test_the_return_page_waits_for_stripe_when_the_session_is_not_paid(client, s
     page = client.get(reverse("billing:checkout_success"), {"session_id": session_id}).content.decode()
 
     assert 'data-checkout-result="pending"' in page
-    assert '<meta http-equiv="refresh"' in page
+    assert "data-checkout-poll" in page  # checks again in the background (tests/e2e/test_billing_browser.py)
+    assert 'http-equiv="refresh"' not in page  # no timed reload of the whole page
     assert not Subscription.objects.exists()
 
 
-def test_someone_elses_session_id_on_the_return_page_changes_nothing(client, stripe_settings, fake_stripe, member, django_user_model):
+def test_someone_elses_session_id_on_the_return_page_changes_nothing(client, stripe_settings, fake_stripe, member):
     session_id = _session_id(client.post(CHECKOUT).url)
     fake_stripe.pay(session_id)
-    other = django_user_model.objects.create_user("other", "other@example.com", "pw-123456789")
+    other = UserFactory(username="other")
     client.force_login(other)
 
     page = client.get(reverse("billing:checkout_success"), {"session_id": session_id}).content.decode()

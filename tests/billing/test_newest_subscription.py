@@ -1,5 +1,6 @@
-"""P-STR-2 across a customer's subscriptions: the row holds the newest one (Stripe's `created`, then
-the id), in its newest state, whatever order and repeats its events arrive in."""
+"""Order of arrival does not regress a subscription, across a customer's subscriptions: the row holds the
+newest one (Stripe's `created`, then the id), in its newest state, whatever order and repeats its events
+arrive in."""
 
 import threading
 from dataclasses import dataclass, replace

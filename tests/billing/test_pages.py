@@ -6,15 +6,17 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.models import Invoice, Plan, StripeCustomer, Subscription
-from generation.models import GenerationJob
+from billing.models import Plan
+from tests.accounts.factories import UserFactory
+from tests.billing.factories import InvoiceFactory, StripeCustomerFactory, SubscriptionFactory
+from tests.generation.factories import GenerationJobFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.fast]
 
 
 @pytest.fixture
-def member(django_user_model, client):
-    user = django_user_model.objects.create_user("reader", "reader@example.com", "pw-123456789")
+def member(client):
+    user = UserFactory(username="reader")
     client.force_login(user)
     return user
 
@@ -38,7 +40,7 @@ def test_pricing_marks_the_users_plan_and_offers_the_upgrade(client, stripe_sett
     assert 'data-checkout="premium"' in page
     assert page.index("data-current-plan") < page.index('data-plan="premium"')  # on the free card
 
-    Subscription.objects.create(user=member, plan=Plan.objects.get(slug="premium"))
+    SubscriptionFactory(user=member, plan__slug="premium")
     page = client.get(reverse("billing:pricing")).content.decode()
     assert 'data-checkout="premium"' not in page
     assert page.index('data-plan="premium"') < page.index("data-current-plan")
@@ -50,7 +52,7 @@ def test_the_home_page_shows_the_same_plans(client):
 
 
 def test_the_account_page_shows_a_free_users_plan_and_quota(client, member):
-    GenerationJob.objects.create(user=member, prompt="a cat astronaut", quota_units=1)  # one AI image taken today
+    GenerationJobFactory(user=member, prompt="a cat astronaut", quota_units=1)  # one AI image taken today
 
     page = client.get(reverse("accounts:account")).content.decode()
 
@@ -61,19 +63,9 @@ def test_the_account_page_shows_a_free_users_plan_and_quota(client, member):
 
 def test_the_account_page_shows_a_subscription_its_renewal_and_invoices(client, stripe_settings, member):
     renews = timezone.now() + timedelta(days=20)
-    Subscription.objects.create(
-        user=member, plan=Plan.objects.get(slug="premium"), source="stripe", current_period_end=renews, stripe_subscription_id="sub_1"
-    )
-    StripeCustomer.objects.create(user=member, customer_id="cus_1")
-    Invoice.objects.create(
-        stripe_invoice_id="in_1",
-        user=member,
-        status="paid",
-        amount_paid=1000,
-        amount_due=1000,
-        hosted_invoice_url="https://pay.example/in_1",
-        created=timezone.now(),
-    )
+    SubscriptionFactory(user=member, plan__slug="premium", source="stripe", current_period_end=renews, stripe_subscription_id="sub_1")
+    StripeCustomerFactory(user=member, customer_id="cus_1")
+    InvoiceFactory(stripe_invoice_id="in_1", user=member, amount_paid=1000, amount_due=1000, hosted_invoice_url="https://pay.example/in_1")
 
     page = client.get(reverse("accounts:account")).content.decode()
 
@@ -87,7 +79,7 @@ def test_the_account_page_shows_a_subscription_its_renewal_and_invoices(client, 
 
 def test_the_account_page_explains_a_failed_payment(client, member):
     grace = timezone.now() + timedelta(days=5)
-    Subscription.objects.create(user=member, plan=Plan.objects.get(slug="premium"), source="stripe", status="past_due", grace_until=grace)
+    SubscriptionFactory(user=member, plan__slug="premium", source="stripe", status="past_due", grace_until=grace)
 
     page = client.get(reverse("accounts:account")).content.decode()
 
@@ -120,10 +112,8 @@ def test_pricing_badges_the_plan_on_sale_and_says_it_can_be_canceled_from_the_ac
 
 def test_the_account_page_says_plainly_when_payments_are_not_available_here(client, member, settings):
     settings.STRIPE_SECRET_KEY = ""
-    Subscription.objects.create(
-        user=member, plan=Plan.objects.get(slug="premium"), source="stripe", current_period_end=timezone.now() + timedelta(days=9)
-    )
-    StripeCustomer.objects.create(user=member, customer_id="cus_1")
+    SubscriptionFactory(user=member, plan__slug="premium", source="stripe", current_period_end=timezone.now() + timedelta(days=9))
+    StripeCustomerFactory(user=member, customer_id="cus_1")
 
     page = client.get(reverse("accounts:account")).content.decode()
 
@@ -135,15 +125,15 @@ def test_the_account_page_says_plainly_when_payments_are_not_available_here(clie
 
 def test_the_account_page_shows_a_canceled_plan_its_end_and_the_portal(client, stripe_settings, member):
     ends = timezone.now() + timedelta(days=12)
-    Subscription.objects.create(
+    SubscriptionFactory(
         user=member,
-        plan=Plan.objects.get(slug="premium"),
+        plan__slug="premium",
         source="stripe",
         current_period_end=ends,
         cancel_at_period_end=True,
         stripe_subscription_id="sub_2",
     )
-    StripeCustomer.objects.create(user=member, customer_id="cus_2")
+    StripeCustomerFactory(user=member, customer_id="cus_2")
 
     page = client.get(reverse("accounts:account")).content.decode()
 
@@ -155,7 +145,7 @@ def test_the_account_page_shows_a_canceled_plan_its_end_and_the_portal(client, s
 
 
 def test_the_account_page_of_a_contracted_plan_sends_changes_to_sales(client, stripe_settings, member):
-    Subscription.objects.create(user=member, plan=Plan.objects.get(slug="enterprise"), source="operator")
+    SubscriptionFactory(user=member, plan__slug="enterprise", source="operator")
 
     page = client.get(reverse("accounts:account")).content.decode()
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 from billing.models import Plan
 from billing.selectors import plan_features
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.fast]
 
 
 def _admin_form(plan: Plan, **changes: object) -> dict:

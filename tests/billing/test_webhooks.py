@@ -1,5 +1,5 @@
-"""The Stripe webhook: signatures (P-STR-3), store-by-id and duplicates (P-STR-1), asynchronous
-processing (P-STR-4), order of arrival (P-STR-2), invoices (P-STR-5), failures and unknown types."""
+"""The Stripe webhook: signatures, store-by-id and duplicates, asynchronous processing, order of
+arrival, invoices, failures and unknown types."""
 
 import json
 import threading
@@ -36,7 +36,7 @@ def _nothing_written() -> bool:
     return not StripeEvent.objects.exists() and not Subscription.objects.exists() and not Invoice.objects.exists()
 
 
-# --- P-STR-3: what is not a Stripe event signed with our secret changes nothing -------------------
+# --- what is not a Stripe event signed with our secret (and recent) gets 400 and changes nothing --
 
 
 def _signed_event(fake_stripe, member) -> tuple[bytes, dict]:
@@ -111,7 +111,7 @@ def test_webhook_answers_405_to_a_get(client, stripe_settings):
     assert client.get(WEBHOOK_PATH).status_code == 405
 
 
-# --- P-STR-1: stored by id first; a repeat is acknowledged and ignored ----------------------------
+# --- stored by id first; a repeat is acknowledged and changes nothing a second time --------------
 
 
 def test_the_same_event_delivered_twice_is_stored_and_applied_once(
@@ -160,7 +160,7 @@ def test_the_same_event_delivered_concurrently_is_stored_once(live_server, strip
     assert StripeEvent.objects.count() == 1
 
 
-# --- P-STR-4: the view stores and answers; the work is a task -----------------------------------
+# --- the view stores and answers at once; applying the event is a task ---------------------------
 
 
 @pytest.mark.django_db(transaction=True)
@@ -182,7 +182,7 @@ def test_webhook_answers_before_the_event_is_applied(client, stripe_settings, fa
     assert entitlements(user_id=member.pk).plan == "premium"
 
 
-# --- P-STR-2: order of arrival does not matter --------------------------------------------------
+# --- order of arrival does not matter: the newest Stripe object wins ----------------------------
 
 
 def test_updated_arriving_before_created_ends_in_stripes_current_state(client, stripe_settings, fake_stripe, member):
@@ -264,7 +264,7 @@ def test_any_order_and_any_repeats_of_the_events_end_in_the_newest_state(client,
     assert Invoice.objects.count() == 2
 
 
-# --- P-STR-5: invoices --------------------------------------------------------------------------
+# --- invoices: a paid invoice renews the quota once; a failed one revokes no paid period at once --
 
 
 def test_invoice_paid_for_the_same_invoice_extends_the_period_once(client, stripe_settings, fake_stripe, member):

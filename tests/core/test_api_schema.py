@@ -6,7 +6,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.fast]
 
 OPERATIONS = {
     ("/api/v1/avatars", "get"): "avatars_list",

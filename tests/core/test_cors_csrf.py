@@ -1,11 +1,13 @@
-"""P-SEC-6: CORS only for allowlisted origins, on the API only, never with credentials; state-changing
+"""CORS only for allowlisted origins, on the API only, never with credentials; state-changing
 session requests without a CSRF token get 403."""
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
-pytestmark = pytest.mark.django_db
+from tests.billing.factories import SubscriptionFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.fast]
 
 ALLOWED = "https://app.example.com"
 
@@ -54,11 +56,8 @@ def test_pages_outside_the_api_never_get_cors_headers(client):
     assert "Access-Control-Allow-Origin" not in response
 
 
-def test_a_session_post_without_a_csrf_token_is_refused(django_user_model):
-    from billing.models import Plan, Subscription
-
-    user = django_user_model.objects.create_user("ada", "ada@example.com", "pw-123456789")
-    Subscription.objects.create(user=user, plan=Plan.objects.get(slug="enterprise"))
+def test_a_session_post_without_a_csrf_token_is_refused():
+    user = SubscriptionFactory(user__username="ada", plan__slug="enterprise").user
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(user)
 
@@ -72,12 +71,9 @@ def test_a_session_post_without_a_csrf_token_is_refused(django_user_model):
     assert list(user.api_keys.values_list("name", flat=True)) == ["mine"]
 
 
-def test_the_api_ignores_the_session_cookie(django_user_model):
+def test_the_api_ignores_the_session_cookie():
     """A signed-in browser session is not an API credential: no cookie-authenticated API request to forge."""
-    from billing.models import Plan, Subscription
-
-    user = django_user_model.objects.create_user("bob", "bob@example.com", "pw-123456789")
-    Subscription.objects.create(user=user, plan=Plan.objects.get(slug="enterprise"))
+    user = SubscriptionFactory(user__username="bob", plan__slug="enterprise").user
     browser = Client()
     browser.force_login(user)
 

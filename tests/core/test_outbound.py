@@ -1,4 +1,4 @@
-"""P-SEC-4: fetching third-party URLs (image CDNs, provider outputs) cannot be turned against us.
+"""Fetching third-party URLs (image CDNs, provider outputs) cannot be turned against us.
 
 A hostile DNS answer is played by replacing `outbound.resolve`; redirects, huge bodies and slow
 drips come from a real local HTTP server.
@@ -16,6 +16,8 @@ from avatarsite.core.outbound import FetchPolicy, FetchTimeoutError, HTTPStatusE
 from gallery.importers.base import PermanentSourceError
 from gallery.importers.registry import importer_get
 from tests.fakes.server import LoopbackServer
+
+pytestmark = pytest.mark.fast
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 

@@ -3,7 +3,10 @@
 import pytest
 from django.urls import reverse
 
-pytestmark = pytest.mark.django_db
+from tests.accounts.factories import UserFactory
+from tests.generation.factories import GenerationJobFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.fast]
 
 NAV = ["gallery:index", "generation:index", "billing:pricing", "api", "accounts:login", "accounts:signup"]
 
@@ -20,13 +23,9 @@ def test_home_page_links_to_every_section(client):
         assert f'href="{reverse(name)}"' in html
 
 
-def test_generate_page_needs_an_account_and_lists_the_users_own_jobs(client, django_user_model):
-    from generation.models import GenerationJob
-
-    owner = django_user_model.objects.create_user("owner", "owner@example.com", "pw-123456789")
-    other = django_user_model.objects.create_user("other", "other@example.com", "pw-123456789")
-    GenerationJob.objects.create(user=owner, prompt="a fox in a scarf")
-    GenerationJob.objects.create(user=other, prompt="a secret prompt")
+def test_generate_page_needs_an_account_and_lists_the_users_own_jobs(client):
+    owner = GenerationJobFactory(prompt="a fox in a scarf").user
+    GenerationJobFactory(prompt="a secret prompt")  # another user's
 
     anonymous = client.get(reverse("generation:index"))
     client.force_login(owner)
@@ -37,8 +36,8 @@ def test_generate_page_needs_an_account_and_lists_the_users_own_jobs(client, dja
     assert "a secret prompt" not in signed_in
 
 
-def test_signed_in_navigation_offers_account_and_sign_out(client, django_user_model):
-    client.force_login(django_user_model.objects.create_user("nav", "nav@example.com", "pw-123456789"))
+def test_signed_in_navigation_offers_account_and_sign_out(client):
+    client.force_login(UserFactory(username="nav"))
 
     html = client.get(reverse("home")).content.decode()
 

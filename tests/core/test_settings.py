@@ -103,8 +103,9 @@ def test_settings_with_env_vars_use_postgres_redis_and_r2(services):
 
 
 def test_visibility_timeout_outlasts_the_longest_task():
-    """P-CEL-4. A task still running when the visibility timeout passes would be handed to a second
-    worker; a generation run is bounded by its own timeout well inside the task's time limit."""
+    """No task runs twice because it outlived the visibility timeout. A task still running when the visibility
+    timeout passes would be handed to a second worker; a generation run is bounded by its own timeout well
+    inside the task's time limit."""
     from django.conf import settings
 
     from avatarsite.celery import app
@@ -132,7 +133,7 @@ def test_visibility_timeout_outlasts_the_longest_task():
             for line in source.read_text().splitlines():
                 if re.search(r"apply_async\(|\.retry\(|signature\(", line) and source != project / "generation" / "tasks.py":
                     assert not re.search(r"\b(countdown|eta)\s*=", line), f"{source}: {line}"
-    assert app.conf.task_default_priority is not None  # P-CEL-6: unlabelled tasks do not jump the queue
+    assert app.conf.task_default_priority is not None  # unlabelled tasks do not jump ahead of prioritised ones
     assert settings.CELERY_TASK_SOFT_TIME_LIMIT < settings.CELERY_TASK_TIME_LIMIT
     assert settings.CELERY_TASK_ACKS_LATE is True
     assert settings.CELERY_TASK_REJECT_ON_WORKER_LOST is True
@@ -151,7 +152,7 @@ PRODUCTION_ENV = {
 
 
 def test_production_settings_pass_check_deploy(services):
-    """P-SEC-1: `check --deploy --fail-level WARNING` passes with the production settings."""
+    """`check --deploy --fail-level WARNING` passes with the production settings."""
     env = {**os.environ, **PRODUCTION_ENV}
 
     result = subprocess.run(

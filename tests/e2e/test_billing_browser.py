@@ -65,3 +65,47 @@ def test_a_user_buys_premium_from_the_pricing_page(artifacts_dir):
     assert plan_name == "Premium"
     assert entitlements(user_id=user.pk).plan == "premium"
     assert [d["status"] for d in fake.deliveries] == [200, 200, 200]  # the site took Stripe's webhooks
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_return_page_shows_the_plan_once_stripe_confirms_it_without_a_reload(artifacts_dir):
+    """Back from Stripe before the payment is through: the page asks again in the background and
+    shows the plan when it is confirmed, with no timed reload of the whole page."""
+    user_create(username="patient", email="patient@example.com", password=PASSWORD)
+    port = free_port()
+    site = f"http://127.0.0.1:{port}"
+    fake = FakeStripe(webhook_secret="whsec_browser", webhook_url=site + WEBHOOK_PATH).start()
+    env = project_env(DATABASE_URL=subprocess_database_url(), **{**stripe_env(fake), "STRIPE_WEBHOOK_SECRET": "whsec_browser"})
+    try:
+        with (
+            running(uvicorn_args(port), env=env, port=port, log=artifacts_dir / "e2e-billing-poll-uvicorn.log"),
+            sync_playwright() as playwright,
+        ):
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(f"{site}/accounts/login/?next=/pricing/")
+            page.fill("input[name=login]", "patient")
+            page.fill("input[name=password]", PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(f"{site}/pricing/")
+            page.get_by_role("button", name="Upgrade to Premium").click()
+            page.wait_for_url(f"{fake.url}/pay/**")
+            session_id = page.url.rsplit("/", 1)[-1]
+            page.goto(f"{site}/billing/checkout-complete/?session_id={session_id}")
+            pending = page.locator("[data-checkout-result]").get_attribute("data-checkout-result")
+            page.evaluate("window.__samePage = true")  # gone if the page were loaded again
+            fake.pay(session_id)
+            page.wait_for_selector("[data-checkout-result=confirmed]", timeout=15_000)
+            heading = page.locator("h1").inner_text()
+            same_page = page.evaluate("window.__samePage === true")
+            focused = page.evaluate("document.activeElement.dataset.checkoutResult")
+            page.screenshot(path=str(artifacts_dir / "billing-success-polled.png"), full_page=True)
+            browser.close()
+    finally:
+        fake.stop()
+
+    assert pending == "pending"
+    assert heading == "You're on Premium"
+    assert same_page
+    assert focused == "confirmed"

@@ -1,4 +1,4 @@
-"""Untrusted image bytes: refused before decoding when unsafe, always re-encoded when kept (P-SEC-5)."""
+"""Untrusted image bytes: refused before decoding when unsafe, always re-encoded when kept."""
 
 import io
 
@@ -7,6 +7,8 @@ from PIL import Image, PngImagePlugin
 
 from gallery import imaging
 from tests.fakes.pexels import pattern_image
+
+pytestmark = pytest.mark.fast
 
 
 def _encode(image: Image.Image, fmt: str, **params) -> bytes:

@@ -84,7 +84,7 @@ def test_the_window_is_read_as_ids_and_flags_and_the_page_by_key(library):
 
 
 def test_a_rare_word_on_20000_rows_uses_the_text_index_and_no_scan_of_the_table(avatars):
-    """P-PERF-2 for search: planner statistics guess a word outside them is common; the page must
+    """Search walks an index, never the table: planner statistics guess a word outside them is common; the page must
     still not walk the table (the benchmark shows the same on a million rows, in ms)."""
     template = avatars[0]
     copied = [f.attname for f in Avatar._meta.concrete_fields if f.attname not in ("id", "search", "external_id", "title", "tags")]

@@ -46,17 +46,17 @@ def fakes(settings) -> Iterator[Fakes]:
 
 
 @pytest.fixture
-def providers(settings):
-    """fal and Replicate stood in by scripted adapters; the free plan's chain is fal then replicate."""
-    scripted.SCRIPTS.clear()
-    scripted.CALLS.clear()
+def providers(settings) -> scripted.Script:
+    """fal and Replicate stood in by scripted adapters; the free plan's chain is fal then replicate.
+    The returned script, this test's own, holds their answers (`say`) and records their calls."""
+    script = scripted.Script()
     settings.GENERATION_PROVIDERS = {
         **settings.GENERATION_PROVIDERS,
-        "fal": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "fal"}},
-        "replicate": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "replicate"}},
+        "fal": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "fal", "script": script}},
+        "replicate": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "replicate", "script": script}},
     }
     settings.GENERATION_PROVIDER_BACKOFF_SECONDS = 0.01
-    return scripted.SCRIPTS
+    return script
 
 
 def _user(name: str):

@@ -1,12 +1,13 @@
 """A provider adapter whose answers a test scripts: stands in for fal/Replicate in pipeline tests
-(the protocol fakes test the real adapters themselves)."""
+(the protocol fakes test the real adapters themselves). Its state is one `Script` per test, handed to
+the adapters through their OPTIONS: nothing is kept at module level, so no test sees another's."""
 
 import io
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from botocore.exceptions import EndpointConnectionError
 from PIL import Image
@@ -25,7 +26,7 @@ from generation.providers.local import LocalProvider
 
 
 def _bomb() -> bytes:
-    """A PNG of a few KB that declares 20,000 x 20,000 pixels (P-SEC-5)."""
+    """A PNG of a few KB that declares 20,000 x 20,000 pixels: a decompression bomb, refused before decoding."""
     buffer = io.BytesIO()
     Image.new("1", (20_000, 20_000)).save(buffer, "PNG")
     return buffer.getvalue()
@@ -34,10 +35,25 @@ def _bomb() -> bytes:
 UNUSABLE = {"not-an-image": lambda: b"<html>an error page</html>", "bomb": _bomb}
 # The side of an "undersized" answer's images, whatever was asked.
 UNDERSIZED_SIDE = 64
-SCRIPTS: dict[str, deque] = {}
-CALLS: list[str] = []
-# What a "progress" answer calls at each of its pauses, with the pause's name (a test replaces it).
-on_pause: Callable[[str], None] = lambda name: None  # noqa: E731
+
+
+def _no_pause(name: str) -> None:
+    return None
+
+
+@dataclass
+class Script:
+    """One test's script for its scripted adapters: the answers each adapter name pops in turn ("ok"
+    once they run out), every call the adapters made, in order, and what a "progress" answer calls at
+    each of its pauses, with the pause's name."""
+
+    answers: dict[str, deque[str]] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    on_pause: Callable[[str], None] = _no_pause
+
+    def say(self, name: str, *answers: str) -> None:
+        """The adapter `name` gives these answers next, in order."""
+        self.answers[name] = deque(answers)
 
 
 class ScriptedProvider:
@@ -48,17 +64,19 @@ class ScriptedProvider:
     reports, a quiet spell ended by a cancel check, another burst; `on_pause` after each),
     "undersized" (succeeds with UNDERSIZED_SIDE px images, whatever was asked), "storage-down" (the
     object store refuses connections while the result is handled: botocore's EndpointConnectionError).
-    CALLS records each call, and "<name>:resume:<id>" when a call resumes a recorded request
-    instead of submitting.
+    The script's `calls` records each call, and "<name>:resume:<id>" when a call resumes a recorded
+    request instead of submitting. OPTIONS "script" is the test's Script; without one the adapter
+    has a script of its own (every answer "ok").
 
     Sizes: OPTIONS "max_side" (default 2048) is the model's largest side; it draws `native_size`
     (the request's size up to that), as the real adapters do (base.Provider)."""
 
     configured = True
 
-    def __init__(self, *, name: str, max_side: int = 2048) -> None:
+    def __init__(self, *, name: str, max_side: int = 2048, script: Script | None = None) -> None:
         self.name = name
         self.sizes = ModelSizes(max_side=max_side)
+        self.script = script if script is not None else Script()
 
     def max_side(self, model: str = "") -> int:
         return self.sizes.max_side
@@ -68,18 +86,19 @@ class ScriptedProvider:
 
     def generate(self, request: GenerationRequest, context: CallContext | None = None) -> GenerationResult:
         context = context or CallContext()
-        answer = SCRIPTS.get(self.name, deque()).popleft() if SCRIPTS.get(self.name) else "ok"
+        queued = self.script.answers.get(self.name)
+        answer = queued.popleft() if queued else "ok"
         if answer == "unreachable":
-            CALLS.append(self.name)
+            self.script.calls.append(self.name)
             raise TransientProviderError(f"{self.name} could not be reached")
         if answer == "storage-down":
-            CALLS.append(self.name)
+            self.script.calls.append(self.name)
             raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9/avatarsite-private")
         request_id = context.resume_id
         if request_id:
-            CALLS.append(f"{self.name}:resume:{request_id}")
+            self.script.calls.append(f"{self.name}:resume:{request_id}")
         else:
-            CALLS.append(self.name)
+            self.script.calls.append(self.name)
             request_id = f"{self.name}-{uuid.uuid4().hex[:8]}"
             context.on_submitted(request_id)
         if answer == "transient":
@@ -93,13 +112,13 @@ class ScriptedProvider:
         if answer == "progress":
             for step in (1, 2, 3):
                 context.on_progress(20 + 10 * step, f"Generating (step {step}/6)")
-            on_pause("first burst")
+            self.script.on_pause("first burst")
             time.sleep(0.3)
             context.should_cancel()
-            on_pause("cancel check")
+            self.script.on_pause("cancel check")
             for step in (4, 5):
                 context.on_progress(20 + 10 * step, f"Generating (step {step}/6)")
-            on_pause("second burst")
+            self.script.on_pause("second burst")
         if answer in UNUSABLE:
             images = [ProviderImage(UNUSABLE[answer](), "image/png", 1024, 1024)]
             return GenerationResult(images=images, provider=self.name, model=request.model, cost_usd=0.003)
@@ -116,4 +135,4 @@ class ScriptedProvider:
         )
 
     def cancel(self, request_id: str, *, model: str = "") -> None:
-        CALLS.append(f"{self.name}:cancel:{request_id}")
+        self.script.calls.append(f"{self.name}:cancel:{request_id}")

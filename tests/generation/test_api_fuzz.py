@@ -1,4 +1,4 @@
-"""P-SEC-7: schemathesis generates requests for every operation of the API's own OpenAPI schema and
+"""API fuzzing finds no 5xx and no schema violation: schemathesis generates requests for every operation of the API's own OpenAPI schema and
 sends them, with a key, to the running site: no answer is a 5xx, and every answer (status, content
 type, body, headers) is one the schema declares."""
 

@@ -15,11 +15,11 @@ import pytest
 from django.utils import timezone
 
 from avatarsite.core import outbound
-from billing.models import ApiKey, Plan, Subscription
-from billing.services import api_key_create
+from billing.models import ApiKey
 from generation import deliveries
 from generation.models import GenerationJob, WebhookDelivery
 from generation.services import generation_job_run
+from tests.billing.factories import ApiKeyFactory, SubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/generations"
@@ -72,11 +72,9 @@ def receiver():
 
 
 @pytest.fixture
-def client_key(django_user_model):
-    user = django_user_model.objects.create_user("ada", "ada@example.com", "pw-123456789")
-    Subscription.objects.create(user=user, plan=Plan.objects.get(slug="enterprise"))
-    key, raw_key = api_key_create(user=user, name="backend")
-    return key, {"HTTP_AUTHORIZATION": f"Bearer {raw_key}"}
+def client_key():
+    key = ApiKeyFactory(user=SubscriptionFactory(user__username="ada", plan__slug="enterprise").user, name="backend")
+    return key, {"HTTP_AUTHORIZATION": f"Bearer {key.raw}"}
 
 
 def _create(client, headers, **body) -> dict:

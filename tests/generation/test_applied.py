@@ -4,14 +4,13 @@ state and on its page."""
 
 import html
 import re
-from collections import deque
 
 from django.urls import reverse
 
-from billing.models import Plan, Subscription
+from billing.models import Plan
 from generation.models import GeneratedImage
 from generation.services import generation_job_create, generation_job_run
-from tests.generation import scripted
+from tests.billing.factories import SubscriptionFactory
 
 ISSUE_PROMPT = "A smiling woman with curly red hair and round glasses, astronaut"
 
@@ -41,16 +40,18 @@ def test_a_local_job_records_what_it_drew_and_not_understood_and_the_page_and_st
     )
 
 
-def test_a_photo_job_the_instant_generator_drew_says_so(client, ada):
-    """No AI service is set up in the tests' settings: photo is drawn locally, in the flat style."""
+def test_a_photo_job_an_operator_sent_to_the_instant_generator_says_what_was_drawn(client, ada):
+    """The site never offers the local generator a photo, but an operator may put it in a plan's chain:
+    the job then says the style it was drawn in, beside the one asked for."""
+    Plan.objects.filter(slug="free").update(provider_chain=["local:avatarsite/parts-v2"])
     job = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt=ISSUE_PROMPT, style="photo", size=256).id))
 
     client.force_login(ada)
     shown = client.get(reverse("generation:job_status", args=[job.id])).json()["images"][0]["provenance"]["applied"]
-    assert (shown["requested"]["style_label"], shown["style_label"]) == ("Photo (AI)", "Flat illustration")
+    assert (shown["requested"]["style_label"], shown["style_label"]) == ("AI photo", "Flat illustration")
     box = _applied_box(client.get(reverse("generation:job", args=[job.id])).content.decode())
     assert box.startswith("Drawn in Flat illustration by avatarsite/parts-v2 at 256 px")
-    assert "You asked for Photo (AI); no AI service is set up here, so the instant generator drew it." in box
+    assert "You asked for AI photo; it was drawn in Flat illustration." in box
     assert "Not understood: astronaut" in box
 
 
@@ -61,8 +62,8 @@ def test_an_ai_job_shows_the_model_and_size_applied_against_those_asked(client, 
         **settings.GENERATION_PROVIDERS,
         "fal": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "fal", "max_side": 1024}},
     }
-    Subscription.objects.create(user=ada, plan=Plan.objects.get(slug="premium"))
-    scripted.SCRIPTS["replicate"] = deque(["permanent"])
+    SubscriptionFactory(user=ada, plan__slug="premium")
+    providers.say("replicate", "permanent")
     job = generation_job_create(user_id=ada.pk, prompt="A calm man with a beard", style="photo", size=2048)
     asked_model = job.provider_chain[0].split(":", 1)[1]
     job = generation_job_run(job_id=str(job.id))
@@ -72,7 +73,7 @@ def test_an_ai_job_shows_the_model_and_size_applied_against_those_asked(client, 
 
     client.force_login(ada)
     shown = client.get(reverse("generation:job_status", args=[job.id])).json()["images"][0]["provenance"]["applied"]
-    assert shown["requested"] == {"style": "photo", "style_label": "Photo (AI)", "model": asked_model, "size": 2048}
+    assert shown["requested"] == {"style": "photo", "style_label": "AI photo", "model": asked_model, "size": 2048}
     assert (shown["style"], shown["model"], shown["size"], shown["local"]) == ("photo", image.model, 1024, False)
     assert (shown["drawn"], shown["not_understood"]) == ([], [])
     assert shown["asked"] == [
@@ -80,5 +81,5 @@ def test_an_ai_job_shows_the_model_and_size_applied_against_those_asked(client, 
         f"You asked for 2048 px; {image.model} makes 1024 px at most, so it was upscaled.",
     ]
     box = _applied_box(client.get(reverse("generation:job", args=[job.id])).content.decode())
-    assert box.startswith(f"Made in Photo (AI) by {image.model} at 1024 px")
+    assert box.startswith(f"Made in AI photo by {image.model} at 1024 px")
     assert "Drawn:" not in box

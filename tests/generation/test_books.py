@@ -28,8 +28,8 @@ from generation.services import (
     generation_job_run,
     generation_jobs_reconcile,
 )
-from tests.generation import scripted
 from tests.generation.conftest import PASSWORD, job_run_aside
+from tests.generation.factories import CostEntryFactory
 from tests.support.workers import wait_for
 
 PROMPT = "A lighthouse keeper with a grey beard and a yellow raincoat"
@@ -148,13 +148,13 @@ def test_a_hanging_provider_leaves_the_next_one_its_share_of_the_run(fakes, user
 def test_the_breaker_is_asked_before_every_new_request_not_only_when_a_provider_is_entered(providers, user, settings):
     settings.GENERATION_PROVIDER_ATTEMPTS = 3
     settings.GENERATION_BREAKER_FAILURES = 1  # the first failure opens fal's breaker
-    scripted.SCRIPTS["fal"] = scripted.deque(["transient", "transient", "transient"])
+    providers.say("fal", "transient", "transient", "transient")
     job = generation_job_create(user_id=user.pk, prompt=PROMPT)
 
     done = generation_job_run(job_id=str(job.id))
 
     assert done.status == "succeeded"
-    assert scripted.CALLS == ["fal", "replicate"]  # no second attempt at fal once its breaker opened
+    assert providers.calls == ["fal", "replicate"]  # no second attempt at fal once its breaker opened
     assert _ledger(done) == [("fal", "failed"), ("replicate", "succeeded")]
 
 
@@ -262,8 +262,8 @@ def test_identical_requests_at_the_same_moment_make_one_job_in_flight(fakes, mon
 
 
 def test_when_the_request_followed_fails_the_oldest_follower_runs_in_its_place(providers, user, django_capture_on_commit_callbacks):
-    providers["fal"] = scripted.deque(["permanent"])
-    providers["replicate"] = scripted.deque(["permanent"])
+    providers.say("fal", "permanent")
+    providers.say("replicate", "permanent")
     first = generation_job_create(user_id=user.pk, prompt=PROMPT, seed=3)
     second = generation_job_create(user_id=user.pk, prompt=PROMPT, seed=3)
     third = generation_job_create(user_id=user.pk, prompt=PROMPT, seed=3)
@@ -280,11 +280,11 @@ def test_when_the_request_followed_fails_the_oldest_follower_runs_in_its_place(p
         assert generation_job_run(job_id=str(second.id)).status == "succeeded"
     third.refresh_from_db()
     assert third.status == "succeeded"
-    assert scripted.CALLS == ["fal", "replicate", "fal"]
+    assert providers.calls == ["fal", "replicate", "fal"]
 
 
 def test_followers_of_a_refused_request_are_refused_without_asking_again(providers, user, django_capture_on_commit_callbacks):
-    providers["fal"] = scripted.deque(["refused"])
+    providers.say("fal", "refused")
     first = generation_job_create(user_id=user.pk, prompt=PROMPT, seed=5)
     second = generation_job_create(user_id=user.pk, prompt=PROMPT, seed=5)
 
@@ -293,7 +293,7 @@ def test_followers_of_a_refused_request_are_refused_without_asking_again(provide
 
     second.refresh_from_db()
     assert (second.status, second.error_kind, second.quota_refunded) == ("failed", "refused", True)
-    assert scripted.CALLS == ["fal"]
+    assert providers.calls == ["fal"]
 
 
 # --- item 2: every request that may be billed has a line; unknown is booked as such ----------------
@@ -310,7 +310,7 @@ def _cut_off(job: GenerationJob, *, provider: str, model: str, request_id: str =
         enqueued_at=now - timedelta(minutes=1),
         deadline_at=now - timedelta(minutes=5) if overdue else now + timedelta(minutes=5),
     )
-    return CostEntry.objects.create(job=job, provider=provider, model=model, plan=job.plan, request_id=request_id)
+    return CostEntryFactory(job=job, provider=provider, model=model, request_id=request_id)  # its plan is the job's
 
 
 def test_a_fal_request_whose_answer_was_lost_is_booked_as_unknown_at_its_price_then_asked_anew(fakes, user):
@@ -389,7 +389,7 @@ def test_the_reconciler_sends_again_the_message_of_a_queued_job_whose_message_is
 
 def test_a_fault_settling_one_overdue_job_never_stops_the_reconciler_from_settling_the_others(providers, user):
     """Row 4: the object store is down while one job's result is being stored."""
-    providers["fal"] = scripted.deque(["storage-down"])
+    providers.say("fal", "storage-down")
     broken = generation_job_create(user_id=user.pk, prompt=PROMPT)
     _cut_off(broken, provider="fal", model="fal-ai/flux/schnell", request_id="fal-broken", overdue=True)
     fine = generation_job_create(user_id=user.pk, prompt=f"{PROMPT} fine")

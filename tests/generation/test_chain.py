@@ -95,9 +95,10 @@ def _variant_keys(job: GenerationJob) -> set[str]:
     return {variant["key"] for image in GeneratedImage.objects.filter(job=job) for variant in image.variants}
 
 
-# --- P-CEL-7: retries with backoff, then fallback ------------------------------------------------------
+# --- transient errors: retried with backoff and jitter, then fallback; permanent ones: fallback at once ---
 def test_transient_fal_errors_are_retried_with_exponential_jittered_backoff_then_replicate_serves_once(fakes, waits, user, settings):
-    """P-CEL-7: submit answered 503 on every attempt; each wait is within [0.5, 1.5] x backoff x 2^(n-1)."""
+    """Transient errors are retried with backoff: submit answered 503 on every attempt; each wait is within
+    [0.5, 1.5] x backoff x 2^(n-1)."""
     settings.GENERATION_PROVIDER_ATTEMPTS = 4
     settings.GENERATION_PROVIDER_BACKOFF_SECONDS = 0.4
     fakes.fal.submit_faults.extend([503] * 4)
@@ -119,7 +120,7 @@ def test_transient_fal_errors_are_retried_with_exponential_jittered_backoff_then
 
 
 def test_a_429_with_retry_after_is_waited_out_at_least_as_long_as_the_server_asks(fakes, waits, user, settings):
-    """P-CEL-7: the fake's 429 carries Retry-After: 1, far above the computed backoff."""
+    """A 429's Retry-After outweighs the backoff: the fake's 429 carries Retry-After: 1, far above the computed backoff."""
     settings.GENERATION_PROVIDER_ATTEMPTS = 3
     settings.GENERATION_PROVIDER_BACKOFF_SECONDS = 0.05
     fakes.fal.submit_faults.extend([429, 503])
@@ -139,7 +140,7 @@ def test_a_429_with_retry_after_is_waited_out_at_least_as_long_as_the_server_ask
 
 
 def test_a_permanent_422_is_not_retried_and_falls_back_to_replicate_exactly_once(fakes, waits, user):
-    """P-CEL-7: a 422 from fal is permanent: no wait, no second fal call, one Replicate call."""
+    """A permanent error is not retried: a 422 from fal is permanent: no wait, no second fal call, one Replicate call."""
     fakes.fal.submit_faults.append(422)
     job = generation_job_create(user_id=user.pk, prompt=PROMPT)
 
@@ -153,7 +154,7 @@ def test_a_permanent_422_is_not_retried_and_falls_back_to_replicate_exactly_once
 
 
 def test_when_both_providers_fail_the_job_fails_with_one_ledger_line_per_call_and_the_quota_back(fakes, waits, user, settings):
-    """P-CEL-7: transient everywhere: every attempt of each provider, then the job fails and refunds."""
+    """Retries are bounded: transient everywhere: every attempt of each provider, then the job fails and refunds."""
     settings.GENERATION_PROVIDER_ATTEMPTS = 2
     fakes.fal.submit_faults.extend([503, 503])
     fakes.replicate.create_faults.extend([503, 503])
@@ -300,7 +301,7 @@ def test_a_failed_upload_leaves_the_call_open_and_a_rerun_resumes_it_without_pay
     assert failed == [image.variants[0]["key"]]  # the same content-addressed key, written the second time
 
 
-# --- P-CEL-8: enqueue after commit only ------------------------------------------------------------------
+# --- no task for a job whose transaction rolled back: enqueue after commit only --------------------------
 def _queued_messages(broker: redis.Redis, queue: str) -> list[dict]:
     """Every message waiting in `queue`: its base list and kombu's priority lists (`queue:N`)."""
     messages = []
@@ -313,7 +314,7 @@ def _queued_messages(broker: redis.Redis, queue: str) -> list[dict]:
 @pytest.fixture
 def standard_queue(broker) -> Iterator[redis.Redis]:
     """The broker (the test run's real Redis; queues emptied before each test), emptied after too."""
-    assert django_settings.CELERY_BROKER_URL.startswith("redis://"), "P-CEL-8 is about the real Redis broker"
+    assert django_settings.CELERY_BROKER_URL.startswith("redis://"), "enqueue-on-commit is checked on the real Redis broker"
     yield broker
     broker.flushdb()
 
@@ -324,7 +325,7 @@ class Boom(Exception):
 
 @pytest.mark.django_db(transaction=True)
 def test_no_task_is_enqueued_for_a_job_whose_transaction_rolled_back(fakes, standard_queue):
-    """P-CEL-8: the job row and its task go together: a rollback leaves neither."""
+    """Enqueue after commit only: the job row and its task go together: a rollback leaves neither."""
     owner = user_create(username="rollback", email="rollback@example.com", password=PASSWORD)
     created = []
 
@@ -343,7 +344,7 @@ def test_no_task_is_enqueued_for_a_job_whose_transaction_rolled_back(fakes, stan
 
 @pytest.mark.django_db(transaction=True)
 def test_a_committed_job_enqueues_exactly_one_task(fakes, standard_queue):
-    """P-CEL-8 control: the same call, committed, puts exactly one job_run message on its lane."""
+    """Enqueue after commit, the control: the same call, committed, puts exactly one job_run message on its lane."""
     owner = user_create(username="commit", email="commit@example.com", password=PASSWORD)
 
     with transaction.atomic():

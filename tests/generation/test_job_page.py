@@ -3,35 +3,20 @@ else's), its "How it went" list of provider calls, and the ETA the form and the 
 
 import html
 import re
-from collections import deque
 from datetime import timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from gallery.importers.base import RemoteAvatar
 from gallery.models import Avatar, Source
-from gallery.services import avatar_import_remote, source_get_or_create
 from generation.models import CostEntry, GenerationJob
-from generation.providers.base import GenerationRequest
-from generation.providers.local import LocalProvider
 from generation.selectors import lane_estimate
 from generation.services import _job_fail, generation_job_create, generation_job_run
 from generation.styles import LOCAL_STYLES
-from tests.generation import scripted
+from tests.gallery.factories import AvatarFactory
 
 PROMPT = "A smiling pirate with a red beard"
-
-
-def _premade(title: str, tags: tuple[str, ...], downloads: int, seed: int, source: str = "demo") -> Avatar:
-    source = source_get_or_create(slug=source)
-    drawn = LocalProvider().generate(GenerationRequest(prompt=title, style="flat", seed=seed, size=128))
-    remote = RemoteAvatar(external_id=f"page-test-{seed}", image_url="", width=128, height=128, title=title, tags=tags)
-    avatar_import_remote(source=source, remote=remote, image_bytes=drawn.images[0].data, retrieved_at=timezone.now(), is_demo=True)
-    avatar = Avatar.objects.get(source=source, external_id=remote.external_id)
-    Avatar.objects.filter(pk=avatar.pk).update(download_count=downloads)
-    return avatar
 
 
 def _section(page: str, pattern: str) -> str:
@@ -55,10 +40,10 @@ def _gallery_url(avatar: Avatar) -> str:
 # --- while you wait ----------------------------------------------------------------------------------------
 def test_a_queued_jobs_page_shows_related_premade_avatars_and_the_users_own_earlier_result_and_nobody_elses(client, providers, ada, bob):
     # Related to the prompt, but the least downloaded: shown only because they are related.
-    sailor = _premade("Sailor with a beard", ("sailor", "beard"), downloads=1, seed=1)
-    pirate = _premade("Pirate captain", ("pirate", "captain"), downloads=0, seed=2)
+    sailor = AvatarFactory(title="Sailor with a beard", tags=("sailor", "beard"), download_count=1, seed=1)
+    pirate = AvatarFactory(title="Pirate captain", tags=("pirate", "captain"), download_count=0, seed=2)
     unrelated = [
-        _premade(title, (title.split()[0].lower(),), downloads=downloads, seed=seed)
+        AvatarFactory(title=title, tags=(title.split()[0].lower(),), download_count=downloads, seed=seed)
         for seed, (title, downloads) in enumerate(
             [
                 ("Astronaut portrait", 60),
@@ -117,8 +102,8 @@ def test_premade_avatars_of_a_source_whose_licence_is_withdrawn_are_not_offered_
     Source.objects.update_or_create(
         slug="generated_photos", defaults={"name": "Generated Photos", "enabled": True, "licence_confirmed": True}
     )
-    face = _premade("Pirate face", ("pirate", "beard"), downloads=90, seed=1, source="generated_photos")
-    other = _premade("Sailor with a beard", ("sailor", "beard"), downloads=1, seed=2)
+    face = AvatarFactory(title="Pirate face", tags=("pirate", "beard"), download_count=90, seed=1, source__slug="generated_photos")
+    other = AvatarFactory(title="Sailor with a beard", tags=("sailor", "beard"), download_count=1, seed=2)
     queued = generation_job_create(user_id=ada.pk, prompt=PROMPT)
     client.force_login(ada)
     assert _similar_links(client.get(_job_url(queued)).content.decode()) == [_gallery_url(face), _gallery_url(other)]
@@ -148,10 +133,10 @@ def _set_latencies(job: GenerationJob, *latencies: int) -> None:
 
 def test_how_it_went_lists_each_provider_call_in_order_with_its_outcome(client, providers, ada, settings):
     settings.GENERATION_PROVIDER_ATTEMPTS = 2
-    scripted.SCRIPTS["fal"] = deque(["transient", "transient"])
+    providers.say("fal", "transient", "transient")
     fell_back = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt=PROMPT).id))
     _set_latencies(fell_back, 1500, 1600, 2300)
-    scripted.SCRIPTS["fal"] = deque(["refused"])
+    providers.say("fal", "refused")
     refused = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A calm man with a hat").id))
     _set_latencies(refused, 800)
     waiting = generation_job_create(user_id=ada.pk, prompt="A quiet girl in a garden")

@@ -4,6 +4,8 @@ import pytest
 
 from generation.providers.local_prompt import AGE_GROUPS, prompt_attributes
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.mark.parametrize(
     ("prompt", "expected"),

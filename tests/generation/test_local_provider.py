@@ -11,6 +11,8 @@ from generation.providers.local_checks import check_attributes
 from generation.providers.local_colors import color_rgb, delta_e
 from generation.providers.local_prompt import AGE_GROUPS
 
+pytestmark = pytest.mark.fast
+
 ISSUE_PROMPT = "A smiling woman with curly red hair and round glasses, astronaut"
 
 

@@ -13,6 +13,7 @@ from generation.models import GenerationJob
 from generation.providers.local import LocalProvider
 from generation.services import StyleUnavailableError, generation_job_create, generation_job_run
 from generation.styles import LOCAL_CHAIN, LOCAL_STYLES, style_label
+from tests.billing.factories import SubscriptionFactory
 
 
 def test_submitting_the_form_creates_a_job_and_opens_its_live_page(client, ada):
@@ -214,13 +215,11 @@ def test_each_styles_label_and_the_model_that_made_it_are_on_the_job_history_and
 
 
 def test_the_estimate_endpoint_follows_style_size_and_count(client, ada, settings):
-    from billing.models import Plan, Subscription
-
     settings.GENERATION_PROVIDERS = {
         **settings.GENERATION_PROVIDERS,
         "replicate": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "replicate"}},
     }
-    Subscription.objects.create(user=ada, plan=Plan.objects.get(slug="premium"))
+    SubscriptionFactory(user=ada, plan__slug="premium")
     client.force_login(ada)
     url = reverse("generation:estimate")
 
@@ -336,8 +335,6 @@ def test_the_queued_job_page_says_where_it_stands(client, ada):
 
 
 def test_premium_users_may_ask_for_more_images_and_larger_sizes_and_the_form_holds_them_to_their_plan(client, ada, settings):
-    from billing.models import Plan, Subscription
-
     settings.GENERATION_PROVIDERS = {
         **settings.GENERATION_PROVIDERS,
         "replicate": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "replicate"}},
@@ -347,7 +344,7 @@ def test_premium_users_may_ask_for_more_images_and_larger_sizes_and_the_form_hol
     assert 'value="2048"' not in free_form
     assert 'type="hidden" name="num_images"' in free_form
 
-    Subscription.objects.create(user=ada, plan=Plan.objects.get(slug="premium"))
+    SubscriptionFactory(user=ada, plan__slug="premium")
     premium_form = client.get(reverse("generation:index")).content.decode()
     assert 'value="2048"' in premium_form
     assert '<option value="4">4</option>' in premium_form
@@ -358,3 +355,27 @@ def test_premium_users_may_ask_for_more_images_and_larger_sizes_and_the_form_hol
     refused = client.post(reverse("generation:index"), {"prompt": "Another one", "style": "photo", "size": 4096, "num_images": 9})
     assert refused.status_code == 200
     assert "Select a valid choice" in refused.content.decode()
+
+
+SITE_PAGES = {"home": "home", "signup": "account_signup", "pricing": "billing:pricing"}
+
+
+@pytest.mark.django_db
+def test_pages_promise_ai_avatars_only_where_an_ai_service_is_set_up(client, settings):
+    """Without an AI service the home, sign-up and pricing pages say what a user gets here (the
+    instant styles) and that AI photos are not available; with one, they offer the plan's AI avatars."""
+    without = {name: client.get(reverse(url)).content.decode() for name, url in SITE_PAGES.items()}
+    settings.GENERATION_PROVIDERS = {
+        **settings.GENERATION_PROVIDERS,
+        "fal": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "fal"}},
+    }
+    with_ai = {name: client.get(reverse(url)).content.decode() for name, url in SITE_PAGES.items()}
+
+    assert "AI photos need an AI service, which this site has not set up" in without["home"]
+    assert "Sign up and get five AI avatars a day" not in without["home"]
+    assert f"drawn at once in {len(LOCAL_STYLES)} illustrated styles" in without["signup"]
+    assert "Free: five custom AI avatars a day" not in without["signup"]
+    assert "data-no-ai" in without["pricing"]
+    assert "Sign up and get five AI avatars a day" in with_ai["home"]
+    assert "Free: five custom AI avatars a day" in with_ai["signup"]
+    assert all("has not set up" not in page and "data-no-ai" not in page for page in with_ai.values())

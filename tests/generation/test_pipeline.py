@@ -2,7 +2,6 @@
 
 import threading
 import time
-from collections import deque
 from datetime import timedelta
 from decimal import Decimal
 
@@ -25,13 +24,9 @@ from generation.services import (
     generation_job_run,
     generation_jobs_reconcile,
 )
-from tests.generation import scripted
+from tests.generation.factories import CostEntryFactory
 
 PROMPT = "A smiling woman with curly red hair and round glasses"
-
-
-def script(name: str, *answers: str) -> None:
-    scripted.SCRIPTS[name] = deque(answers)
 
 
 @pytest.fixture
@@ -49,7 +44,7 @@ def test_a_job_runs_once_stores_private_variants_and_a_rerun_changes_nothing(pro
     again = generation_job_run(job_id=str(job.id))  # a redelivered task
 
     assert done.status == again.status == "succeeded"
-    assert scripted.CALLS == ["fal"]
+    assert providers.calls == ["fal"]
     assert CostEntry.objects.filter(job=job).count() == 1
     image = GeneratedImage.objects.get(job=job)
     assert (image.provider, image.seed, image.prompt) == ("fal", 7, PROMPT)
@@ -66,7 +61,7 @@ def test_a_job_runs_once_stores_private_variants_and_a_rerun_changes_nothing(pro
     assert "X-Amz-Signature" in storage.url(image.variants[0]["key"])  # private: signed URLs only
 
 
-def test_progress_is_written_at_most_every_fifth_of_a_second_and_a_held_report_goes_out_at_the_next_check(providers, user, monkeypatch):
+def test_progress_is_written_at_most_every_fifth_of_a_second_and_a_held_report_goes_out_at_the_next_check(providers, user):
     """Each report is a row write and a message on the way to the result: a burst is held, the
     adapter's cancel check (every poll) sends the newest, and what is still held at the end is
     dropped (the success says more)."""
@@ -77,8 +72,8 @@ def test_progress_is_written_at_most_every_fifth_of_a_second_and_a_held_report_g
     def on_pause(name: str) -> None:
         seen[name] = GenerationJob.objects.values_list("progress", "message").get()
 
-    monkeypatch.setattr(scripted, "on_pause", on_pause)
-    script("fal", "progress")
+    providers.on_pause = on_pause
+    providers.say("fal", "progress")
 
     done = generation_job_run(job_id=str(job.id))
 
@@ -116,7 +111,7 @@ def test_the_page_hears_running_once_the_provider_has_the_request(providers, use
 
 def test_a_run_waiting_to_try_again_says_it_is_running(providers, user, monkeypatch, django_capture_on_commit_callbacks):
     job = generation_job_create(user_id=user.pk, prompt=PROMPT, seed=7)
-    script("fal", "unreachable")
+    providers.say("fal", "unreachable")
     sent = _notifications(monkeypatch)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -124,7 +119,7 @@ def test_a_run_waiting_to_try_again_says_it_is_running(providers, user, monkeypa
 
     assert [status for status, _ in sent] == ["running", "succeeded"]  # once, before the wait; not again at the retry
     assert sent[0][1] == []  # before the second attempt submitted
-    assert scripted.CALLS == ["fal", "fal"]
+    assert providers.calls == ["fal", "fal"]
 
 
 def test_a_first_report_that_goes_out_at_once_is_the_run_s_only_message_before_it(providers, user, monkeypatch):
@@ -145,19 +140,19 @@ def test_a_first_report_that_goes_out_at_once_is_the_run_s_only_message_before_i
 
 
 def test_transient_failures_are_retried_then_the_next_provider_serves(providers, user):
-    script("fal", "transient", "transient", "transient")
+    providers.say("fal", "transient", "transient", "transient")
     job = generation_job_create(user_id=user.pk, prompt=PROMPT)
     done = generation_job_run(job_id=str(job.id))
 
     assert done.status == "succeeded"
-    assert scripted.CALLS == ["fal", "fal", "fal", "replicate"]
+    assert providers.calls == ["fal", "fal", "fal", "replicate"]
     outcomes = list(CostEntry.objects.filter(job=job).values_list("provider", "outcome"))
     assert outcomes == [("fal", "failed")] * 3 + [("replicate", "succeeded")]  # one ledger line per call
 
 
 def test_job_run_refunds_quota_when_all_providers_fail(providers, user):
-    script("fal", "permanent")
-    script("replicate", "permanent")
+    providers.say("fal", "permanent")
+    providers.say("replicate", "permanent")
     job = generation_job_create(user_id=user.pk, prompt=PROMPT)
     done = generation_job_run(job_id=str(job.id))
 
@@ -168,14 +163,14 @@ def test_job_run_refunds_quota_when_all_providers_fail(providers, user):
 
 
 def test_a_refused_image_fails_with_the_reason_and_is_not_charged(providers, user):
-    script("fal", "refused")
+    providers.say("fal", "refused")
     job = generation_job_create(user_id=user.pk, prompt=PROMPT)
     done = generation_job_run(job_id=str(job.id))
 
     assert (done.status, done.error_kind) == ("failed", "refused")
     assert "unsafe content" in done.message
     assert GenerationJob.objects.get(pk=job.pk).quota_refunded
-    assert scripted.CALLS == ["fal"]  # a refusal is not shopped around to the next provider
+    assert providers.calls == ["fal"]  # a refusal is not shopped around to the next provider
 
 
 def test_the_sixth_free_generation_of_the_day_is_refused_with_the_reset_time(providers, user):
@@ -193,7 +188,7 @@ def test_instant_styles_are_free_and_drawn_locally(providers, user):
     job = generation_job_create(user_id=user.pk, prompt=PROMPT, style="pixel")
     assert (job.quota_units, job.provider_chain) == (0, ["local:avatarsite/parts-v2"])
     assert generation_job_run(job_id=str(job.id)).status == "succeeded"
-    assert scripted.CALLS == []
+    assert providers.calls == []
 
 
 def test_an_identical_request_is_answered_from_the_stored_result_at_no_cost(providers, user):
@@ -203,7 +198,7 @@ def test_an_identical_request_is_answered_from_the_stored_result_at_no_cost(prov
 
     assert (again.status, again.quota_units, again.reused_from_id) == ("succeeded", 0, first.pk)
     assert [i.variants for i in again.images.all()] == [i.variants for i in first.images.all()]
-    assert scripted.CALLS == ["fal"]
+    assert providers.calls == ["fal"]
     assert CostEntry.objects.count() == 1
 
 
@@ -218,7 +213,7 @@ def test_a_request_without_a_seed_gets_the_same_seed_each_time_so_asking_again_c
     assert (variation.status, variation.reused_from_id) == ("queued", None)
     assert smaller.seed != first.seed  # another request, its own seed
     assert smaller.reused_from_id is None
-    assert scripted.CALLS == ["fal"]
+    assert providers.calls == ["fal"]
 
 
 @pytest.mark.parametrize(
@@ -294,17 +289,17 @@ def _cut_off_mid_call(job: GenerationJob, *, request_id: str, runs: int = 1, ove
         lease_expires_at=timezone.now() - timedelta(seconds=1),
     )
     provider, model = job.provider_chain[0].split(":", 1)
-    return CostEntry.objects.create(job=job, provider=provider, model=model, plan=job.plan, request_id=request_id)
+    return CostEntryFactory(job=job, provider=provider, model=model, request_id=request_id)  # its plan is the job's
 
 
 def test_a_request_that_stops_answering_is_resumed_by_its_id_not_submitted_again(providers, user):
-    script("fal", "lost")
+    providers.say("fal", "lost")
     job = generation_job_create(user_id=user.pk, prompt=PROMPT)
     done = generation_job_run(job_id=str(job.id))
 
     call = CostEntry.objects.get(job=job)
     assert done.status == "succeeded"
-    assert ["fal", f"fal:resume:{call.request_id}"] == scripted.CALLS
+    assert ["fal", f"fal:resume:{call.request_id}"] == providers.calls
     assert (call.outcome, call.request_id.startswith("fal-")) == ("succeeded", True)
 
 
@@ -315,7 +310,7 @@ def test_a_run_cut_off_mid_call_resumes_the_recorded_request_and_charges_once(pr
     done = generation_job_run(job_id=str(job.id))
 
     assert (done.status, done.runs) == ("succeeded", 2)
-    assert scripted.CALLS == ["fal:resume:fal-abc123"]
+    assert providers.calls == ["fal:resume:fal-abc123"]
     assert list(CostEntry.objects.filter(job=job).values_list("request_id", "outcome")) == [("fal-abc123", "succeeded")]
     assert (done.quota_units, done.quota_refunded) == (1, False)
     assert GeneratedImage.objects.filter(job=job).count() == 1
@@ -328,13 +323,13 @@ def test_a_job_that_keeps_stopping_its_worker_is_given_up_after_max_runs(provide
     done = generation_job_run(job_id=str(job.id))
 
     assert (done.status, done.error_kind, done.quota_refunded) == ("failed", "lost", True)
-    assert scripted.CALLS == ["fal:cancel:fal-poison"]  # what it left running there is stopped
+    assert providers.calls == ["fal:cancel:fal-poison"]  # what it left running there is stopped
     assert CostEntry.objects.get(job=job).outcome == "canceled"
 
 
 def test_images_the_provider_withholds_are_not_charged(providers, user):
     _premium(user)
-    script("replicate", "partial")
+    providers.say("replicate", "partial")
     job = generation_job_create(user_id=user.pk, prompt=PROMPT, num_images=2)
     assert (job.queue, job.quota_units) == ("premium", 2)
 
@@ -347,8 +342,8 @@ def test_images_the_provider_withholds_are_not_charged(providers, user):
 
 @pytest.mark.parametrize("answer", ["not-an-image", "bomb"])
 def test_an_unusable_image_is_paid_for_in_the_ledger_and_the_next_provider_serves(providers, user, answer):
-    """P-SEC-5: a provider's bytes are verified before decoding (type, declared pixels) and never stored as they came."""
-    script("fal", answer)
+    """Untrusted images: a provider's bytes are verified before decoding (type, declared pixels) and never stored as they came."""
+    providers.say("fal", answer)
     job = generation_job_create(user_id=user.pk, prompt=PROMPT)
     done = generation_job_run(job_id=str(job.id))
 
@@ -362,14 +357,14 @@ def test_the_breaker_skips_a_failing_provider_then_a_single_probe_closes_it(prov
     settings.GENERATION_PROVIDER_ATTEMPTS = 1
     settings.GENERATION_BREAKER_FAILURES = 2
     settings.GENERATION_BREAKER_COOLDOWN_SECONDS = 30
-    script("fal", "transient", "transient")
+    providers.say("fal", "transient", "transient")
     for n in range(2):
         generation_job_run(job_id=str(generation_job_create(user_id=user.pk, prompt=f"{PROMPT} {n}").id))
     assert breaker_state(provider="fal").state == "open"
 
-    scripted.CALLS.clear()
+    providers.calls.clear()
     generation_job_run(job_id=str(generation_job_create(user_id=user.pk, prompt=f"{PROMPT} open").id))
-    assert scripted.CALLS == ["replicate"]  # fal skipped while open
+    assert providers.calls == ["replicate"]  # fal skipped while open
 
     later = time.time() + 31
     monkeypatch.setattr("generation.breaker.time.time", lambda: later)  # the cool-down is over
@@ -401,12 +396,12 @@ def test_the_reconciler_finishes_a_stuck_job_from_the_request_its_worker_left(pr
 
     job.refresh_from_db()
     assert (summary.succeeded, job.status, job.quota_refunded) == (1, "succeeded", False)
-    assert scripted.CALLS == ["fal:resume:fal-left-behind"]
+    assert providers.calls == ["fal:resume:fal-left-behind"]
     assert list(CostEntry.objects.filter(job=job).values_list("outcome", flat=True)) == ["succeeded"]
 
 
 def test_the_reconciler_cancels_an_unfinished_request_there_and_refunds(providers, user):
-    script("fal", "lost")
+    providers.say("fal", "lost")
     job = generation_job_create(user_id=user.pk, prompt=PROMPT)
     _cut_off_mid_call(job, request_id="fal-hung", overdue=True)
 
@@ -414,19 +409,19 @@ def test_the_reconciler_cancels_an_unfinished_request_there_and_refunds(provider
 
     job.refresh_from_db()
     assert (job.status, job.quota_refunded) == ("failed", True)
-    assert scripted.CALLS == ["fal:resume:fal-hung", "fal:cancel:fal-hung"]
+    assert providers.calls == ["fal:resume:fal-hung", "fal:cancel:fal-hung"]
     assert CostEntry.objects.get(job=job).outcome == "canceled"
 
 
 def test_the_reconciler_stops_a_request_left_running_by_a_finished_job_and_closes_its_line(providers, user):
-    script("fal", "lost")  # still running there when the reconciler asks
+    providers.say("fal", "lost")  # still running there when the reconciler asks
     job = generation_job_create(user_id=user.pk, prompt=PROMPT)
     call = _cut_off_mid_call(job, request_id="fal-orphan")
     generation_job_cancel(job=job)
     CostEntry.objects.filter(pk=call.pk).update(created_at=timezone.now() - timedelta(minutes=5))
 
     assert generation_jobs_reconcile().calls_closed == 1
-    assert scripted.CALLS == ["fal:resume:fal-orphan", "fal:cancel:fal-orphan"]
+    assert providers.calls == ["fal:resume:fal-orphan", "fal:cancel:fal-orphan"]
     assert (CostEntry.objects.get(pk=call.pk).outcome, CostEntry.objects.get(pk=call.pk).cost_usd) == ("canceled", Decimal(0))
 
 
@@ -437,16 +432,16 @@ def test_the_reconciler_books_a_request_that_finished_after_its_job_ended_at_its
     CostEntry.objects.filter(pk=call.pk).update(created_at=timezone.now() - timedelta(minutes=5))
 
     assert generation_jobs_reconcile().calls_closed == 1
-    assert scripted.CALLS == ["fal:resume:fal-late"]  # asked what became of it; nothing sent anew
+    assert providers.calls == ["fal:resume:fal-late"]  # asked what became of it; nothing sent anew
     closed = CostEntry.objects.get(pk=call.pk)
     assert (closed.outcome, closed.images, closed.cost_usd) == ("canceled", 1, Decimal("0.003"))
     assert not GeneratedImage.objects.filter(job=job).exists()
 
 
-def test_a_job_canceled_while_its_provider_delivers_stays_canceled_and_the_paid_call_is_recorded(providers, user, monkeypatch):
+def test_a_job_canceled_while_its_provider_delivers_stays_canceled_and_the_paid_call_is_recorded(providers, user):
     job = generation_job_create(user_id=user.pk, prompt=PROMPT)
-    monkeypatch.setattr(scripted, "on_pause", lambda name: name == "second burst" and generation_job_cancel(job=job))
-    script("fal", "progress")  # the user cancels after the provider's last cancel check: it delivers
+    providers.on_pause = lambda name: name == "second burst" and generation_job_cancel(job=job)
+    providers.say("fal", "progress")  # the user cancels after the provider's last cancel check: it delivers
 
     done = generation_job_run(job_id=str(job.id))
 

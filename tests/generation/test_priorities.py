@@ -35,7 +35,7 @@ def _fresh(jobs: list[GenerationJob]) -> list[GenerationJob]:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_on_the_premium_and_standard_queues_starts_every_premium_job_before_any_free_one(broker, artifacts_dir):
-    """P-CEL-5 (shared worker). Free jobs are queued first, premium ones after, all before the
+    """Premium before free (shared worker). Free jobs are queued first, premium ones after, all before the
     worker starts; `-Q premium,standard -c 1` starts every premium job before any free job.
     (kombu polls priority-major across queues: the plans' priorities, premium 1 and free 5, decide
     this; the `-Q` order only breaks ties between equal priorities.)"""
@@ -59,7 +59,7 @@ def test_a_worker_on_the_premium_and_standard_queues_starts_every_premium_job_be
 
 @pytest.mark.django_db(transaction=True)
 def test_with_a_worker_per_tier_a_free_backlog_does_not_delay_a_premium_job(settings, broker, artifacts_dir):
-    """P-CEL-5 (dedicated pools). A worker on `premium` and one on `standard` (`-c 1` each); ten free
+    """Premium before free (dedicated pools). A worker on `premium` and one on `standard` (`-c 1` each); ten free
     jobs on fal (about 1 s each) keep the standard worker busy. A premium job made meanwhile starts
     within a few seconds, while free jobs are still waiting."""
     fal = FakeFal(latency=1.0).start()
@@ -98,10 +98,10 @@ def test_with_a_worker_per_tier_a_free_backlog_does_not_delay_a_premium_job(sett
 
 @pytest.mark.django_db(transaction=True)
 def test_in_one_queue_priority_0_runs_first_then_unlabelled_tasks_then_priority_9(broker, artifacts_dir, monkeypatch):
-    """P-CEL-6. Real job_run tasks sent through the project's Celery app to one queue before the
-    worker starts: three at priority 9, then three at priority 0, then two with no priority. The
-    unlabelled ones take task_default_priority (5): they run after the 0s and before the 9s, instead
-    of jumping the queue from Redis' base list."""
+    """Tasks sent without a priority do not jump ahead of higher-priority ones. Real job_run tasks sent
+    through the project's Celery app to one queue before the worker starts: three at priority 9, then three at
+    priority 0, then two with no priority. The unlabelled ones take task_default_priority (5): they run after
+    the 0s and before the 9s, instead of jumping the queue from Redis' base list."""
     monkeypatch.setattr("generation.services._enqueue", lambda job: None)  # the test sends the tasks itself
     user = _user("free-fe")
     sent: dict[str, str] = {}

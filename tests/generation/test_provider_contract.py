@@ -33,6 +33,8 @@ from generation.providers.replicate import ReplicateProvider
 from tests.fakes.fal import FakeFal
 from tests.fakes.replicate import FakeReplicate
 
+pytestmark = pytest.mark.fast
+
 # 512 px is a size every adapter can deliver exactly (Replicate's flux: 0.25 megapixels at 1:1).
 SIZE = 512
 METADATA_HOST = "169.254.169.254"
@@ -297,11 +299,11 @@ def test_a_provider_side_infrastructure_failure_is_transient(remote: Subject) ->
     assert remote.fake.submissions == 1
 
 
-# --- outputs (P-SEC-4) ---------------------------------------------------------------------------------
+# --- outputs: only allowlisted public https hosts, no redirects --------------------------------------
 def test_an_output_redirecting_to_the_metadata_address_is_refused_and_never_fetched(
     remote: Subject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """P-SEC-4: the output URL answers 302 to http://169.254.169.254/...; no connection goes there."""
+    """A redirect is never followed: the output URL answers 302 to http://169.254.169.254/...; no connection goes there."""
     resolved: list[str] = []
     connected: list[object] = []
     real_resolve, real_connect = outbound.resolve, socket.socket.connect

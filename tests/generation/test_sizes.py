@@ -5,8 +5,11 @@ from django.urls import reverse
 
 from billing.default_plans import DEFAULT_PLANS
 from billing.entitlements import Entitlements
-from billing.models import Plan, Subscription
+from billing.models import Plan
 from generation.sizes import chain_sizes, entry_max_side, plan_sizes, within_upscale
+from tests.billing.factories import SubscriptionFactory
+
+pytestmark = pytest.mark.fast
 
 PREMIUM_CHAIN = ["replicate:black-forest-labs/flux-dev", "fal:fal-ai/flux/dev"]
 
@@ -105,7 +108,7 @@ def test_plan_sizes_reads_a_users_entitlements():
 
 @pytest.mark.django_db
 def test_the_generate_form_names_the_upscaled_size_and_offers_none_its_chain_cannot_deliver(client, ada, settings):
-    Subscription.objects.create(user=ada, plan=Plan.objects.get(slug="premium"))
+    SubscriptionFactory(user=ada, plan__slug="premium")
     client.force_login(ada)
 
     form = client.get(reverse("generation:index")).content.decode()

@@ -11,8 +11,11 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from avatarsite.accounts.services import user_create
-from generation.models import CostEntry, GenerationJob
+from generation.models import CostEntry
 from generation.selectors import SpendLine, spend_by_day, spend_totals
+from tests.generation.factories import CostEntryFactory, GenerationJobFactory
+
+pytestmark = pytest.mark.fast
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 TODAY = datetime(2026, 3, 15, tzinfo=UTC)
@@ -60,12 +63,11 @@ def ledger(db, time_machine):
     time_machine.move_to(NOW)
     owner = user_create(username="ada", email="ada@example.com", password="a-long-password-1")
     for n, call in enumerate(LEDGER):
-        job = GenerationJob.objects.create(user=owner, prompt=f"portrait {n}", plan=call.plan, status="succeeded")
-        entry = CostEntry.objects.create(
-            job=job,
+        job = GenerationJobFactory(user=owner, prompt=f"portrait {n}", plan=call.plan, status="succeeded")
+        entry = CostEntryFactory(
+            job=job,  # its plan is the job's
             provider=call.provider,
             model=MODELS[call.provider],
-            plan=call.plan,
             request_id=f"{call.provider}-request-{n}",
             outcome=call.outcome,
             error_kind=call.error_kind,

@@ -87,7 +87,7 @@ async def test_a_client_may_ask_for_the_state_again_at_most_once_a_second_and_ga
 async def test_connect_is_refused_to_anyone_but_the_owner_from_our_own_origin(
     owner_and_job, django_user_model, who, origin, expected_close
 ):
-    """P-WS-1."""
+    """An anonymous socket, another user's job, a foreign or a missing Origin: each is refused at connect."""
     owner, job = owner_and_job
     headers = []
     if origin is not None:

@@ -1,5 +1,5 @@
 """Promises of the progress channel: Celery's messages reach the browser without leaking Redis
-connections (P-WS-2), and a client that missed messages converges on reconnect (P-WS-3)."""
+connections, and a client that missed messages converges on reconnect (it is sent the stored state first)."""
 
 import asyncio
 import copy
@@ -72,12 +72,13 @@ def _publish(job_id: str, messages: list[tuple[int, str]]) -> None:
         job_progress_publish.apply_async(args=[job_id, progress, message], queue="standard", ignore_result=True)
 
 
-# --- P-WS-2 ---------------------------------------------------------------------------------------------
+# --- progress from a worker reaches the owner's socket, and no Redis connection leaks -------------------
 @pytest.mark.django_db(transaction=True)
 def test_celery_progress_reaches_the_owners_socket_and_500_sends_leak_no_redis_connections(artifacts_dir):
-    """P-WS-2: real uvicorn + a real worker (-c 1): progress sent with async_to_sync(group_send) from
-    the worker reaches the owner's websocket; after 500 more such tasks in the same worker process,
-    Redis' connected_clients has not grown (measured after a warm-up)."""
+    """Progress from a worker reaches the socket without leaking connections: real uvicorn + a real worker (-c
+    1): progress sent with async_to_sync(group_send) from the worker reaches the owner's websocket; after 500
+    more such tasks in the same worker process, Redis' connected_clients has not grown (measured after a
+    warm-up)."""
     owner = user_create(username="listener", email="listener@example.com", password=PASSWORD)
     job = GenerationJob.objects.create(user=owner, prompt="a cat astronaut")
     job_id = str(job.pk)
@@ -132,7 +133,7 @@ def test_celery_progress_reaches_the_owners_socket_and_500_sends_leak_no_redis_c
     assert measured["after"] <= measured["before"], measured
 
 
-# --- P-WS-3 ---------------------------------------------------------------------------------------------
+# --- on (re)connect the stored state comes first, so a client that missed messages converges -------------
 @pytest.fixture
 def capacity_one_layer(settings) -> Iterator[None]:
     """channels-redis on the test Redis with room for one message per channel (its own prefix)."""
@@ -168,8 +169,9 @@ async def _drain(communicator: WebsocketCommunicator, *, quiet: float = 1.5) -> 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
 async def test_a_client_that_missed_dropped_messages_gets_the_final_state_first_on_reconnect(capacity_one_layer, fal, monkeypatch):
-    """P-WS-3: with capacity 1, the group messages of a client that does not read are dropped; the job
-    still finishes (the row says so), and a reconnecting client first receives that final state."""
+    """A client that missed messages converges on reconnect: with capacity 1, the group messages of a client
+    that does not read are dropped; the job still finishes (the row says so), and a reconnecting client first
+    receives that final state."""
     monkeypatch.setattr(services, "_enqueue", lambda job: None)  # the broker is not under test here
     monkeypatch.setattr(services, "_enqueue_images_finish", lambda job: None)
     # A client that does not read: the consumer's sends to it are held until the gate opens, as a

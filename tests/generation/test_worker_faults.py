@@ -62,9 +62,10 @@ def _settled(job: GenerationJob) -> bool:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_killed_worker_child_is_requeued_and_the_rerun_resumes_the_fal_request_without_paying_twice(fal, broker, user, artifacts_dir):
-    """P-CEL-1. SIGKILL of the pool child while fal is generating: Celery requeues the message
-    (acks_late + reject_on_worker_lost), the new child runs the job a second time, and that run
-    resumes the request id the first one recorded: one submission, one ledger line, one quota unit."""
+    """A killed worker child costs one more attempt and no second payment: SIGKILL of the pool child while fal
+    is generating: Celery requeues the message (acks_late + reject_on_worker_lost), the new child runs the job
+    a second time, and that run resumes the request id the first one recorded: one submission, one ledger
+    line, one quota unit."""
     log = artifacts_dir / "p-cel-1-worker.log"
     with running(worker_args("standard", name="pcel1"), env=worker_env(fal=fal), log=log) as worker:
         job = generation_job_create(user_id=user.pk, prompt=PROMPT, size=256)
@@ -88,7 +89,8 @@ def test_a_killed_worker_child_is_requeued_and_the_rerun_resumes_the_fal_request
 
 
 def test_job_run_is_acknowledged_late_requeued_when_its_worker_dies_and_prefetched_one_at_a_time():
-    """P-CEL-2 (configuration): what makes the re-run of P-CEL-1 happen, on the task and in the settings."""
+    """Late acknowledgement, requeue on a lost worker (configuration): what makes the re-run of the test above
+    happen, on the task and in the settings."""
     from avatarsite.celery import app
 
     for task in (job_run, job_images_finish):
@@ -101,9 +103,10 @@ def test_job_run_is_acknowledged_late_requeued_when_its_worker_dies_and_prefetch
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("mode", ["early-ack", "late-ack-no-reject"])
 def test_without_late_ack_and_reject_on_worker_lost_a_killed_worker_child_loses_the_job(fal, broker, user, artifacts_dir, mode):
-    """P-CEL-2 (guard). The P-CEL-1 kill against a worker whose job_run lacks the project's options
-    (tests/support/lossy_job_run.py, included in that worker only): the message is acknowledged,
-    nothing runs the job again, and it stays `running` with its fal request left open."""
+    """Guard: without late acknowledgement and requeue on a lost worker, the job is lost. The kill of the
+    first test against a worker whose job_run lacks the project's options (tests/support/lossy_job_run.py,
+    included in that worker only): the message is acknowledged, nothing runs the job again, and it stays
+    `running` with its fal request left open."""
     log = artifacts_dir / f"p-cel-2-{mode}-worker.log"
     args = worker_args("standard", name=f"pcel2-{mode}", include="tests.support.lossy_job_run")
     with running(args, env=worker_env(fal=fal, LOSSY_JOB_RUN=mode), log=log) as worker:
@@ -133,11 +136,12 @@ def test_without_late_ack_and_reject_on_worker_lost_a_killed_worker_child_loses_
 def test_a_whole_worker_killed_mid_job_leaves_the_job_settled_exactly_once_within_the_visibility_timeout(
     settings, fal, broker, user, artifacts_dir, record_property
 ):
-    """P-CEL-3. SIGKILL of the worker's whole process group (main and child) mid-job, with a 10 s
-    visibility timeout and a shorter time limit; a new worker starts at once. The job must be settled
-    once: by the reconciler (called here every 2 s, 1 s grace) after its 5 s run deadline, or by the
-    redelivered message, which Redis hands out again within visibility timeout + 120 s either way and
-    which must then change nothing. The path taken is written to test-artifacts/p-cel-3-path.txt."""
+    """A whole worker killed: its job is settled once, by redelivery or by the reconciler. SIGKILL of the
+    worker's whole process group (main and child) mid-job, with a 10 s visibility timeout and a shorter time
+    limit; a new worker starts at once. The job must be settled once: by the reconciler (called here every
+    2 s, 1 s grace) after its 5 s run deadline, or by the redelivered message, which Redis hands out again
+    within visibility timeout + 120 s either way and which must then change nothing. The path taken is written
+    to test-artifacts/p-cel-3-path.txt."""
     visibility_timeout = 10
     settings.GENERATION_RECONCILE_GRACE_SECONDS = 1
     env = worker_env(

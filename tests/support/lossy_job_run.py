@@ -1,6 +1,7 @@
 """Loaded only into one test worker, with `celery worker --include tests.support.lossy_job_run`:
 that worker runs the project's `generation.tasks.job_run` as Celery would without the project's
-task options, for the P-CEL-2 guard test. The worker imports this before it builds its request
+task options, for the guard test that shows a killed worker child then loses its job
+(tests/generation/test_worker_faults.py). The worker imports this before it builds its request
 handling and forks its pool, so the change holds in that worker's processes and nowhere else.
 
 LOSSY_JOB_RUN (environment) picks what is taken away:
