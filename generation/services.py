@@ -28,6 +28,7 @@ from gallery import imaging
 
 from .breaker import breaker_allows, breaker_record_failure, breaker_record_success
 from .deliveries import webhook_job_ended
+from .errors import GenerationError, JobNotCancelableError, PromptRefusedError, StyleUnavailableError
 from .lease import JobBusyError, LeaseKeeper, LeaseLostError, RunInterruptedError, lease_expiry, lease_token_new
 from .ledger import UNKNOWN_MESSAGE, call_estimated_cost, call_open, call_pending, call_record_request_id, call_settle
 from .models import CostEntry, GeneratedImage, GenerationJob
@@ -47,7 +48,7 @@ from .providers.registry import provider_get
 from .quotas import quota_check_locked, quota_counted, quota_refund
 from .selectors import LANE_LABELS
 from .sizes import plan_sizes, within_upscale
-from .styles import LOCAL_CHAIN, LOCAL_STYLES, STYLES, default_style, style_unavailable_reason
+from .styles import LOCAL_CHAIN, LOCAL_STYLES, STYLES, default_style, style_choices, style_unavailable_reason
 
 logger = logging.getLogger(__name__)
 
@@ -56,31 +57,6 @@ MAX_PROMPT_LENGTH = 500
 _REFUSED_PROMPT = re.compile(
     r"\b(nude|naked|nsfw|porn\w*|sexual|explicit|gore|beheading|child\s+abuse|underage|loli|csam)\b", re.IGNORECASE
 )
-
-
-class GenerationError(Exception):
-    """A request we will not run; `code` and the message are shown to the user."""
-
-    code = "invalid"
-
-    def __init__(self, message: str, *, field: str = "") -> None:
-        super().__init__(message)
-        self.field = field
-
-
-class PromptRefusedError(GenerationError):
-    code = "prompt_refused"
-
-
-class JobNotCancelableError(GenerationError):
-    code = "not_cancelable"
-
-
-class StyleUnavailableError(GenerationError):
-    """A style this site cannot make for the plan (AI photos without an AI service): refused with
-    the reason, never drawn by something else under its name."""
-
-    code = "style_unavailable"
 
 
 @dataclass(frozen=True)
@@ -108,7 +84,8 @@ def _chain_for(*, style: str, plan: Entitlements) -> tuple[str, ...]:
     available = tuple(entry for entry in plan.provider_chain if provider_get(entry.split(":", 1)[0]) is not None)
     if not available:
         reason = style_unavailable_reason(style=style, plan=plan) or "No AI service of your plan is set up here."
-        raise StyleUnavailableError(f"{reason} Choose an instant style: {', '.join(LOCAL_STYLES)}.", field="style")
+        available_styles = [choice.value for choice in style_choices(plan=plan) if choice.available]
+        raise StyleUnavailableError(f"{reason} Choose an instant style: {', '.join(LOCAL_STYLES)}.", available_styles=available_styles)
     return available
 
 
@@ -837,7 +814,7 @@ def generation_job_cancel(*, job: GenerationJob) -> GenerationJob:
     with transaction.atomic():
         job = GenerationJob.objects.select_for_update().get(pk=job.pk)
         if job.status in GenerationJob.TERMINAL_STATUSES:
-            raise JobNotCancelableError(f"This job has already {job.status}.")
+            raise JobNotCancelableError(f"This job has already {job.status}.", job_status=job.status)
         job.status, job.message = GenerationJob.Status.CANCELED, "Canceled"
         job.finished_at = timezone.now()
         job.save(update_fields=["status", "message", "finished_at", "updated_at"])
