@@ -4,20 +4,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('generation', '0007_generated_image_applied'),
+        ("generation", "0007_generated_image_applied"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='costentry',
-            name='error_kind',
-            field=models.CharField(blank=True, choices=[('transient', 'Transient'), ('permanent', 'Permanent'), ('refused', 'Refused'), ('canceled', 'Canceled'), ('timeout', 'Timed out'), ('lost', 'Lost')], max_length=16),
+            model_name="costentry",
+            name="error_kind",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("transient", "Transient"),
+                    ("permanent", "Permanent"),
+                    ("refused", "Refused"),
+                    ("canceled", "Canceled"),
+                    ("timeout", "Timed out"),
+                    ("lost", "Lost"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='generationjob',
-            name='error_kind',
-            field=models.CharField(blank=True, choices=[('transient', 'Transient'), ('permanent', 'Permanent'), ('refused', 'Refused'), ('canceled', 'Canceled'), ('timeout', 'Timed out'), ('lost', 'Lost')], help_text='Why it failed, on failure.', max_length=16),
+            model_name="generationjob",
+            name="error_kind",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("transient", "Transient"),
+                    ("permanent", "Permanent"),
+                    ("refused", "Refused"),
+                    ("canceled", "Canceled"),
+                    ("timeout", "Timed out"),
+                    ("lost", "Lost"),
+                ],
+                help_text="Why it failed, on failure.",
+                max_length=16,
+            ),
         ),
     ]
