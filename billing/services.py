@@ -24,6 +24,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from avatarsite.core.errors import ApplicationError
+
 from . import stripe_client
 from .default_plans import DEFAULT_PLANS
 from .entitlements import Entitlements, entitlements, subscription_entitled
@@ -47,12 +49,17 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CHECKOUT_REUSE = timedelta(hours=1)
 
 
-class BillingError(Exception):
+class BillingError(ApplicationError):
     """A billing request that cannot be done; the message is for the user."""
+
+    code = "billing_refused"
 
 
 class BillingUnavailableError(BillingError):
     """Stripe is not configured here or cannot be reached: nothing was done, try again later."""
+
+    code = "billing_unavailable"
+    http_status = 503
 
 
 def plan_defaults_ensure() -> None:
@@ -410,17 +417,28 @@ API_KEY_USE_RECORD_EVERY = timedelta(minutes=1)
 class ApiKeyError(BillingError):
     """An API key request that cannot be done; the message is for the user."""
 
+    code = "invalid"
+
 
 class ApiAccessUnavailableError(ApiKeyError):
     """The user's plan does not include the API (any more)."""
+
+    code = "api_access_unavailable"
+    http_status = 403
 
 
 class ApiKeyLimitError(ApiKeyError):
     """The user already has as many active keys as the plan allows."""
 
+    code = "api_key_limit"
+    http_status = 409
+
 
 class ApiKeyNotFoundError(ApiKeyError):
     """No such key among the user's own (someone else's key is not found either)."""
+
+    code = "not_found"
+    http_status = 404
 
 
 @dataclass(frozen=True)
@@ -462,9 +480,9 @@ def api_key_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiKey, str]:
     """A new key for `user` and the full key, which exists only in this return value: show it once."""
     name = name.strip()
     if not name:
-        raise ApiKeyError("Give the key a name, e.g. where it will be used.")
+        raise ApiKeyError("Give the key a name, e.g. where it will be used.", field="name")
     if len(name) > ApiKey._meta.get_field("name").max_length:
-        raise ApiKeyError("Key names are 60 characters at most.")
+        raise ApiKeyError("Key names are 60 characters at most.", field="name")
     # The user's row is locked, so two concurrent creations cannot both take the last free place.
     get_user_model().objects.select_for_update().only("pk").get(pk=user.pk)
     plan = entitlements(user_id=user.pk)

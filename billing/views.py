@@ -3,13 +3,14 @@
 import logging
 
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+
+from avatarsite.core.errors import message_from
 
 from . import stripe_client
 from .entitlements import entitlements
@@ -45,7 +46,7 @@ def checkout(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         url = checkout_start(user=request.user, plan=plan, success_url=success_url, cancel_url=cancel_url)
     except BillingError as exc:
-        messages.error(request, str(exc))
+        message_from(request, exc)
         return redirect("billing:pricing")
     return redirect(url)
 
@@ -72,7 +73,7 @@ def portal(request: HttpRequest) -> HttpResponse:
     try:
         url = portal_start(user=request.user, return_url=request.build_absolute_uri(reverse("accounts:account")))
     except BillingError as exc:
-        messages.error(request, str(exc))
+        message_from(request, exc)
         return redirect("accounts:account")
     return redirect(url)
 

@@ -1,10 +1,8 @@
 """Generation API for API-key holders: create (idempotently), list, read and cancel one's own jobs."""
 
-import math
 import uuid
 
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -13,7 +11,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from avatarsite.core.api import CredentialRequired, RequestTooLarge, StrictSerializer, ThrottledApiView, api_error
+from avatarsite.core.api import CredentialRequired, RequestTooLarge, StrictSerializer, ThrottledApiView
 from avatarsite.core.openapi import (
     FORBIDDEN,
     INVALID,
@@ -38,20 +36,16 @@ from .api_docs import (
     UsageSerializer,
 )
 from .deliveries import WebhookUrlError, webhook_url_check
-from .idempotency import MAX_KEY_LENGTH, IdempotencyConflictError, generation_job_create_idempotent
+from .idempotency import MAX_KEY_LENGTH, generation_job_create_idempotent
 from .models import GenerationJob
-from .quotas import QuotaExceededError, QuotaStatus
+from .quotas import QuotaStatus
 from .selectors import api_usage, job_api_json, job_get_for_user, job_list_for_user
 from .services import (
     MAX_PROMPT_LENGTH,
-    GenerationError,
-    JobNotCancelableError,
-    PromptRefusedError,
-    StyleUnavailableError,
     generation_job_cancel,
     generation_job_create,
 )
-from .styles import STYLES, style_choices
+from .styles import STYLES
 
 MAX_BODY_BYTES = 16 * 1024
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -215,27 +209,13 @@ class GenerationListApi(_KeyApi):
             del payload["webhook_url"]  # absent or empty: the body hashes as before webhooks existed
         else:
             payload["api_key_id"] = request.auth.key.pk  # its secret signs the webhook
-        try:
-            if key:
-                result = generation_job_create_idempotent(user_id=request.user.pk, key=key, payload=payload, plan=request.auth.plan)
-                job, replayed = result.job, result.replayed
-            else:
-                job, replayed = generation_job_create(user_id=request.user.pk, plan=request.auth.plan, **payload), False
-        except IdempotencyConflictError as exc:
-            return api_error(code="idempotency_conflict", message=str(exc), http_status=status.HTTP_409_CONFLICT)
-        except PromptRefusedError as exc:
-            # 400, not 422: the issue's error table gives 400 to everything wrong with a request body;
-            # the code tells a refusal from a typo, and details name the field as for any other 400.
-            return api_error(code=exc.code, message=str(exc), http_status=status.HTTP_400_BAD_REQUEST, details={exc.field: [str(exc)]})
-        except StyleUnavailableError as exc:
-            available = [choice.value for choice in style_choices(plan=request.auth.plan) if choice.available]
-            details = {"style": [str(exc)], "available_styles": available}
-            return api_error(code=exc.code, message=str(exc), http_status=status.HTTP_400_BAD_REQUEST, details=details)
-        except GenerationError as exc:
-            details = {exc.field or "non_field_errors": [str(exc)]}
-            return api_error(code="invalid", message=str(exc), http_status=status.HTTP_400_BAD_REQUEST, details=details)
-        except QuotaExceededError as exc:
-            return _quota_exceeded(exc)
+        # A refused request (GenerationError, IdempotencyConflictError, QuotaExceededError) is answered by
+        # the API's exception handler from the error itself.
+        if key:
+            result = generation_job_create_idempotent(user_id=request.user.pk, key=key, payload=payload, plan=request.auth.plan)
+            job, replayed = result.job, result.replayed
+        else:
+            job, replayed = generation_job_create(user_id=request.user.pk, plan=request.auth.plan, **payload), False
         response = Response(job_json(job, request=request), status=status.HTTP_202_ACCEPTED)
         response["Location"] = reverse("api-generation-detail", args=[job.id])
         if key:
@@ -247,17 +227,6 @@ def _quota_windows(quota: QuotaStatus) -> list[dict]:
     return [
         {"window": w.name, "limit": w.limit, "used": w.used, "left": w.left, "resets_at": w.resets_at.isoformat()} for w in quota.windows
     ]
-
-
-def _quota_exceeded(exc: QuotaExceededError) -> Response:
-    retry_after = max(1, math.ceil((exc.resets_at - timezone.now()).total_seconds())) if exc.resets_at else 60
-    windows = _quota_windows(exc.status)
-    details = {"resets_at": exc.resets_at.isoformat() if exc.resets_at else None, "retry_after": retry_after, "windows": windows}
-    until = f" until {exc.resets_at:%Y-%m-%d %H:%M} UTC" if exc.resets_at else ""
-    message = f"Your plan's generation quota is used up{until}."
-    response = api_error(code="quota_exceeded", message=message, http_status=status.HTTP_429_TOO_MANY_REQUESTS, details=details)
-    response["Retry-After"] = str(retry_after)
-    return response
 
 
 class GenerationDetailApi(_KeyApi):
@@ -287,11 +256,7 @@ class GenerationCancelApi(_KeyApi):
         },
     )  # fmt: skip
     def post(self, request: Request, job_id: str) -> Response:
-        job = _own_job(request, job_id)
-        try:
-            job = generation_job_cancel(job=job)
-        except JobNotCancelableError as exc:
-            return api_error(code=exc.code, message=str(exc), http_status=status.HTTP_409_CONFLICT, details={"status": job.status})
+        job = generation_job_cancel(job=_own_job(request, job_id))  # JobNotCancelableError: the handler's 409
         return Response(job_json(job, request=request))
 
 

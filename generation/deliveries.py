@@ -36,6 +36,7 @@ from avatarsite.core.outbound import (
     public_addresses,
 )
 
+from .errors import WebhookUrlError
 from .models import GenerationJob, WebhookDelivery
 from .selectors import job_api_json
 
@@ -46,10 +47,6 @@ TIMESTAMP_HEADER = "Avatarsite-Webhook-Timestamp"
 SIGNATURE_HEADER = "Avatarsite-Signature"
 FIRST_RETRY_SECONDS = 30
 LONGEST_RETRY_SECONDS = 3600
-
-
-class WebhookUrlError(ValueError):
-    """A webhook URL we will not deliver to; the message says why."""
 
 
 def _policy() -> FetchPolicy:

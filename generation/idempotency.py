@@ -14,15 +14,12 @@ from django.utils import timezone
 
 from billing.entitlements import Entitlements
 
+from .errors import IdempotencyConflictError
 from .models import ApiIdempotencyKey, GenerationJob
 from .services import generation_job_create
 
 MAX_KEY_LENGTH = 255
 IDEMPOTENCY_KEY_HOURS = 24
-
-
-class IdempotencyConflictError(Exception):
-    """The key was already used with a different request body."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +38,7 @@ def _replay(*, user_id: int, key: str, body_hash: str) -> GenerationJob | None:
     if record is None:
         return None
     if record.request_hash != body_hash:
-        raise IdempotencyConflictError("This Idempotency-Key was already used with a different request body.")
+        raise IdempotencyConflictError()
     return record.job
 
 

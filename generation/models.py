@@ -6,6 +6,18 @@ from django.conf import settings
 from django.db import models
 
 
+class ErrorKind(models.TextChoices):
+    """Why a job or a provider call failed. The services write it, the pages and the API read it back;
+    the providers' errors carry the same strings in `ProviderError.kind` (providers import no models)."""
+
+    TRANSIENT = "transient", "Transient"  # the service was busy or unreachable: trying later may work
+    PERMANENT = "permanent", "Permanent"  # the service will not do this request
+    REFUSED = "refused", "Refused"  # the service judged the content unsafe
+    CANCELED = "canceled", "Canceled"
+    TIMEOUT = "timeout", "Timed out"  # the job waited longer than its lane allows
+    LOST = "lost", "Lost"  # the runs kept dying on this job
+
+
 class GenerationJob(models.Model):
     """One request for a custom avatar, from acceptance to its end state."""
 
@@ -41,7 +53,7 @@ class GenerationJob(models.Model):
     # The job whose result this one took: a stored result (the job is then finished at once), or an
     # identical request still in flight, which this one waits for (it stays queued until that ends).
     reused_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    error_kind = models.CharField(max_length=16, blank=True, help_text="transient / permanent / refused / timeout on failure.")
+    error_kind = models.CharField(max_length=16, blank=True, choices=ErrorKind.choices, help_text="Why it failed, on failure.")
     # Times a worker started this job; a message that keeps killing workers stops after a few.
     runs = models.PositiveSmallIntegerField(default=0)
     # The run that owns the job: claiming it takes a token with an expiry, renewed while the run
@@ -148,7 +160,7 @@ class CostEntry(models.Model):
     plan = models.CharField(max_length=32, blank=True)
     request_id = models.CharField(max_length=100, blank=True, help_text="The provider's id of the request, once it gave one.")
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
-    error_kind = models.CharField(max_length=16, blank=True)
+    error_kind = models.CharField(max_length=16, blank=True, choices=ErrorKind.choices)
     error = models.CharField(max_length=255, blank=True)
     images = models.PositiveSmallIntegerField(default=0)
     megapixels = models.DecimalField(max_digits=8, decimal_places=3, default=0)

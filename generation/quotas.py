@@ -13,6 +13,7 @@ from django.db.models import Sum
 
 from billing.entitlements import Entitlements
 
+from .errors import QuotaExceededError
 from .models import GenerationJob
 
 WARN_AT = 0.8
@@ -54,13 +55,6 @@ class QuotaStatus:
         """When the windows that refuse `units` have all reset."""
         blocking = [w.resets_at for w in self.windows if w.used + units > w.limit]
         return max(blocking, default=None)
-
-
-class QuotaExceededError(Exception):
-    def __init__(self, status: QuotaStatus, units: int) -> None:
-        self.status = status
-        self.resets_at = status.resets_at(units)
-        super().__init__(f"quota exceeded until {self.resets_at:%Y-%m-%d %H:%M} UTC" if self.resets_at else "quota exceeded")
 
 
 def _used_since(user_id: int, since: datetime) -> int:

@@ -24,7 +24,7 @@ from gallery.models import Avatar
 from gallery.selectors import avatar_related_to_text, text_words
 
 from .file_links import file_api_url, file_page_url
-from .models import CostEntry, GeneratedImage, GenerationJob
+from .models import CostEntry, ErrorKind, GeneratedImage, GenerationJob
 from .providers.base import GenerationRequest
 from .providers.registry import provider_build, provider_get
 from .quotas import QuotaStatus, quota_status
@@ -414,10 +414,13 @@ def style_preview_webp(*, style: str) -> bytes | None:
 
 
 FAILURE_SUGGESTIONS = {
-    "refused": ["Describe the avatar differently: the image service judged this one unsafe.", "Pick one of the premade avatars below."],
-    "transient": ["Try again in a minute: the image services are busy.", "An instant style is drawn at once and costs nothing."],
-    "timeout": ["Try again: the lanes are moving again.", "An instant style is drawn at once and costs nothing."],
-    "lost": ["Try again with a different description.", "Pick one of the premade avatars below."],
+    ErrorKind.REFUSED: [
+        "Describe the avatar differently: the image service judged this one unsafe.",
+        "Pick one of the premade avatars below.",
+    ],
+    ErrorKind.TRANSIENT: ["Try again in a minute: the image services are busy.", "An instant style is drawn at once and costs nothing."],
+    ErrorKind.TIMEOUT: ["Try again: the lanes are moving again.", "An instant style is drawn at once and costs nothing."],
+    ErrorKind.LOST: ["Try again with a different description.", "Pick one of the premade avatars below."],
 }
 DEFAULT_SUGGESTIONS = ["Try again with a simpler description.", "An instant style is drawn at once and costs nothing."]
 

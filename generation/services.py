@@ -28,9 +28,10 @@ from gallery import imaging
 
 from .breaker import breaker_allows, breaker_record_failure, breaker_record_success
 from .deliveries import webhook_job_ended
+from .errors import GenerationError, JobNotCancelableError, PromptRefusedError, StyleUnavailableError
 from .lease import JobBusyError, LeaseKeeper, LeaseLostError, RunInterruptedError, lease_expiry, lease_token_new
 from .ledger import UNKNOWN_MESSAGE, call_estimated_cost, call_open, call_pending, call_record_request_id, call_settle
-from .models import CostEntry, GeneratedImage, GenerationJob
+from .models import CostEntry, ErrorKind, GeneratedImage, GenerationJob
 from .progress import job_notify, job_progress_report
 from .providers.base import (
     CallContext,
@@ -47,7 +48,7 @@ from .providers.registry import provider_get
 from .quotas import quota_check_locked, quota_counted, quota_refund
 from .selectors import LANE_LABELS
 from .sizes import plan_sizes, within_upscale
-from .styles import LOCAL_CHAIN, LOCAL_STYLES, STYLES, default_style, style_unavailable_reason
+from .styles import LOCAL_CHAIN, LOCAL_STYLES, STYLES, default_style, style_choices, style_unavailable_reason
 
 logger = logging.getLogger(__name__)
 
@@ -56,31 +57,6 @@ MAX_PROMPT_LENGTH = 500
 _REFUSED_PROMPT = re.compile(
     r"\b(nude|naked|nsfw|porn\w*|sexual|explicit|gore|beheading|child\s+abuse|underage|loli|csam)\b", re.IGNORECASE
 )
-
-
-class GenerationError(Exception):
-    """A request we will not run; `code` and the message are shown to the user."""
-
-    code = "invalid"
-
-    def __init__(self, message: str, *, field: str = "") -> None:
-        super().__init__(message)
-        self.field = field
-
-
-class PromptRefusedError(GenerationError):
-    code = "prompt_refused"
-
-
-class JobNotCancelableError(GenerationError):
-    code = "not_cancelable"
-
-
-class StyleUnavailableError(GenerationError):
-    """A style this site cannot make for the plan (AI photos without an AI service): refused with
-    the reason, never drawn by something else under its name."""
-
-    code = "style_unavailable"
 
 
 @dataclass(frozen=True)
@@ -108,7 +84,8 @@ def _chain_for(*, style: str, plan: Entitlements) -> tuple[str, ...]:
     available = tuple(entry for entry in plan.provider_chain if provider_get(entry.split(":", 1)[0]) is not None)
     if not available:
         reason = style_unavailable_reason(style=style, plan=plan) or "No AI service of your plan is set up here."
-        raise StyleUnavailableError(f"{reason} Choose an instant style: {', '.join(LOCAL_STYLES)}.", field="style")
+        available_styles = [choice.value for choice in style_choices(plan=plan) if choice.available]
+        raise StyleUnavailableError(f"{reason} Choose an instant style: {', '.join(LOCAL_STYLES)}.", available_styles=available_styles)
     return available
 
 
@@ -553,7 +530,7 @@ def generation_job_run(*, job_id: str, lease: str = "") -> GenerationJob | None:
     keeper = LeaseKeeper(job.pk, token, renew_until=time.monotonic() + (job.deadline_at - timezone.now()).total_seconds())
     try:
         if job.runs > settings.GENERATION_MAX_RUNS:
-            return _job_fail(job=job, lease=token, kind="lost", message=LOST_MESSAGE)
+            return _job_fail(job=job, lease=token, kind=ErrorKind.LOST, message=LOST_MESSAGE)
         keeper.start()
         return _job_run_chain(job=job, keeper=keeper, resuming=job.runs > 1 or bool(lease))
     except LeaseLostError:
@@ -574,7 +551,7 @@ def _job_run_chain(*, job: GenerationJob, keeper: LeaseKeeper, resuming: bool) -
     watch = _CancelWatch(job.pk)
     chain = [(name, model, provider_get(name)) for name, _, model in (entry.partition(":") for entry in job.provider_chain)]
     failures: list[str] = []
-    error_kind = "permanent"
+    error_kind: str = ErrorKind.PERMANENT
     for position, (name, model, provider) in enumerate(chain):
         if provider is None:
             failures.append(f"{name} is not set up")
@@ -595,7 +572,7 @@ def _job_run_chain(*, job: GenerationJob, keeper: LeaseKeeper, resuming: bool) -
                 resuming=resuming,
             )  # fmt: skip
         except ContentRefusedError:
-            return _job_fail(job=job, lease=keeper.token, kind="refused", message=REFUSED_MESSAGE)
+            return _job_fail(job=job, lease=keeper.token, kind=ErrorKind.REFUSED, message=REFUSED_MESSAGE)
         except ProviderCanceledError:
             return GenerationJob.objects.get(pk=job.pk)
         except ProviderError as exc:
@@ -798,7 +775,7 @@ def _job_succeeded_announce(job: GenerationJob, *, images: list[GeneratedImage])
     _followers_release(leader_id=job.pk, leader=job)
 
 
-def _job_fail(*, job: GenerationJob, lease: str | None = None, kind: str, message: str) -> GenerationJob:
+def _job_fail(*, job: GenerationJob, lease: str | None = None, kind: ErrorKind | str, message: str) -> GenerationJob:
     """Fail the job, give its quota back, and stop whatever it left running at a provider.
     `lease`: the run's (or the reconciler's) token, which must still hold the job; None for a job
     nobody runs (a follower)."""
@@ -837,7 +814,7 @@ def generation_job_cancel(*, job: GenerationJob) -> GenerationJob:
     with transaction.atomic():
         job = GenerationJob.objects.select_for_update().get(pk=job.pk)
         if job.status in GenerationJob.TERMINAL_STATUSES:
-            raise JobNotCancelableError(f"This job has already {job.status}.")
+            raise JobNotCancelableError(f"This job has already {job.status}.", job_status=job.status)
         job.status, job.message = GenerationJob.Status.CANCELED, "Canceled"
         job.finished_at = timezone.now()
         job.save(update_fields=["status", "message", "finished_at", "updated_at"])
@@ -869,9 +846,9 @@ def _followers_release(*, leader_id, leader: GenerationJob | None = None) -> int
     if leader.status == GenerationJob.Status.SUCCEEDED:
         for follower in followers:
             _follower_succeed(follower=follower, leader=leader)
-    elif leader.status == GenerationJob.Status.FAILED and leader.error_kind == "refused":
+    elif leader.status == GenerationJob.Status.FAILED and leader.error_kind == ErrorKind.REFUSED:
         for follower in followers:
-            _job_fail(job=follower, lease=None, kind="refused", message=REFUSED_MESSAGE)
+            _job_fail(job=follower, lease=None, kind=ErrorKind.REFUSED, message=REFUSED_MESSAGE)
     else:
         _followers_promote(followers=followers)
     return len(followers)
@@ -1003,7 +980,7 @@ def _job_settle_overdue(*, job: GenerationJob, lease: str, resume_seconds: float
         message = "This waited too long in the queue, so it was given up. Your quota was returned; please try again."
     else:
         message = "This generation stopped answering, so it was given up. Your quota was returned; please try again."
-    return _job_fail(job=job, lease=lease, kind="timeout", message=message)
+    return _job_fail(job=job, lease=lease, kind=ErrorKind.TIMEOUT, message=message)
 
 
 def _call_resolve(

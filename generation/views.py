@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 from avatarsite.core.api import error_body
+from avatarsite.core.errors import form_error_from
 from avatarsite.core.storage import attachment_url
 from billing.entitlements import entitlements
 
@@ -66,7 +67,7 @@ def index(request: HttpRequest) -> HttpResponse:
                 plan=plan,
             )
         except GenerationError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+            form_error_from(exc, form)
         except QuotaExceededError as exc:
             quota_error = exc
         else:

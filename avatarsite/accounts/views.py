@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from avatarsite.core.errors import message_from
 from billing.entitlements import entitlements
 from billing.models import ApiKey
 from billing.selectors import account_billing, api_key_for_user, api_keys_for_user, plans_with_api_access
@@ -82,7 +83,7 @@ def create_api_key(request: HttpRequest) -> HttpResponse:
     try:
         key, raw_key = api_key_create(user=request.user, name=request.POST.get("name", ""))
     except ApiKeyError as exc:
-        messages.error(request, str(exc))
+        message_from(request, exc)
         return redirect("accounts:account")
     request.session[NEW_KEY_SESSION] = {"id": key.pk, "raw": raw_key, "at": timezone.now().timestamp()}
     return redirect(reverse("accounts:account") + "#new-key")

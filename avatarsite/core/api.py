@@ -15,6 +15,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from .client_address import client_address
 from .counters import counter_hit
+from .errors import ApplicationError
 
 
 def error_body(*, code: str, message: str, details: Any = None) -> dict:
@@ -27,7 +28,13 @@ def api_error(*, code: str, message: str, http_status: int, details: Any = None)
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """Every DRF error, in the API's error shape, with DRF's headers (Retry-After, WWW-Authenticate) kept."""
+    """Every ApplicationError and every DRF error, in the API's error shape, with DRF's headers
+    (Retry-After, WWW-Authenticate) kept; anything else is left to Django (a 500)."""
+    if isinstance(exc, ApplicationError):
+        response = api_error(code=exc.code, message=exc.message, http_status=exc.http_status, details=exc.details())
+        for name, value in exc.headers().items():
+            response[name] = value
+        return response
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
