@@ -4,6 +4,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -119,7 +120,30 @@ def _text_query(q: str) -> SearchQuery:
     return SearchQuery(q, search_type="websearch", config="english")
 
 
+# A colour word just before "hair" ("red hair", "curly red hair", "blonde-haired") asks for that hair,
+# not for any avatar whose text has both words somewhere (a red sweater beside black hair).
+HAIR_COLOUR_WORDS = {
+    **{colour: colour for colour in ("black", "brown", "blond", "red", "gray", "white", "pink", "blue", "purple", "green")},
+    **{"blonde": "blond", "ginger": "red", "auburn": "red", "grey": "gray", "silver": "gray"},
+}
+_HAIR_PHRASE = re.compile(r"\b([a-z]+)[\s-]+hair(?:ed)?\b")
+
+
+def asked_hair_colour(q: str) -> str:
+    """The hair colour a search names ("red hair" -> "red"), or "" when it names none."""
+    found = _HAIR_PHRASE.search(q.lower())
+    return HAIR_COLOUR_WORDS.get(found.group(1), "") if found else ""
+
+
+def _asked_hair(q: str) -> Q:
+    """Avatars whose hair is the colour the search names; an avatar of unknown hair colour still
+    matches by its words."""
+    colour = asked_hair_colour(q)
+    return Q(hair_color=colour) | Q(hair_color="") if colour else Q()
+
+
 def _search(queryset: QuerySet[Avatar], q: str) -> QuerySet[Avatar]:
+    queryset = queryset.filter(_asked_hair(q))
     if connection.vendor == "postgresql":
         return queryset.filter(search=_text_query(q))
     condition = Q()
@@ -340,7 +364,8 @@ def avatar_page(*, filters: AvatarFilters, after: str = "", limit: int = 48) -> 
     """One page in the chosen order, continuing after `after` (no OFFSET). Two queries whatever the
     size; a text search adds at most two (see first_matching)."""
     if filters.q and connection.vendor == "postgresql":
-        ordered = ordered_after(avatar_filter(filters=replace(filters, q="")), filters.sort, after).defer("search")
+        ordered = ordered_after(avatar_filter(filters=replace(filters, q="")).filter(_asked_hair(filters.q)), filters.sort, after)
+        ordered = ordered.defer("search")
         rows = first_matching(ordered, _text_query(filters.q), filters.sort, limit + 1)
     else:
         rows = list(ordered_after(avatar_filter(filters=filters), filters.sort, after).defer("search")[: limit + 1])

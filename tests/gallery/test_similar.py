@@ -2,6 +2,7 @@
 suggestions beside a generation show avatars that share what was drawn, not the newest ones."""
 
 import random
+import re
 
 import pytest
 from django.urls import reverse
@@ -68,3 +69,21 @@ def test_suggestions_beside_a_generation_share_at_least_two_attributes_with_the_
     assert len(fitting) == 20 * 6
     assert sum(n >= 2 for n in fitting) / len(fitting) >= 0.8, fitting
     assert sum(n >= 3 for n in fitting) / len(fitting) >= 0.9, fitting
+
+
+@pytest.mark.parametrize("q", ["red hair", "curly red hair", "blond hair", "gray hair"])
+def test_a_search_for_a_hair_colour_shows_that_hair_not_any_avatar_with_both_words(demo_library, client, q):
+    """Before, "red hair" also listed black hair beside a red sweater or a red background."""
+    colour = {"red hair": "red", "curly red hair": "red", "blond hair": "blond", "gray hair": "gray"}[q]
+
+    page = client.get(reverse("gallery:index"), {"q": q}).content.decode()
+    api = client.get("/api/v1/avatars", {"q": q}).json()["results"]
+    shown_ids = [int(pk) for pk in re.findall(r'href="/gallery/(\d+)/"', page)]
+    shown = Avatar.objects.filter(pk__in=shown_ids)
+
+    assert shown
+    assert api
+    assert {avatar.hair_color for avatar in shown} == {colour}
+    assert {Avatar.objects.get(pk=item["id"]).hair_color for item in api} == {colour}
+    decoys = [a for a in demo_library if a.hair_color != colour and {colour, "hair"} <= set(" ".join([a.title, *a.tags]).lower().split())]
+    assert decoys or colour != "red", "the library has an avatar the words alone would have matched"
