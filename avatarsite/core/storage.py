@@ -29,7 +29,7 @@ def attachment_url(*, storage: str, key: str, filename: str, method: str = "GET"
 
     A storage served from a CDN domain (the public gallery) has plain, unsigned URLs, which cannot
     carry a Content-Disposition; its download URL is signed here on the bucket's own endpoint
-    instead, valid as long as a private file's URL. The CDN URLs stay as they are (P-R2-2)."""
+    instead, valid as long as a private file's URL. The CDN URLs stay as they are: unsigned, so the CDN caches them."""
     target = storages[storage]
     if not isinstance(target, S3Storage):
         return None
