@@ -1,4 +1,5 @@
-"""A page that fails answers 500 with the site's own page (its layout and a way on), not Django's bare one."""
+"""A page that fails answers 500 with the site's own page (its look and a way on), not Django's bare one;
+it stands alone, so it renders even where the URL map is not the site's (tests/core/test_errors.py)."""
 
 import pytest
 from django.urls import path
