@@ -42,6 +42,7 @@ def plan_defaults_ensure() -> None:
 
 
 def int_or_none(value: Any) -> int | None:
+    """A user id as Stripe hands it back (metadata, client_reference_id: strings); None for anything else."""
     try:
         return int(value)
     except (TypeError, ValueError):
