@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from . import dispatch
 from .models import ApiKey, CheckoutAttempt, Invoice, Plan, StripeCustomer, StripeEvent, Subscription
 from .services import api_key_revoke
 
@@ -56,11 +57,9 @@ class StripeEventAdmin(_ReadOnly):
 
     @admin.action(description="Process the selected failed events again")
     def process_again(self, request: HttpRequest, queryset: QuerySet[StripeEvent]) -> None:
-        from .tasks import stripe_event_process
-
         failed = list(queryset.filter(status=StripeEvent.Status.FAILED).values_list("id", flat=True))
         for event_id in failed:
-            stripe_event_process.apply_async((event_id,), priority=0)
+            dispatch.stripe_event_process(event_id=event_id)
         messages.info(request, f"{len(failed)} failed event(s) queued again.")
 
 

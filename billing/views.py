@@ -1,12 +1,16 @@
-"""Billing pages (pricing, checkout and its return pages, the portal) and Stripe's webhook."""
+"""Billing pages (pricing, checkout and its return pages, the portal, the API keys of the account page)
+and Stripe's webhook."""
 
 import logging
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -14,9 +18,19 @@ from avatarsite.core.errors import message_from
 
 from . import stripe_client
 from .entitlements import entitlements
-from .models import Plan
-from .selectors import plan_cards
-from .services import BillingError, checkout_confirm, checkout_start, portal_start, stripe_event_receive
+from .models import ApiKey, Plan
+from .selectors import api_key_for_user, plan_cards
+from .services import (
+    ApiKeyError,
+    ApiKeyNotFoundError,
+    BillingError,
+    api_key_create,
+    api_key_revoke,
+    checkout_confirm,
+    checkout_start,
+    portal_start,
+    stripe_event_receive,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -98,3 +112,48 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
         return _bad_webhook("The event has no id or type.")
     stored, created = stripe_event_receive(event=event)
     return JsonResponse({"received": stored.id, "duplicate": not created})
+
+
+# --- API keys (on the account page, /accounts/api-keys/, in the accounts namespace: billing/account_urls.py)
+
+# The full key of a key just created, kept in the session from the creating POST to the next
+# account page (which pops it): long enough to show it once after the redirect, so a reload
+# neither repeats the POST nor shows the key again. It is never logged nor put in a URL or cookie.
+NEW_KEY_SESSION = "accounts.new_api_key"
+NEW_KEY_SHOWN_WITHIN = timedelta(minutes=10)
+
+
+def new_key_pop(request: HttpRequest) -> tuple[ApiKey | None, str]:
+    """The key created just before this page and its full text, once (taken out of the session)."""
+    held = request.session.pop(NEW_KEY_SESSION, None)
+    if not isinstance(held, dict):
+        return None, ""
+    created = datetime.fromtimestamp(held.get("at", 0), tz=UTC)
+    key = api_key_for_user(user_id=request.user.pk, key_id=held.get("id"))
+    if key is None or timezone.now() - created > NEW_KEY_SHOWN_WITHIN:  # revoked meanwhile, or left too long
+        return None, ""
+    return key, held.get("raw", "")
+
+
+@login_required
+@require_POST
+def create_api_key(request: HttpRequest) -> HttpResponse:
+    """Post, then redirect: the account page shows the new key once; a reload creates nothing."""
+    try:
+        key, raw_key = api_key_create(user=request.user, name=request.POST.get("name", ""))
+    except ApiKeyError as exc:
+        message_from(request, exc)
+        return redirect("accounts:account")
+    request.session[NEW_KEY_SESSION] = {"id": key.pk, "raw": raw_key, "at": timezone.now().timestamp()}
+    return redirect(reverse("accounts:account") + "#new-key")
+
+
+@login_required
+@require_POST
+def revoke_api_key(request: HttpRequest, key_id: int) -> HttpResponse:
+    try:
+        key = api_key_revoke(user=request.user, key_id=key_id)
+    except ApiKeyNotFoundError as exc:  # someone else's key is not found either
+        raise Http404(str(exc)) from exc
+    messages.success(request, f"The key {key.name} ({key.prefix}…) is revoked: requests with it are refused from now on.")
+    return redirect("accounts:account")

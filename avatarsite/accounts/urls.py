@@ -1,8 +1,8 @@
-"""Account URLs: the account page, its API keys, the welcome page, and the names and paths from
+"""Account URLs: the account page, its API keys (billing's pages), the welcome page, and the names and paths from
 before allauth (whose own pages are mounted under /accounts/ in avatarsite/urls.py, ahead of these)."""
 
 from allauth.account import views as allauth_views
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from . import views
@@ -12,8 +12,8 @@ app_name = "accounts"
 urlpatterns = [
     path("", views.account, name="account"),
     path("welcome/", views.welcome, name="welcome"),
-    path("api-keys/", views.create_api_key, name="api_key_create"),
-    path("api-keys/<int:key_id>/revoke/", views.revoke_api_key, name="api_key_revoke"),
+    # The API keys' pages are billing's, under their names here ("accounts:api_key_create", …).
+    path("", include("billing.account_urls")),
     # The names templates and other apps use ({% url 'accounts:login' %}), for allauth's views at the
     # same paths: allauth's own patterns come first and answer these URLs.
     path("login/", allauth_views.login, name="login"),

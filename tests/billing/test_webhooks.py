@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from billing import dispatch
 from billing.entitlements import entitlements
 from billing.models import Invoice, StripeEvent, Subscription
 from billing.stripe_events import stripe_event_process
@@ -133,6 +134,21 @@ def test_the_same_event_delivered_twice_is_stored_and_applied_once(
     assert StripeEvent.objects.get().attempts == 1
     assert Invoice.objects.count() == 1
     assert entitlements(user_id=member.pk).plan == "premium"
+
+
+def test_a_new_event_is_enqueued_once_through_the_dispatch_seam_after_commit(
+    client, stripe_settings, fake_stripe, member, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent: list[str] = []
+    monkeypatch.setattr(dispatch, "stripe_event_process", lambda *, event_id: sent.append(event_id))
+    event = fake_stripe.event("customer.subscription.created", paying_customer(fake_stripe, member))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(client, event)
+        post_event(client, event)
+        assert sent == []  # nothing is sent before the row is committed
+
+    assert sent == [event["id"]]
 
 
 @pytest.mark.django_db(transaction=True)
