@@ -197,7 +197,7 @@ class JobShown:
     when the caller has them), the provider and model that made them, its lane and estimate."""
 
     def __init__(self, job: GenerationJob, images: list[GeneratedImage] | None = None) -> None:
-        self._job = job
+        self.job = job  # any other attribute is the job's own
         succeeded = job.status == GenerationJob.Status.SUCCEEDED
         self.images = (job_images(job=job) if images is None else images) if succeeded else []
         first = self.images[0] if self.images else None
@@ -210,15 +210,15 @@ class JobShown:
         self.failed = job.status == GenerationJob.Status.FAILED
 
     def __getattr__(self, name: str):
-        return getattr(self._job, name)
+        return getattr(self.job, name)
 
     @cached_property
     def estimate(self) -> LaneEstimate | None:
-        return job_estimate(job=self._job)
+        return job_estimate(job=self.job)
 
     @property
     def error(self) -> dict | None:
-        return {"kind": self._job.error_kind, "message": self._job.message} if self.failed else None
+        return {"kind": self.job.error_kind, "message": self.job.message} if self.failed else None
 
 
 def job_made_with(*, job: GenerationJob, images: list[GeneratedImage] | None = None) -> dict:
@@ -323,7 +323,7 @@ class JobStateSerializer(serializers.Serializer):
         return round(job.estimate.eta, 1) if job.estimate else None
 
     def get_suggestions(self, job: JobShown) -> list[str]:
-        return failure_suggestions(job._job)
+        return failure_suggestions(job.job)
 
 
 def job_state(*, job: GenerationJob, images: list[GeneratedImage] | None = None) -> dict:
