@@ -4,8 +4,8 @@ from django.contrib import admin, messages
 
 from .deliveries import webhook_deliveries_retry
 from .models import CostEntry, GeneratedImage, GenerationJob, WebhookDelivery
-from .selectors import spend_totals
 from .services import JobNotCancelableError, generation_job_cancel
+from .spend import spend_totals
 
 
 class CostEntryInline(admin.TabularInline):

@@ -31,20 +31,18 @@ from .api_docs import (
     JOB_PAGE_EXAMPLES,
     JOB_QUEUED_EXAMPLES,
     USAGE_EXAMPLES,
-    JobPageSerializer,
-    JobSerializer,
-    UsageSerializer,
 )
 from .deliveries import WebhookUrlError, webhook_url_check
 from .idempotency import MAX_KEY_LENGTH, generation_job_create_idempotent
 from .models import GenerationJob
-from .quotas import QuotaStatus
-from .selectors import api_usage, job_api_json, job_get_for_user, job_list_for_user
+from .payloads import JobPageSerializer, JobSerializer, UsageSerializer
+from .selectors import job_get_for_user, job_list_for_user
 from .services import (
     MAX_PROMPT_LENGTH,
     generation_job_cancel,
     generation_job_create,
 )
+from .spend import api_usage
 from .styles import STYLES
 
 MAX_BODY_BYTES = 16 * 1024
@@ -112,11 +110,17 @@ class JobCursorPagination(CursorPagination):
         return cursor
 
 
+def job_context(request: Request) -> dict:
+    """What the job serializers need from a request: each job's address and the site its links are on."""
+    return {
+        "job_url": lambda job_id: request.build_absolute_uri(reverse("api-generation-detail", args=[job_id])),
+        "api_base_url": request.build_absolute_uri("/"),
+    }
+
+
 def job_json(job: GenerationJob, *, request: Request) -> dict:
     """The job as the API shows it; images (with URLs and provenance) once it succeeded."""
-    return job_api_json(
-        job, url=request.build_absolute_uri(reverse("api-generation-detail", args=[job.id])), base_url=request.build_absolute_uri("/")
-    )
+    return JobSerializer(job, context=job_context(request)).data
 
 
 def _own_job(request: Request, job_id: str) -> GenerationJob:
@@ -178,7 +182,8 @@ class GenerationListApi(_KeyApi):
             jobs = jobs.filter(status=params.validated_data["status"])
         paginator = JobCursorPagination()
         page = paginator.paginate_queryset(jobs, request, view=self)
-        return Response({"results": [job_json(job, request=request) for job in page], "next": paginator.get_next_link()})
+        body = JobPageSerializer({"results": page, "next": paginator.get_next_link()}, context=job_context(request))
+        return Response(body.data)
 
     @extend_schema(
         tags=["generations"],
@@ -221,12 +226,6 @@ class GenerationListApi(_KeyApi):
         if key:
             response["Idempotent-Replayed"] = "true" if replayed else "false"
         return response
-
-
-def _quota_windows(quota: QuotaStatus) -> list[dict]:
-    return [
-        {"window": w.name, "limit": w.limit, "used": w.used, "left": w.left, "resets_at": w.resets_at.isoformat()} for w in quota.windows
-    ]
 
 
 class GenerationDetailApi(_KeyApi):
@@ -272,17 +271,4 @@ class UsageApi(_KeyApi):
     )
     def get(self, request: Request) -> Response:
         UsageParams(data=request.query_params.dict()).is_valid(raise_exception=True)
-        usage = api_usage(user_id=request.user.pk, plan=request.auth.plan)
-        plan = usage.plan
-        return Response(
-            {
-                "plan": {
-                    "slug": plan.plan, "name": plan.plan_name, "queue": plan.queue, "max_size": plan.max_size,
-                    "max_images_per_request": plan.max_images_per_request, "api_rate_per_minute": plan.api_rate_per_minute,
-                },
-                "quotas": _quota_windows(usage.quota),
-                "period": {"start": usage.period_start.isoformat(), "end": usage.period_end.isoformat()},
-                "usage": {"jobs": usage.jobs, "images": usage.images, "quota_units": usage.quota_units},
-                "spend": [{"currency": currency, "amount_paid": amount} for currency, amount in usage.spend.items()],
-            }
-        )  # fmt: skip
+        return Response(UsageSerializer(api_usage(user_id=request.user.pk, plan=request.auth.plan)).data)

@@ -38,7 +38,7 @@ from avatarsite.core.outbound import (
 
 from .errors import WebhookUrlError
 from .models import GenerationJob, WebhookDelivery
-from .selectors import job_api_json
+from .payloads import job_api_json
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from avatarsite.runtime.notifier import group_notifier
 
 from .models import GeneratedImage, GenerationJob
-from .selectors import job_state
+from .payloads import job_state
 
 logger = logging.getLogger(__name__)
 

@@ -26,20 +26,19 @@ from avatarsite.core.errors import form_error_from
 from avatarsite.core.storage import attachment_url
 from billing.entitlements import entitlements
 
+from .estimates import generate_estimate
 from .file_links import TOKEN_PARAMETER, file_token_valid
 from .forms import SIZES, GenerateForm
 from .models import GenerationJob
+from .payloads import job_made_with, job_state
+from .presenters import estimate_state, job_thumbnail_url, similar_state
 from .prompts import PROMPT_SUGGESTIONS, SURPRISE_PROMPTS
 from .quotas import QuotaExceededError, quota_status
 from .selectors import (
-    generate_estimate,
     job_attempts,
     job_get,
     job_get_for_user,
     job_list_for_user,
-    job_made_with,
-    job_state,
-    job_thumbnail_url,
     similar_for_prompt,
     style_preview_webp,
     variant_download_get,
@@ -83,7 +82,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "chosen_style": style,
         # Before anything is submitted: what it costs, where it would stand and when it would be ready
         # (the page asks /generate/estimate/ again as the choices change).
-        "estimate": generate_estimate(user_id=request.user.pk, plan=plan, style=style, size=size, num_images=count),
+        "estimate": estimate_state(generate_estimate(user_id=request.user.pk, plan=plan, style=style, size=size, num_images=count)),
         "suggestions": PROMPT_SUGGESTIONS,
         "surprises": SURPRISE_PROMPTS,
         "recent": [(job, job_thumbnail_url(job=job)) for job in job_list_for_user(user_id=request.user.pk).prefetch_related("images")[:6]],
@@ -117,7 +116,7 @@ def estimate(request: HttpRequest) -> JsonResponse:
     if problems:
         return JsonResponse({"error": {"code": "invalid", "message": "Check the choices.", "details": problems}}, status=400)
     found = generate_estimate(user_id=request.user.pk, plan=plan, style=style, size=size, num_images=count)
-    return JsonResponse(found.as_json(), headers={"Cache-Control": "no-store"})
+    return JsonResponse(estimate_state(found), headers={"Cache-Control": "no-store"})
 
 
 @require_GET
@@ -148,7 +147,7 @@ def job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         "job": job,
         "state": job_state(job=job),
         "attempts": job_attempts(job=job),
-        "similar": similar_for_prompt(user_id=request.user.pk, prompt=job.prompt),
+        "similar": similar_state(similar_for_prompt(user_id=request.user.pk, prompt=job.prompt)),
         # "Generate again" asks for a variation: the same request without a seed would be answered
         # from this job's stored result.
         "new_seed": secrets.randbelow(2**31),

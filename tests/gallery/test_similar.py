@@ -64,7 +64,7 @@ def test_suggestions_beside_a_generation_share_at_least_two_attributes_with_the_
     fitting = []
     for _ in range(20):
         prompt = demo_prompt(rng)
-        fitting += [_fits(prompt.attributes, avatar) for avatar in similar_for_prompt(user_id=user.pk, prompt=prompt.text)["premade"]]
+        fitting += [_fits(prompt.attributes, avatar) for avatar in similar_for_prompt(user_id=user.pk, prompt=prompt.text).premade]
 
     assert len(fitting) == 20 * 6
     assert sum(n >= 2 for n in fitting) / len(fitting) >= 0.8, fitting

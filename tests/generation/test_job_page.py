@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from gallery.models import Avatar, Source
+from generation.estimates import lane_estimate
 from generation.models import CostEntry, GenerationJob
-from generation.selectors import lane_estimate
 from generation.services import _job_fail, generation_job_create, generation_job_run
 from generation.styles import LOCAL_STYLES
 from tests.gallery.factories import AvatarFactory

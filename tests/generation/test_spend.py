@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from avatarsite.accounts.services import user_create
 from generation.models import CostEntry
-from generation.selectors import SpendLine, spend_by_day, spend_totals
+from generation.spend import SpendLine, spend_by_day, spend_totals
 from tests.generation.factories import CostEntryFactory, GenerationJobFactory
 
 pytestmark = pytest.mark.fast

@@ -144,7 +144,7 @@ async def test_a_client_never_hears_a_state_older_than_one_it_was_sent(owner_and
     report sent after the user's cancel): the page never moves backwards."""
     from channels.layers import get_channel_layer
 
-    from generation.selectors import job_state
+    from generation.payloads import job_state
 
     owner, job = owner_and_job
     cookie = await database_sync_to_async(_session_cookie)(owner)

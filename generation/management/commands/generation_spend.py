@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from generation.selectors import spend_by_day
+from generation.spend import spend_by_day
 
 
 class Command(BaseCommand):
