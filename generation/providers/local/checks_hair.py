@@ -2,13 +2,11 @@
 
 import itertools
 import math
+from collections.abc import Callable
 
 from .colors import RGB, shade
 from .pixels import COVERING_HATS, Check, Pixels, named_rgb, near
-from .shapes import (
-    HEAD_CX,
-    HEAD_CY,
-)
+from .shapes import HEAD_CX, HEAD_CY
 
 
 def hair_checks(px: Pixels, e: dict[str, str], skin: RGB) -> list[Check]:
@@ -22,7 +20,7 @@ def hair_checks(px: Pixels, e: dict[str, str], skin: RGB) -> list[Check]:
     hair_seen = px.dominant(hair_region)
     hair_ref = named_rgb(e["hair_color"], hair=True) if e.get("hair_color") else hair_seen
 
-    def is_hair(region: str, tolerance: float = 18.0) -> bool:
+    def is_hair(region: str | tuple[float, float, float, float], tolerance: float = 18.0) -> bool:
         colour = px.dominant(region)
         return near(colour, hair_ref, tolerance) and not near(colour, skin, 8)
 
@@ -51,7 +49,8 @@ def hair_checks(px: Pixels, e: dict[str, str], skin: RGB) -> list[Check]:
     return checks
 
 
-def _hair_style_seen(px: Pixels, style: str, skin: RGB, hair_ref: RGB, is_hair, *, covered: bool) -> bool:
+def _hair_style_seen(px: Pixels, style: str, skin: RGB, hair_ref: RGB, is_hair: Callable[..., bool], *, covered: bool) -> bool:
+    """Is the hair drawn in `style`? (`is_hair`: does a region show the hair's colour, not the skin's.)"""
     if style == "bald":
         return near(px.dominant("scalp"), skin, 12)
     if style == "bun":

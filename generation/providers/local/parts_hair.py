@@ -4,22 +4,7 @@ import itertools
 import math
 
 from .colors import RGB, shade
-from .shapes import (
-    HAIR_A,
-    HAIR_B,
-    HEAD_CX,
-    HEAD_CY,
-    Group,
-    Look,
-    Point,
-    Shape,
-    bezier,
-    ellipse_points,
-    mirror,
-    oval,
-    poly,
-    stroke,
-)
+from .shapes import HAIR_A, HAIR_B, HEAD_CX, HEAD_CY, Group, Look, Point, Shape, bezier, ellipse_points, mirror, oval, poly, stroke
 
 # --- hair ----------------------------------------------------------------------------------------------
 
