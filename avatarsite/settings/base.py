@@ -19,7 +19,7 @@ from .components.accounts import _SOCIAL_CLIENTS, email_verification  # noqa: F4
 
 # Every component imports what it needs from the others, so the order here changes nothing.
 from .components.accounts import *  # noqa: F403
-from .components.accounts import _SOCIAL_CLIENTS, email_verification  # noqa: F401 - a setting; production.py's
+from .components.accounts import _SOCIAL_CLIENTS, email_verification  # noqa: F401 - a setting as before; production.py's
 from .components.api import *  # noqa: F403
 from .components.billing import *  # noqa: F403
 from .components.cache import *  # noqa: F403
