@@ -2,7 +2,7 @@
 
 1. faithful: every prompt of bench/local_generator_prompts.py (written with the attributes it asks
    for) is drawn in every style through `LocalProvider.generate`, and each asked-for attribute is
-   checked from the rendered pixels (generation/providers/local_checks.py: the hair's colour where
+   checked from the rendered pixels (generation/providers/local/checks*.py: the hair's colour where
    the hair is, a frame in the eye band, the hat's colour, beard below the mouth, the corners'
    background, the mouth's curve...). A drawing is faithful when every check passes.
 2. distinct: the demo library as `manage.py load_demo` draws it (avatarsite/core/demo.py
@@ -34,7 +34,7 @@ from bench.local_generator_prompts import PROMPTS  # noqa: E402
 from bench.stack import percentile  # noqa: E402
 from generation.providers.base import GenerationRequest  # noqa: E402
 from generation.providers.local import STYLES, LocalProvider  # noqa: E402
-from generation.providers.local_checks import check_attributes  # noqa: E402
+from generation.providers.local.checks import check_attributes  # noqa: E402
 
 
 def _draw(provider: LocalProvider, prompt: str, style: str, seed: int, size: int) -> Image.Image:

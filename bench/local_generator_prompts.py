@@ -1,7 +1,7 @@
 """The local generator benchmark's prompt set: each prompt with the attributes a reader of it expects to see.
 
 Written by hand, independently of the prompt reader (the benchmark checks the rendered pixels
-against these). Keys and values are the prompt reader's (generation/providers/local_prompt.py).
+against these). Keys and values are the prompt reader's (generation/providers/local/prompt_words.py).
 Every attribute kind appears, and every prompt is drawn in every style.
 """
 

@@ -8,17 +8,18 @@ import redis.exceptions
 from django.db import InterfaceError, OperationalError
 
 # Connection refused, reset or timed out; a pool that could not hand out a connection (psycopg's
-# PoolTimeout is an OperationalError, which Django wraps as its own).
-INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
-    OperationalError,
-    InterfaceError,
+# PoolTimeout is an OperationalError, which Django wraps as its own). By service, for those that say
+# which one is down (avatarsite/core/outage.py); other database errors (IntegrityError,
+# ProgrammingError, DataError) are bugs or bad data, not outages.
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
+REDIS_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     redis.exceptions.BusyLoadingError,
-    kombu.exceptions.OperationalError,
-    botocore.exceptions.ConnectionError,
-    botocore.exceptions.HTTPClientError,
 )
+BROKER_ERRORS: tuple[type[BaseException], ...] = (kombu.exceptions.OperationalError,)
+STORAGE_ERRORS: tuple[type[BaseException], ...] = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (*DATABASE_ERRORS, *REDIS_ERRORS, *BROKER_ERRORS, *STORAGE_ERRORS)
 
 
 def is_infrastructure_error(exc: BaseException) -> bool:

@@ -9,23 +9,16 @@ REDIS_CONNECT_TIMEOUT_SECONDS, REDIS_TIMEOUT_SECONDS), so the answer comes withi
 import logging
 from collections.abc import Callable
 
-import kombu.exceptions
-import redis.exceptions
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.cache import add_never_cache_headers
 
 from .api import error_body
+from .infrastructure import BROKER_ERRORS, DATABASE_ERRORS, REDIS_ERRORS
 
 logger = logging.getLogger(__name__)
 
-# Only errors that say a service cannot be reached or used right now. Other database errors
-# (IntegrityError, ProgrammingError, DataError) are bugs or bad data: they stay 500s.
-DATABASE_ERRORS = (OperationalError, InterfaceError)
-REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
-BROKER_ERRORS = (kombu.exceptions.OperationalError,)
 
 # The part that is down, as /healthz names it, and how a person is told.
 PARTS = {
@@ -36,7 +29,9 @@ PARTS = {
 
 
 def outage_part(exc: BaseException | None) -> str | None:
-    """Which part an exception says is unavailable (a /healthz check name), or None if it is no outage."""
+    """Which part an exception says is unavailable (a /healthz check name), or None if it is no outage.
+    Only the infrastructure errors that name a part (avatarsite/core/infrastructure.py): other errors,
+    a storage fault among them, stay 500s."""
     if isinstance(exc, DATABASE_ERRORS):
         return "database"
     if isinstance(exc, BROKER_ERRORS):

@@ -1,18 +1,14 @@
-"""The fal.ai adapter: submit to fal's queue, follow the request's status stream (or poll it), fetch the result."""
+"""The fal.ai adapter: submit to fal's queue, follow the request's status stream (or poll it), fetch the result.
 
-import contextlib
-import json
+The queue protocol itself (URLs, statuses, the event stream, progress) is in fal_queue.py.
+"""
+
 import queue
 import re
-import socket
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import requests
-import urllib3
 
 from avatarsite.core.retries import retry_after_seconds
 
@@ -26,155 +22,25 @@ from .base import (
     ProviderError,
     TransientProviderError,
 )
+from .fal_queue import (
+    CANCELED_STATUSES,
+    FAILED_STATUSES,
+    TRANSIENT_ERROR_TYPES,
+    FalProgress,
+    RequestUrls,
+    StatusStream,
+    checked_status,
+    finished,
+    positive_int,
+    stream_url,
+    with_query,
+)
 from .http import HttpProvider
 
 MODEL_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)+$")
 # Ids under these namespaces carry one more leading segment: workflows/owner/app/... (fal's AppId).
 NAMESPACES = ("workflows", "comfy")
 MODEL_INPUT_DEFAULTS: dict[str, dict[str, Any]] = {"fal-ai/flux/schnell": {"num_inference_steps": 4}}
-# fal's official clients know only these three; others (FAILED, CANCELED in 3rd-party schemas) are tolerated.
-QUEUED, RUNNING, COMPLETED = "IN_QUEUE", "IN_PROGRESS", "COMPLETED"
-FAILED_STATUSES = ("FAILED", "ERROR")
-CANCELED_STATUSES = ("CANCELED", "CANCELLED")
-# fal's infrastructure "request errors": a new try may succeed.
-TRANSIENT_ERROR_TYPES = frozenset(
-    {
-        "request_timeout",
-        "startup_timeout",
-        "runner_scheduling_failure",
-        "runner_connection_timeout",
-        "runner_disconnected",
-        "runner_connection_refused",
-        "runner_connection_error",
-        "runner_incomplete_response",
-        "runner_server_error",
-        "internal_error",
-        "client_disconnected",
-    }
-)
-STEP = re.compile(r"\b(\d+)\s*/\s*(\d+)\b")
-MAX_EVENT_BYTES = 1024 * 1024
-
-
-class _StatusStream:
-    """One connection to a request's status stream, read by a helper thread into `items`: status
-    objects, then ENDED (closed, cut or quiet past the read timeout) or UNAVAILABLE (no stream here:
-    404/405, another answer, or no connection), or an error to raise (401/403, a malformed event)."""
-
-    ENDED, UNAVAILABLE = object(), object()
-
-    def __init__(self, provider: "FalProvider", url: str, *, request_id: str) -> None:
-        self.items: queue.SimpleQueue = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._closed = False
-        self._response: requests.Response | None = None
-        threading.Thread(target=self._read, args=(provider, url, request_id), name="fal-status-stream", daemon=True).start()
-
-    def _read(self, provider: "FalProvider", url: str, request_id: str) -> None:
-        try:
-            self._open_and_read(provider, url, request_id)
-        except ProviderError as exc:
-            self.items.put(exc)
-        except Exception as exc:  # the waiting thread must hear of any failure, or it would wait until the deadline
-            self.items.put(TransientProviderError(f"fal status stream failed: {exc!r}", request_id=request_id, resumable=True))
-
-    def _open_and_read(self, provider: "FalProvider", url: str, request_id: str) -> None:
-        headers = {**provider.auth_headers(), "Accept": "text/event-stream"}
-        try:
-            response = provider.session.get(url, headers=headers, stream=True, timeout=provider.timeout)
-        except (requests.ConnectionError, requests.Timeout):
-            self.items.put(self.UNAVAILABLE)
-            return
-        with self._lock:
-            self._response = response
-            closed = self._closed
-        with response:
-            if closed:
-                return
-            content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-            if response.status_code in (401, 403):
-                self.items.put(provider.error_for(response, request_id=request_id))
-            elif response.status_code != 200 or content_type != "text/event-stream":
-                self.items.put(self.UNAVAILABLE)  # 404/405 = no stream here; other answers: polling has the retries
-            else:
-                for status in provider._events(response, request_id=request_id):
-                    self.items.put(status)
-                self.items.put(self.ENDED)
-
-    def close(self) -> None:
-        """Stop the reader: shutting the socket wakes its blocked read at once (close() alone would not)."""
-        with self._lock:
-            self._closed = True
-            response = self._response
-        connection = getattr(response.raw, "connection", None) if response is not None else None
-        sock = getattr(connection, "sock", None)
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
-@dataclass(frozen=True)
-class _Urls:
-    status: str
-    response: str
-    cancel: str
-
-
-class _FalProgress:
-    """Turns fal statuses into progress reports, sent only when they change (and never backwards)."""
-
-    def __init__(self, on_progress: Callable[[int, str], None]) -> None:
-        self.on_progress = on_progress
-        self.percent, self.message = 0, ""
-
-    def report(self, percent: int, message: str) -> None:
-        percent = max(percent, self.percent)
-        if (percent, message) != (self.percent, self.message):
-            self.percent, self.message = percent, message
-            self.on_progress(percent, message)
-
-    def status(self, status: dict) -> None:
-        name = status.get("status")
-        if name == QUEUED:
-            position = status.get("queue_position")
-            if isinstance(position, int) and position >= 0:
-                # fal's position is 0-based ("0" = next to run); people count from 1.
-                self.report(15 - min(position, 10), f"Waiting at fal, position {position + 1}")
-            else:
-                self.report(5, "Waiting at fal")
-        elif name == RUNNING:
-            step = _last_step(status.get("logs"))
-            if step is None:
-                self.report(20, "Generating at fal")
-            else:
-                done, total = step
-                self.report(20 + round(70 * done / total), f"Generating at fal (step {done}/{total})")
-
-
-def _last_step(logs: object) -> tuple[int, int] | None:
-    """The latest "step i/n" (or tqdm "i/n") in fal's log lines."""
-    if not isinstance(logs, list):
-        return None
-    for entry in reversed(logs):
-        message = entry.get("message") if isinstance(entry, dict) else None
-        match = STEP.search(message) if isinstance(message, str) else None
-        if match and int(match.group(2)) > 0 and int(match.group(1)) <= int(match.group(2)):
-            return int(match.group(1)), int(match.group(2))
-    return None
-
-
-def _with_query(url: str, query: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(query=f"{parts.query}&{query}" if parts.query else query))
-
-
-def _with_path_suffix(url: str, suffix: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + suffix))
-
-
-def _positive_int(value: object, default: int) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
 
 
 class FalProvider(HttpProvider):
@@ -226,9 +92,9 @@ class FalProvider(HttpProvider):
             raise PermanentProviderError(f"fal: '{model}' lacks the app after its namespace")
         return f"{self.api_url}/{'/'.join(parts[:keep])}/requests"
 
-    def _computed_urls(self, model: str, request_id: str) -> _Urls:
+    def _computed_urls(self, model: str, request_id: str) -> RequestUrls:
         base = f"{self.requests_base(model)}/{quote(request_id, safe='')}"
-        return _Urls(status=f"{base}/status", response=base, cancel=f"{base}/cancel")
+        return RequestUrls(status=f"{base}/status", response=base, cancel=f"{base}/cancel")
 
     def _own_url(self, value: object, default: str) -> str:
         """A URL from fal's answer (absent: `default`), if it points at fal itself; else PermanentProviderError."""
@@ -256,7 +122,7 @@ class FalProvider(HttpProvider):
         model = request.model or self.default_model
         self.requests_base(model)  # checks the model id before anything is sent
         deadline = self.deadline_for(context)
-        progress = _FalProgress(context.on_progress)
+        progress = FalProgress(context.on_progress)
         stream = answer = None
         if context.resume_id:
             request_id = context.resume_id
@@ -268,7 +134,7 @@ class FalProvider(HttpProvider):
             if self.status_stream:
                 # Opened at once: its first event is on the way while the id is recorded and the
                 # answer's progress reported (database writes, on the path of a request fal runs at once).
-                stream = _StatusStream(self, self._stream_url(urls), request_id=request_id)
+                stream = StatusStream(self, stream_url(urls), request_id=request_id)
         self._cancel_urls[request_id] = urls.cancel
         try:
             if answer is not None:
@@ -287,7 +153,7 @@ class FalProvider(HttpProvider):
                 stream.close()  # followed and closed already, unless something above raised first
             self._cancel_urls.pop(request_id, None)
 
-    def _submit(self, request: GenerationRequest, model: str, context: CallContext) -> tuple[str, _Urls, dict]:
+    def _submit(self, request: GenerationRequest, model: str, context: CallContext) -> tuple[str, RequestUrls, dict]:
         """Create the request: (its id, its URLs, fal's answer). The caller records the id
         (`on_submitted`) once it has opened the status stream; a request refused here for its URLs
         is recorded before it is canceled and refused."""
@@ -299,7 +165,7 @@ class FalProvider(HttpProvider):
             raise TransientProviderError("fal accepted the request without a request_id")
         computed = self._computed_urls(model, request_id)
         try:
-            urls = _Urls(
+            urls = RequestUrls(
                 status=self._own_url(answer.get("status_url"), computed.status),
                 response=self._own_url(answer.get("response_url"), computed.response),
                 cancel=self._own_url(answer.get("cancel_url"), computed.cancel),
@@ -311,20 +177,16 @@ class FalProvider(HttpProvider):
         return request_id, urls, answer
 
     # --- waiting -------------------------------------------------------------------------------
-    @staticmethod
-    def _stream_url(urls: _Urls) -> str:
-        return _with_query(_with_path_suffix(urls.status, "/stream"), "logs=1")
-
     def _wait_streaming(
         self,
-        urls: _Urls,
+        urls: RequestUrls,
         context: CallContext,
         *,
         request_id: str,
         model: str,
         deadline: float,
-        progress: _FalProgress,
-        first: "_StatusStream | None" = None,
+        progress: FalProgress,
+        first: "StatusStream | None" = None,
     ) -> dict | None:
         """The final status from the status stream, or None when fal does not offer it (then poll).
 
@@ -332,14 +194,14 @@ class FalProvider(HttpProvider):
         at a time, so cancel and the deadline are checked that often however quiet fal is, and a
         quiet stream is not dropped and reopened every interval (costly with many requests).
         `first`: a stream opened already (right after the submission)."""
-        url = self._stream_url(urls)
+        url = stream_url(urls)
         while True:
-            stream, first = first or _StatusStream(self, url, request_id=request_id), None
+            stream, first = first or StatusStream(self, url, request_id=request_id), None
             try:
                 outcome = self._follow(stream, context, request_id=request_id, model=model, deadline=deadline, progress=progress)
             finally:
                 stream.close()
-            if outcome is _StatusStream.UNAVAILABLE:
+            if outcome is StatusStream.UNAVAILABLE:
                 return None
             if isinstance(outcome, dict):
                 return outcome
@@ -347,7 +209,7 @@ class FalProvider(HttpProvider):
             self.wait_for_next_poll(context, request_id=request_id, model=model, deadline=deadline)
 
     def _follow(
-        self, stream: "_StatusStream", context: CallContext, *, request_id: str, model: str, deadline: float, progress: _FalProgress
+        self, stream: "StatusStream", context: CallContext, *, request_id: str, model: str, deadline: float, progress: FalProgress
     ) -> object:
         """The final status, or why the stream stopped without one (ENDED, UNAVAILABLE)."""
         checked: float | None = None
@@ -366,67 +228,25 @@ class FalProvider(HttpProvider):
             if not isinstance(item, dict):
                 return item
             progress.status(item)
-            if self._finished(item):
+            if finished(item):
                 return item
 
-    def _events(self, response: requests.Response, *, request_id: str) -> Iterator[dict]:
-        """Each server-sent event's data as a status object (`event:`, `id:` and comments ignored)."""
-        buffer, data = b"", []
-        while True:
-            try:
-                # read1 hands over whatever arrived (read(n) would wait for n bytes: a late event).
-                chunk = response.raw.read1(64 * 1024)
-            except (urllib3.exceptions.HTTPError, requests.RequestException, OSError, ValueError):
-                return  # timed out, dropped, or shut by close(): the caller reopens if still waiting
-            if not chunk:
-                if data:
-                    yield self._event(data, request_id=request_id)
-                return
-            buffer += chunk
-            if len(buffer) > MAX_EVENT_BYTES:
-                raise TransientProviderError("fal sent an oversized status event", request_id=request_id, resumable=True)
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                line = line.rstrip(b"\r")
-                if not line:
-                    if data:
-                        yield self._event(data, request_id=request_id)
-                        data = []
-                elif line.startswith(b"data:"):
-                    data.append(line[5:].removeprefix(b" "))
-
-    def _event(self, data: list[bytes], *, request_id: str) -> dict:
-        try:
-            status = json.loads(b"\n".join(data))
-        except ValueError:
-            status = None
-        return self._checked_status(status, request_id=request_id)
-
     def _wait_polling(
-        self, urls: _Urls, context: CallContext, *, request_id: str, model: str, deadline: float, progress: _FalProgress
+        self, urls: RequestUrls, context: CallContext, *, request_id: str, model: str, deadline: float, progress: FalProgress
     ) -> dict:
-        url = _with_query(urls.status, "logs=1")
+        url = with_query(urls.status, "logs=1")
         while True:
             # 202 while queued or running, 200 when done; 5xx and network errors retried by send().
             response = self.send("GET", url, request_id=request_id)
-            status = self._checked_status(self.json_of(response, request_id=request_id), request_id=request_id)
+            status = checked_status(self.json_of(response, request_id=request_id), request_id=request_id)
             progress.status(status)
-            if self._finished(status):
+            if finished(status):
                 return status
             self.wait_for_next_poll(context, request_id=request_id, model=model, deadline=deadline)
 
-    def _checked_status(self, status: object, *, request_id: str) -> dict:
-        if not isinstance(status, dict) or not isinstance(status.get("status"), str):
-            raise TransientProviderError("fal sent a status that is not a JSON status object", request_id=request_id, resumable=True)
-        return status
-
-    @staticmethod
-    def _finished(status: dict) -> bool:
-        return status["status"] in (COMPLETED, *FAILED_STATUSES, *CANCELED_STATUSES)
-
     # --- the result ----------------------------------------------------------------------------
     def _collect(
-        self, status: dict, response_url: str, request: GenerationRequest, *, request_id: str, model: str, progress: _FalProgress
+        self, status: dict, response_url: str, request: GenerationRequest, *, request_id: str, model: str, progress: FalProgress
     ) -> GenerationResult:
         if status["status"] in CANCELED_STATUSES:
             raise TransientProviderError("fal canceled the request", request_id=request_id)
@@ -446,7 +266,7 @@ class FalProvider(HttpProvider):
         # fal bills each image it made (flagged ones too), at the size it reports, whether or not
         # we can use or fetch it.
         side = self.native_size(model, request.size)  # what was asked, when fal does not say what it made
-        sizes = [(_positive_int(item.get("width"), side), _positive_int(item.get("height"), side)) for item in images]
+        sizes = [(positive_int(item.get("width"), side), positive_int(item.get("height"), side)) for item in images]
         cost = round(sum(self.cost(model, width=width, height=height, count=1) for width, height in sizes), 6)
         megapixels = sum(width * height for width, height in sizes) / 1_000_000
         if not kept:

@@ -43,8 +43,9 @@ SHELL_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 # --- Reading the files ---------------------------------------------------------------------------
 
 
-def settings_variables(*files: str) -> set[str]:
-    paths = [SETTINGS_DIR / name for name in files] if files else sorted(SETTINGS_DIR.glob("*.py"))
+def settings_variables(*patterns: str) -> set[str]:
+    """The variables read by these settings files (glob patterns under avatarsite/settings; all of them by default)."""
+    paths = [path for pattern in patterns or ("**/*.py",) for path in sorted(SETTINGS_DIR.glob(pattern))]
     return {name for path in paths for name in SETTINGS_READ.findall(path.read_text())}
 
 
@@ -289,7 +290,7 @@ def test_every_variable_given_to_project_containers_is_one_the_settings_read():
 
 def test_env_example_lists_every_variable_the_settings_read_with_a_comment():
     values, commented = env_example()
-    missing = settings_variables("base.py", "production.py") - set(values) - commented
+    missing = settings_variables("base.py", "components/*.py", "production.py") - set(values) - commented
     assert not missing, f"add {missing} to .env.example (commented out if the default is right)"
     previous = ""
     for line in ENV_EXAMPLE.read_text().splitlines():

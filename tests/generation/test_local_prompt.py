@@ -2,7 +2,7 @@
 
 import pytest
 
-from generation.providers.local_prompt import AGE_GROUPS, prompt_attributes
+from generation.providers.local.prompt import AGE_GROUPS, prompt_attributes
 
 pytestmark = pytest.mark.fast
 

@@ -7,9 +7,9 @@ from PIL import Image
 
 from generation.providers.base import CallContext, GenerationRequest, PermanentProviderError
 from generation.providers.local import MODEL, STYLE_DESCRIPTIONS, STYLE_LABELS, STYLES, LocalProvider
-from generation.providers.local_checks import check_attributes
-from generation.providers.local_colors import color_rgb, delta_e
-from generation.providers.local_prompt import AGE_GROUPS
+from generation.providers.local.checks import check_attributes
+from generation.providers.local.colors import color_rgb, delta_e
+from generation.providers.local.prompt import AGE_GROUPS
 
 pytestmark = pytest.mark.fast
 
@@ -93,7 +93,7 @@ def test_a_named_colour_is_the_same_colour_in_every_style():
     for style in STYLES:
         result, _ = _generate(prompt="a man with green hair in a red shirt", style=style, seed=2, size=256)
         image = _image(result)
-        hair = image.getpixel((128, 55))  # the crown (local_parts.REGIONS["hair_crown"])
+        hair = image.getpixel((128, 55))  # the crown (local/shapes.py REGIONS["hair_crown"])
         shirt = image.getpixel((68, 240))  # the left shoulder (REGIONS["cloth_left"])
         assert delta_e(hair, color_rgb("green")) < 20, (style, hair)
         assert delta_e(shirt, color_rgb("red")) < 20, (style, shirt)

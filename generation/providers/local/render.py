@@ -1,4 +1,4 @@
-"""Rasterises the local generator's scenes (local_parts) in its four styles with Pillow.
+"""Rasterises the local generator's scenes (parts.scene_groups) in its four styles with Pillow.
 
 flat: clean shapes, no outlines, hard-edged shadows, drawn supersampled and box-downsampled.
 pastel: a soft vertical gradient, thin same-hue outlines and shadows blurred into the surfaces.
@@ -12,8 +12,8 @@ import math
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from .local_colors import RGB, mix, shade
-from .local_parts import INK, Group, Shape
+from .colors import RGB, mix, shade
+from .shapes import INK, Group, Shape
 
 STYLE_NAMES = ("flat", "pastel", "comic", "pixel")
 # Pixel art: about this many cells across the image.

@@ -1,0 +1,1 @@
+"""The settings by concern, combined in order by avatarsite/settings/base.py."""
