@@ -36,6 +36,7 @@ from avatarsite.core.outbound import (
     public_addresses,
 )
 
+from . import dispatch
 from .errors import WebhookUrlError
 from .models import GenerationJob, WebhookDelivery
 from .selectors import job_api_json
@@ -90,10 +91,8 @@ def webhook_job_ended(job: GenerationJob) -> None:
         job=job, defaults={"url": job.webhook_url, "next_attempt_at": now, "give_up_at": _retries_until(now)}
     )
     if created:
-        from .tasks import webhook_deliver  # the tasks module imports the services
-
         # A broker that cannot be reached now loses nothing: webhooks_due sends what is due.
-        transaction.on_commit(lambda: webhook_deliver.delay(str(delivery.pk)), robust=True)
+        transaction.on_commit(lambda: dispatch.webhook_delivery_enqueue(str(delivery.pk)), robust=True)
 
 
 def _retry_delay(attempts: int) -> float:
