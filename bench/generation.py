@@ -137,10 +137,10 @@ async def post_form(port: int, path: str, fields: dict[str, str], client: Client
 def all_sizes_in(state: dict) -> bool:
     """Does this state hold every size and format of every image (the follow-up task has run)?"""
     from gallery.imaging import VARIANT_FORMATS
-    from generation.services import _generated_sizes
+    from generation.services.images import generated_sizes
 
     images = state.get("images") or []
-    return bool(images) and all(len(image["variants"]) >= len(_generated_sizes(image["width"])) * len(VARIANT_FORMATS) for image in images)
+    return bool(images) and all(len(image["variants"]) >= len(generated_sizes(image["width"])) * len(VARIANT_FORMATS) for image in images)
 
 
 async def request_and_follow(port: int, client: Client, *, prompt: str, seed: int, timeout: float, sizes: bool = False) -> Run:
@@ -233,12 +233,12 @@ def wait_for_follow_ups(job_ids: list[str], timeout: float) -> float:
     """Until every image of these jobs has all its sizes (the follow-up task ran); the seconds waited."""
     from gallery.imaging import VARIANT_FORMATS
     from generation.models import GeneratedImage
-    from generation.services import _generated_sizes
+    from generation.services.images import generated_sizes
 
     started = time.monotonic()
     while True:
         images = list(GeneratedImage.objects.filter(job_id__in=job_ids).values_list("width", "variants"))
-        if all(len(variants) >= len(_generated_sizes(width)) * len(VARIANT_FORMATS) for width, variants in images):
+        if all(len(variants) >= len(generated_sizes(width)) * len(VARIANT_FORMATS) for width, variants in images):
             return time.monotonic() - started
         if time.monotonic() - started > timeout:
             raise TimeoutError(f"the other sizes of {len(job_ids)} jobs were not all rendered within {timeout:.0f} s")

@@ -36,6 +36,7 @@ from avatarsite.core.outbound import (
     public_addresses,
 )
 
+from . import dispatch
 from .errors import WebhookUrlError
 from .models import GenerationJob, WebhookDelivery
 from .payloads import job_api_json
@@ -90,10 +91,8 @@ def webhook_job_ended(job: GenerationJob) -> None:
         job=job, defaults={"url": job.webhook_url, "next_attempt_at": now, "give_up_at": _retries_until(now)}
     )
     if created:
-        from .tasks import webhook_deliver  # the tasks module imports the services
-
         # A broker that cannot be reached now loses nothing: webhooks_due sends what is due.
-        transaction.on_commit(lambda: webhook_deliver.delay(str(delivery.pk)), robust=True)
+        transaction.on_commit(lambda: dispatch.webhook_delivery_enqueue(str(delivery.pk)), robust=True)
 
 
 def _retry_delay(attempts: int) -> float:
@@ -116,54 +115,73 @@ def webhook_deliver(*, delivery_id: str) -> str:
         now = timezone.now()
         if delivery.next_attempt_at and delivery.next_attempt_at > now:
             return "not due"
-        job, key = delivery.job, delivery.job.api_key
+        key = delivery.job.api_key
         if key is None or key.revoked_at is not None:
             return _finish(delivery, WebhookDelivery.Status.FAILED, error="the API key was revoked: nothing is sent without its secret")
-        job_url = settings.SITE_URL + reverse("api-generation-detail", args=[job.id])
-        data = job_api_json(job, url=job_url, base_url=settings.SITE_URL)
-        payload = {"id": str(delivery.id), "type": f"generation.{job.status}", "data": data}
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        timestamp = int(time.time())
-        headers = {
-            "Content-Type": "application/json",
-            ID_HEADER: str(delivery.id),
-            TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: webhook_signature(secret=key.webhook_secret, timestamp=timestamp, body=body),
-        }
+        body, headers = _signed_body(delivery, secret=key.webhook_secret)
         delivery.attempts += 1
-        policy = _policy()
-        status_code, error, permanent = None, "", False
-        try:
-            check_url(delivery.url, policy)
-            with guarded_session(policy, user_agent="avatarsite-webhooks") as session:
-                response = session.post(
-                    delivery.url, data=body, headers=headers, timeout=(policy.connect_timeout, policy.read_timeout), allow_redirects=False
-                )
-                status_code = response.status_code
-                response.close()
-            if not 200 <= status_code < 300:
-                error = f"HTTP {status_code}"
-        except UnsafeFetchError as exc:
-            error, permanent = str(exc)[:250], True
-        except (requests.RequestException, FetchConnectionError, OSError) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:250]
+        status_code, error, permanent = _post(delivery.url, body=body, headers=headers)
         delivery.last_status_code = status_code
         if not error:
             return _finish(delivery, WebhookDelivery.Status.DELIVERED)
         if permanent or now >= delivery.give_up_at:
             return _finish(delivery, WebhookDelivery.Status.FAILED, error=error)
-        delivery.last_error = error
-        delivery.next_attempt_at = now + timedelta(seconds=_retry_delay(delivery.attempts))
-        delivery.save(update_fields=["attempts", "last_status_code", "last_error", "next_attempt_at"])
-        logger.info(
-            "webhook %s of job %s: attempt %s failed (%s), next at %s",
-            delivery.id,
-            job.id,
-            delivery.attempts,
-            error,
-            delivery.next_attempt_at,
-        )
-        return delivery.status
+        return _retry_later(delivery, error=error, now=now)
+
+
+def _signed_body(delivery: WebhookDelivery, *, secret: str) -> tuple[bytes, dict[str, str]]:
+    """The delivery's JSON (the job as the API shows it) and its headers, signed now."""
+    job = delivery.job
+    job_url = settings.SITE_URL + reverse("api-generation-detail", args=[job.id])
+    data = job_api_json(job, url=job_url, base_url=settings.SITE_URL)
+    payload = {"id": str(delivery.id), "type": f"generation.{job.status}", "data": data}
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        ID_HEADER: str(delivery.id),
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: webhook_signature(secret=secret, timestamp=timestamp, body=body),
+    }
+    return body, headers
+
+
+def _post(url: str, *, body: bytes, headers: dict[str, str]) -> tuple[int | None, str, bool]:
+    """POST once to a public https address, without following redirects: (the status code, an error
+    or "" for a 2xx, whether the error is permanent: an address we will not contact)."""
+    policy = _policy()
+    status_code, error, permanent = None, "", False
+    try:
+        check_url(url, policy)
+        with guarded_session(policy, user_agent="avatarsite-webhooks") as session:
+            response = session.post(
+                url, data=body, headers=headers, timeout=(policy.connect_timeout, policy.read_timeout), allow_redirects=False
+            )
+            status_code = response.status_code
+            response.close()
+        if not 200 <= status_code < 300:
+            error = f"HTTP {status_code}"
+    except UnsafeFetchError as exc:
+        error, permanent = str(exc)[:250], True
+    except (requests.RequestException, FetchConnectionError, OSError) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:250]
+    return status_code, error, permanent
+
+
+def _retry_later(delivery: WebhookDelivery, *, error: str, now: datetime) -> str:
+    """A failed attempt with retries left: the next one after the backoff."""
+    delivery.last_error = error
+    delivery.next_attempt_at = now + timedelta(seconds=_retry_delay(delivery.attempts))
+    delivery.save(update_fields=["attempts", "last_status_code", "last_error", "next_attempt_at"])
+    logger.info(
+        "webhook %s of job %s: attempt %s failed (%s), next at %s",
+        delivery.id,
+        delivery.job_id,
+        delivery.attempts,
+        error,
+        delivery.next_attempt_at,
+    )
+    return delivery.status
 
 
 def _finish(delivery: WebhookDelivery, status: str, *, error: str = "") -> str:

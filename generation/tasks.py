@@ -8,7 +8,7 @@ from django.conf import settings
 
 from avatarsite.core.infrastructure import INFRASTRUCTURE_ERRORS
 
-from . import deliveries, idempotency
+from . import deliveries, dispatch, idempotency
 from .lease import JobBusyError, RunInterruptedError
 from .models import GenerationJob
 from .progress import job_progress_report
@@ -87,7 +87,7 @@ def webhooks_due() -> int:
     """Beat, every 30 s: enqueue the webhook deliveries whose next attempt is due."""
     due = deliveries.webhook_deliveries_due()
     for delivery_id in due:
-        webhook_deliver.delay(delivery_id)
+        dispatch.webhook_delivery_enqueue(delivery_id)
     return len(due)
 
 

@@ -32,7 +32,7 @@ def test_every_import_follows_the_documented_directions():
         ("gallery/selectors.py", "import generation.models", "gallery knows neither generation nor billing"),
         ("billing/services/checkout.py", "import gallery.selectors", "billing knows neither gallery nor generation"),
         ("generation/models.py", "import generation.services", "Inside each app: entry points -> tasks -> services"),
-        ("generation/services.py", "import billing.selectors", "Outside billing, only billing.entitlements is read"),
+        ("generation/services/request.py", "import billing.selectors", "Outside billing, only billing.entitlements is read"),
         ("avatarsite/core/storage.py", "import gallery.selectors", "core is shared helpers: it imports no app"),
         ("avatarsite/runtime/asgi.py", "import generation.selectors", "runtime only tunes processes and servers"),
         ("generation/providers/fal.py", "import generation.models", "Providers and importers are plain Python"),

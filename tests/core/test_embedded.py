@@ -58,14 +58,14 @@ JOB_ON_SQLITE = """
 import json
 from avatarsite.accounts.services import user_create
 from generation.models import GenerationJob
-from generation.services import _job_claim, generation_job_create, generation_job_run
+from generation.services import generation_job_claim, generation_job_create, generation_job_run
 
 user = user_create(username="ada", email="ada@example.com", password="a-long-password-1")
 done = generation_job_run(job_id=str(generation_job_create(user_id=user.pk, prompt="a fox in a scarf", style="flat").id))
-again, again_lease = _job_claim(job_id=str(done.id))  # a redelivered task: left alone
+again, again_lease = generation_job_claim(job_id=str(done.id))  # a redelivered task: left alone
 cut = generation_job_create(user_id=user.pk, prompt="a fox in a hat", style="flat")
 GenerationJob.objects.filter(pk=cut.pk).update(status="running", runs=1, progress=40)  # a run that was cut off
-resumed, resumed_lease = _job_claim(job_id=str(cut.pk))
+resumed, resumed_lease = generation_job_claim(job_id=str(cut.pk))
 print(json.dumps({
     "done": [done.status, done.runs, done.images.count()], "again": [again.status, again.runs, bool(again_lease)],
     "resumed": [

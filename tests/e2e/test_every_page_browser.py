@@ -31,7 +31,7 @@ from avatarsite.core.demo import demo_library_load
 from billing.services import api_key_create
 from gallery.models import Avatar
 from generation.models import GenerationJob
-from generation.services import LOCAL_STYLES, _job_fail, generation_job_create, generation_job_images_finish, generation_job_run
+from generation.services import LOCAL_STYLES, generation_job_create, generation_job_fail, generation_job_images_finish, generation_job_run
 from tests.e2e.test_home_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.processes import free_port, project_env, running, subprocess_database_url, uvicorn_args
 
@@ -283,7 +283,7 @@ def _world() -> tuple[World, list[str]]:
     assert succeeded.status == "succeeded", succeeded.message
     generation_job_images_finish(job_id=str(succeeded.id))  # every size and format, as the worker's follow-up task does
     failed = generation_job_create(user_id=member.pk, prompt="A sailor in the rain", style=style)
-    _job_fail(job=failed, kind="permanent", message="The provider refused the request.")
+    generation_job_fail(job=failed, kind="permanent", message="The provider refused the request.")
     waiting = generation_job_create(user_id=member.pk, prompt="A pirate with a green hat", style=style)
     # A job a worker has taken and is drawing (the state is set here: no worker runs in this test).
     running = generation_job_create(user_id=member.pk, prompt="An astronaut with a silver bun", style=style)

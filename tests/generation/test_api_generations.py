@@ -74,7 +74,7 @@ def test_create_returns_202_with_the_job_and_enqueues_it_on_the_enterprise_lane(
     client, ada, ada_key, monkeypatch, django_capture_on_commit_callbacks
 ):
     sent = []
-    monkeypatch.setattr("generation.tasks.job_run.apply_async", lambda **kw: sent.append(kw))
+    monkeypatch.setattr("generation.dispatch.task_send", lambda name, **kw: sent.append((name, kw)))
 
     with django_capture_on_commit_callbacks(execute=True):
         response = post(client, {"prompt": "A calm woman with red hair", "style": "pastel", "seed": 7, "num_images": 2}, ada_key)
@@ -87,7 +87,7 @@ def test_create_returns_202_with_the_job_and_enqueues_it_on_the_enterprise_lane(
     assert (body["status"], body["prompt"], body["style"], body["seed"], body["num_images"]) == ("queued", job.prompt, "pastel", 7, 2)
     assert (body["queue"], body["finished_at"], body["error"], body["images"]) == ("enterprise", None, None, [])
     assert job.queue == "enterprise"
-    assert sent == [{"args": [str(job.id)], "queue": "enterprise", "priority": job.priority}]
+    assert sent == [("generation.tasks.job_run", {"args": [str(job.id)], "queue": "enterprise", "priority": job.priority})]
 
 
 def test_a_finished_job_shows_its_images_with_urls_provenance_and_licence(client, ada, ada_key):
@@ -331,7 +331,7 @@ def test_wrong_methods_get_405_in_the_error_shape(client, ada_key):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_requests_with_one_idempotency_key_create_one_job(ada, ada_key, monkeypatch):
     """Eight clients retrying at once with the same key: one job, and every answer names it."""
-    monkeypatch.setattr("generation.services._enqueue", lambda job: None)  # the broker is not under test
+    monkeypatch.setattr("generation.dispatch.job_run_enqueue", lambda job: None)  # the broker is not under test
     ids, statuses, barrier = [], [], threading.Barrier(8)
 
     def request() -> None:
@@ -416,7 +416,7 @@ def test_a_quota_is_never_exceeded_by_50_concurrent_api_requests(ada, monkeypatc
         **settings.GENERATION_PROVIDERS,
         "fal": {"BACKEND": "tests.generation.scripted.ScriptedProvider", "OPTIONS": {"name": "fal"}},
     }
-    monkeypatch.setattr("generation.services._enqueue", lambda job: None)  # the broker is not under test
+    monkeypatch.setattr("generation.dispatch.job_run_enqueue", lambda job: None)  # the broker is not under test
     settings.PUBLIC_API_RATE_PER_MINUTE = 10_000
     keys = [_key(ada), _key(ada)]
 

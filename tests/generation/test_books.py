@@ -11,12 +11,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.utils import timezone
 
 from avatarsite.accounts.services import user_create
 from billing.models import Plan, Subscription
-from generation import services
 from generation.lease import JobBusyError
 from generation.models import CostEntry, GeneratedImage, GenerationJob
 from generation.progress import job_progress_report
@@ -24,6 +24,7 @@ from generation.providers.base import GenerationRequest
 from generation.providers.registry import provider_get
 from generation.services import (
     generation_job_cancel,
+    generation_job_claim,
     generation_job_create,
     generation_job_run,
     generation_jobs_reconcile,
@@ -63,7 +64,7 @@ def test_a_second_delivery_while_the_first_run_lives_runs_nothing_and_submits_no
     with job_run_aside(str(job.id), until=lambda: _recorded(job) is not None, waiting_for="fal's request id") as first:
         with pytest.raises(JobBusyError) as busy:
             generation_job_run(job_id=str(job.id))  # the same message, delivered again at once
-        assert 0 < busy.value.retry_in <= services.settings.GENERATION_LEASE_SECONDS + 1
+        assert 0 < busy.value.retry_in <= django_settings.GENERATION_LEASE_SECONDS + 1
 
     assert first.outcome["job"].status == "succeeded"
     job.refresh_from_db()
@@ -105,11 +106,11 @@ def test_a_run_whose_job_was_taken_over_stops_and_leaves_its_request_to_the_new_
 
 
 def test_progress_sent_after_a_cancel_is_not_written_and_not_sent(providers, user, monkeypatch):
-    sent = []
-    monkeypatch.setattr("generation.progress.job_notify", lambda *, job, **kwargs: sent.append(job.status))
     job = generation_job_create(user_id=user.pk, prompt=PROMPT)
-    claimed, lease = services._job_claim(job_id=str(job.id))
+    claimed, lease = generation_job_claim(job_id=str(job.id))
     generation_job_cancel(job=claimed)
+    sent = []  # from here on: the cancel's own message has gone out
+    monkeypatch.setattr("generation.progress.job_notify", lambda *, job, **kwargs: sent.append(job.status))
 
     assert job_progress_report(job=claimed, progress=50, message="Generating at fal (step 2/4)", lease=lease) is False
 
@@ -120,7 +121,7 @@ def test_progress_sent_after_a_cancel_is_not_written_and_not_sent(providers, use
 
 def test_a_run_s_progress_is_not_written_once_another_run_holds_the_job(providers, user):
     job = generation_job_create(user_id=user.pk, prompt=PROMPT)
-    claimed, lease = services._job_claim(job_id=str(job.id))
+    claimed, lease = generation_job_claim(job_id=str(job.id))
     GenerationJob.objects.filter(pk=job.pk).update(lease_token="another-run")
 
     assert job_progress_report(job=claimed, progress=50, message="late", lease=lease) is False
@@ -230,7 +231,7 @@ def test_an_identical_request_made_while_the_first_is_in_flight_waits_and_gets_i
 
 @pytest.mark.django_db(transaction=True)
 def test_identical_requests_at_the_same_moment_make_one_job_in_flight(fakes, monkeypatch):
-    monkeypatch.setattr(services, "_enqueue", lambda job: None)  # the broker is not under test here
+    monkeypatch.setattr("generation.dispatch.job_run_enqueue", lambda job: None)  # the broker is not under test here
     users = [user_create(username=f"same-{n}", email=f"same-{n}@example.com", password=PASSWORD) for n in range(8)]
     barrier, made, errors = threading.Barrier(len(users)), [], []
 

@@ -11,7 +11,6 @@ import pytest
 
 from avatarsite.accounts.services import user_create
 from billing.models import Plan
-from generation import services
 from generation.breaker import breaker_state
 from generation.models import CostEntry, GeneratedImage, GenerationJob
 from generation.services import generation_job_create, generation_job_run
@@ -124,7 +123,7 @@ def test_a_probe_job_that_fails_opens_the_breaker_for_another_cool_down(fakes, u
 def test_while_one_job_probes_the_half_open_breaker_other_jobs_still_skip_the_provider(fakes, monkeypatch):
     """The probe runs in its own thread (a worker of its own) and takes a while at fal; a job run
     meanwhile does not become a second probe."""
-    monkeypatch.setattr(services, "_enqueue", lambda job: None)  # the broker is not under test here
+    monkeypatch.setattr("generation.dispatch.job_run_enqueue", lambda job: None)  # the broker is not under test here
     owner = _user("prober")
     open_until = _open_the_breaker(fakes, owner)
     _wait_until(open_until)

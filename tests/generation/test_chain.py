@@ -24,7 +24,6 @@ from django.core.files.storage import storages
 from django.db import transaction
 
 from avatarsite.accounts.services import user_create
-from generation import services
 from generation.lease import RunInterruptedError
 from generation.models import CostEntry, GeneratedImage, GenerationJob
 from generation.services import generation_job_cancel, generation_job_create, generation_job_images_finish, generation_job_run
@@ -40,22 +39,19 @@ REPLICATE_DEV = "black-forest-labs/flux-dev"
 
 @dataclass
 class SleepRecorder:
-    """Stands in for `time` inside generation.services only: records the pipeline's waits between
-    attempts instead of sleeping; everything else is the real module."""
+    """Stands in for the provider call's clock seam (`retry_sleep`): records the pipeline's waits
+    between attempts instead of sleeping; every other reading of time is the real one."""
 
     sleeps: list = field(default_factory=list)
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(time, name)
-
 
 @pytest.fixture
 def waits(monkeypatch) -> SleepRecorder:
     recorder = SleepRecorder()
-    monkeypatch.setattr(services, "time", recorder)
+    monkeypatch.setattr("generation.services.calls.retry_sleep", recorder.sleep)
     return recorder
 
 
@@ -361,7 +357,7 @@ def test_a_committed_job_enqueues_exactly_one_task(fakes, standard_queue):
 @pytest.mark.django_db(transaction=True)
 def test_a_user_cancel_while_fal_runs_stops_fal_refunds_and_closes_the_ledger_line(fakes, settings, monkeypatch):
     settings.GENERATION_RUN_TIMEOUT_SECONDS = 60  # bounds the run should the cancel go unnoticed
-    monkeypatch.setattr(services, "_enqueue", lambda job: None)  # the broker is not under test here
+    monkeypatch.setattr("generation.dispatch.job_run_enqueue", lambda job: None)  # the broker is not under test here
     owner = user_create(username="canceler", email="canceler@example.com", password=PASSWORD)
     fakes.fal.next_outcomes.append("hang")
     job = generation_job_create(user_id=owner.pk, prompt=PROMPT)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from gallery.models import Avatar, Source
 from generation.estimates import lane_estimate
 from generation.models import CostEntry, GenerationJob
-from generation.services import _job_fail, generation_job_create, generation_job_run
+from generation.services import generation_job_create, generation_job_fail, generation_job_run
 from generation.styles import LOCAL_STYLES
 from tests.gallery.factories import AvatarFactory
 
@@ -59,7 +59,7 @@ def test_a_queued_jobs_page_shows_related_premade_avatars_and_the_users_own_earl
     own_related = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A pirate on a ship", style="comic").id))
     own_unrelated = generation_job_run(job_id=str(generation_job_create(user_id=ada.pk, prompt="A robot in a hat", style="comic").id))
     own_failed = generation_job_create(user_id=ada.pk, prompt="A pirate in the rain", style="comic")
-    _job_fail(job=own_failed, kind="transient", message="failed")
+    generation_job_fail(job=own_failed, kind="transient", message="failed")
     bobs = generation_job_run(job_id=str(generation_job_create(user_id=bob.pk, prompt="Bob's pirate beard secret", style="comic").id))
     assert own_related.status == own_unrelated.status == bobs.status == "succeeded"
     queued = generation_job_create(user_id=ada.pk, prompt=PROMPT)

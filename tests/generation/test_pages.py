@@ -290,11 +290,11 @@ def test_the_quota_warning_appears_at_80_percent(client, ada, settings):
 
 def test_a_failed_job_explains_itself_and_offers_premade_avatars_instead(client, ada, settings):
     from avatarsite.core.demo import demo_library_load
-    from generation.services import _job_fail
+    from generation.services import generation_job_fail
 
     demo_library_load(count=4, size=128)
     job = generation_job_create(user_id=ada.pk, prompt="a smiling woman with red hair", style="flat")
-    _job_fail(job=job, kind="transient", message="Every image service failed this time.")
+    generation_job_fail(job=job, kind="transient", message="Every image service failed this time.")
     client.force_login(ada)
 
     state = client.get(reverse("generation:job_status", args=[job.id])).json()

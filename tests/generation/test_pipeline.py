@@ -86,13 +86,27 @@ def test_progress_is_written_at_most_every_fifth_of_a_second_and_a_held_report_g
 
 
 def _notifications(monkeypatch) -> list[tuple[str, list[str]]]:
-    """(status, the job's recorded provider request ids) at each message the run sends itself."""
-    sent = []
+    """(status, the job's recorded provider request ids) at each message the run sends itself: the
+    listeners' seam, `generation.progress.job_notify`, recorded outside progress reports (a report
+    is the provider's message, relayed; how many go out depends on how fast it draws)."""
+    from generation import progress
+
+    sent, reporting = [], []
+    report = progress.job_progress_report
+
+    def report_unrecorded(**kwargs) -> bool:
+        reporting.append(True)
+        try:
+            return report(**kwargs)
+        finally:
+            reporting.pop()
 
     def record(*, job, **kwargs) -> None:
-        sent.append((job.status, [rid for rid in CostEntry.objects.filter(job=job).values_list("request_id", flat=True) if rid]))
+        if not reporting:
+            sent.append((job.status, [rid for rid in CostEntry.objects.filter(job=job).values_list("request_id", flat=True) if rid]))
 
-    monkeypatch.setattr("generation.services.job_notify", record)
+    monkeypatch.setattr("generation.progress.job_notify", record)
+    monkeypatch.setattr("generation.progress.job_progress_report", report_unrecorded)
     return sent
 
 
@@ -124,13 +138,13 @@ def test_a_run_waiting_to_try_again_says_it_is_running(providers, user, monkeypa
 
 def test_a_first_report_that_goes_out_at_once_is_the_run_s_only_message_before_it(providers, user, monkeypatch):
     """The report says the job runs; a running message just before it would say the same twice."""
-    from generation.services import _Progress
+    from generation.services import JobProgressRelay
 
     job = generation_job_create(user_id=user.pk, prompt=PROMPT, seed=7)
     sent = []
-    monkeypatch.setattr("generation.services.job_notify", lambda *, job, **kwargs: sent.append(("running", job.progress)))
-    monkeypatch.setattr("generation.progress.job_notify", lambda *, job, **kwargs: sent.append(("report", job.progress)))
-    progress = _Progress(job)
+    monkeypatch.setattr("generation.progress.job_notify", lambda *, job, **kwargs: sent.append(("running", job.progress)))
+    monkeypatch.setattr("generation.progress.job_progress_report", lambda *, progress, **kwargs: sent.append(("report", progress)))
+    progress = JobProgressRelay(job)
     progress.at -= PROGRESS_EVERY_SECONDS  # the interval since the run's start has passed
 
     progress(40, "Generating")
@@ -249,7 +263,7 @@ def test_concurrent_requests_at_the_quota_edge_let_exactly_five_through(provider
 
     monkeypatch.setattr(quotas, "_used_since", slow_count)
     enqueued = []
-    monkeypatch.setattr("generation.services._enqueue", lambda job: enqueued.append(job.pk))  # the broker is not under test
+    monkeypatch.setattr("generation.dispatch.job_run_enqueue", lambda job: enqueued.append(job.pk))  # the broker is not under test
     owner = user_create(username="racer", email="racer@example.com", password="a-long-password-1")
     accepted, refused, barrier = [], [], threading.Barrier(8)
 

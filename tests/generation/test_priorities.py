@@ -102,7 +102,7 @@ def test_in_one_queue_priority_0_runs_first_then_unlabelled_tasks_then_priority_
     through the project's Celery app to one queue before the worker starts: three at priority 9, then three at
     priority 0, then two with no priority. The unlabelled ones take task_default_priority (5): they run after
     the 0s and before the 9s, instead of jumping the queue from Redis' base list."""
-    monkeypatch.setattr("generation.services._enqueue", lambda job: None)  # the test sends the tasks itself
+    monkeypatch.setattr("generation.dispatch.job_run_enqueue", lambda job: None)  # the test sends the tasks itself
     user = _user("free-fe")
     sent: dict[str, str] = {}
     for label, priority in (("9", 9), ("0", 0), ("unlabelled", None)):

@@ -21,7 +21,6 @@ from django.test import Client
 
 from avatarsite.accounts.services import user_create
 from avatarsite.asgi import application
-from generation import services
 from generation.consumers import JobProgressConsumer
 from generation.models import GenerationJob
 from generation.services import generation_job_create, generation_job_run
@@ -172,8 +171,8 @@ async def test_a_client_that_missed_dropped_messages_gets_the_final_state_first_
     """A client that missed messages converges on reconnect: with capacity 1, the group messages of a client
     that does not read are dropped; the job still finishes (the row says so), and a reconnecting client first
     receives that final state."""
-    monkeypatch.setattr(services, "_enqueue", lambda job: None)  # the broker is not under test here
-    monkeypatch.setattr(services, "_enqueue_images_finish", lambda job: None)
+    monkeypatch.setattr("generation.dispatch.job_run_enqueue", lambda job: None)  # the broker is not under test here
+    monkeypatch.setattr("generation.dispatch.images_finish_enqueue", lambda job: None)
     # A client that does not read: the consumer's sends to it are held until the gate opens, as a
     # send blocks on a socket whose buffers are full; meanwhile it takes nothing from its channel.
     gate, stall = asyncio.Event(), {"on": True}
