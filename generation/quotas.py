@@ -57,7 +57,8 @@ class QuotaStatus:
         return max(blocking, default=None)
 
 
-def _used_since(user_id: int, since: datetime) -> int:
+def units_used_since(user_id: int, since: datetime) -> int:
+    """The units a user's jobs hold since `since` (refunded jobs hold none); the one count every window makes."""
     jobs = GenerationJob.objects.filter(user_id=user_id, created_at__gte=since, quota_refunded=False)
     return jobs.aggregate(units=Sum("quota_units"))["units"] or 0
 
@@ -66,10 +67,10 @@ def quota_status(*, user_id: int, plan: Entitlements, now: datetime) -> QuotaSta
     windows = []
     if plan.daily_quota is not None:
         start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        windows.append(QuotaWindow("day", plan.daily_quota, _used_since(user_id, start), start + timedelta(days=1)))
+        windows.append(QuotaWindow("day", plan.daily_quota, units_used_since(user_id, start), start + timedelta(days=1)))
     if plan.hourly_quota is not None:
         start = now.replace(minute=0, second=0, microsecond=0)
-        windows.append(QuotaWindow("hour", plan.hourly_quota, _used_since(user_id, start), start + timedelta(hours=1)))
+        windows.append(QuotaWindow("hour", plan.hourly_quota, units_used_since(user_id, start), start + timedelta(hours=1)))
     return QuotaStatus(tuple(windows))
 
 

@@ -254,14 +254,14 @@ def test_concurrent_requests_at_the_quota_edge_let_exactly_five_through(provider
     counts before any inserts: only the per-user lock keeps the sixth out."""
     from generation import quotas
 
-    count = quotas._used_since
+    count = quotas.units_used_since
 
     def slow_count(user_id, since):
         used = count(user_id, since)
         time.sleep(0.2)
         return used
 
-    monkeypatch.setattr(quotas, "_used_since", slow_count)
+    monkeypatch.setattr(quotas, "units_used_since", slow_count)
     enqueued = []
     monkeypatch.setattr("generation.dispatch.job_run_enqueue", lambda job: enqueued.append(job.pk))  # the broker is not under test
     owner = user_create(username="racer", email="racer@example.com", password="a-long-password-1")
