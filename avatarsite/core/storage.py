@@ -54,7 +54,7 @@ def store_content(*, storage: str, prefix: str, data: bytes, fmt: str, skip_exis
     key = content_key(prefix=prefix, data=data, fmt=fmt)
     target = storages[storage]
     if not (skip_existing and target.exists(key)):
-        _write(target, key, data)
+        object_write(target, key, data)
     return key
 
 
@@ -73,18 +73,19 @@ def store_content_started(*, storage: str, prefix: str, data: bytes, fmt: str) -
     before it commits anything that refers to the key. The bytes are made by the caller: Pillow
     holds the GIL while it encodes, so encoding on this thread would stall the caller, not overlap it."""
     key = content_key(prefix=prefix, data=data, fmt=fmt)
-    return StartedWrite(key, len(data), _uploader.get().submit(_write, storages[storage], key, data))
+    return StartedWrite(key, len(data), _uploader.get().submit(object_write, storages[storage], key, data))
 
 
 # One thread per process, kept: it and the connections of the process's S3 client stay warm.
 _uploader = PerProcess(lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-content"))
 
 
-def _write(target: Storage, key: str, data: bytes) -> None:
-    """`target.save(key, ...)`; on S3 as one PutObject with the headers save() would send (type,
-    Cache-Control and the rest of the storage's object parameters). save() goes through boto3's
-    managed transfer, which builds a transfer manager and a thread pool for each file: about 2 ms
-    more for the few hundred kilobytes of an image, on the path of every generated result."""
+def object_write(target: Storage, key: str, data: bytes) -> None:
+    """Store `data` under `key`: the one write of every stored file. On S3 it is one PutObject with
+    the headers `target.save()` would send (type, Cache-Control and the rest of the storage's object
+    parameters). save() goes through boto3's managed transfer, which builds a transfer manager and a
+    thread pool for each file: about 2 ms more for the few hundred kilobytes of an image, on the path
+    of every generated result."""
     if not isinstance(target, S3Storage) or target.gzip:
         target.save(key, ContentFile(data))
         return

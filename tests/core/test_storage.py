@@ -176,13 +176,13 @@ def test_a_started_write_gives_the_key_at_once_and_stores_the_bytes_on_the_uploa
     from avatarsite.core.storage import content_key, store_content_started
 
     data = b"\x89PNG started " + uuid.uuid4().bytes
-    written_in, write_file = [], storage_module._write
+    written_in, write_file = [], storage_module.object_write
 
     def recording_write(*args) -> None:
         written_in.append(threading.current_thread().name)
         write_file(*args)
 
-    monkeypatch.setattr(storage_module, "_write", recording_write)
+    monkeypatch.setattr(storage_module, "object_write", recording_write)
     write = store_content_started(storage="default", prefix="tests", data=data, fmt="png")
     assert (write.key, write.size) == (content_key(prefix="tests", data=data, fmt="png"), len(data))
     write.written.result(timeout=30)

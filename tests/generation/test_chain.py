@@ -30,6 +30,7 @@ from generation.services import generation_job_cancel, generation_job_create, ge
 from tests.conftest import PRIVATE_BUCKET, PUBLIC_BUCKET, S3_KEY_ID, S3_SECRET
 from tests.fakes.replicate import MODELS as REPLICATE_MODELS
 from tests.generation.conftest import job_run_aside
+from tests.support.tcp_proxy import TcpProxy
 
 PROMPT = "A smiling woman with curly red hair and round glasses"
 PASSWORD = "a-long-password-1"
@@ -260,28 +261,28 @@ def test_running_the_same_jobs_storage_twice_writes_the_same_keys_and_no_orphans
     assert all(len(key.encode()) <= 1024 for key in bucket)
 
 
-def test_a_failed_upload_leaves_the_call_open_and_a_rerun_resumes_it_without_paying_again(fakes, user, monkeypatch):
+def test_a_failed_upload_leaves_the_call_open_and_a_rerun_resumes_it_without_paying_again(fakes, user, settings):
     """The first file is uploaded while the success is written; if that upload fails, nothing of the
     success is committed: the run ends as interrupted by an infrastructure fault (the task retries
     it with its lease), the provider call stays open with its request id, and the retried run
     collects the same result instead of asking (and paying) again."""
     from botocore.exceptions import EndpointConnectionError
 
-    from avatarsite.core import storage as storage_module
-
-    real_write, failed = storage_module._write, []
-
-    def write_failing_once(target, key, data):
-        if not failed:
-            failed.append(key)
-            raise EndpointConnectionError(endpoint_url="https://r2.invalid")
-        return real_write(target, key, data)
-
-    monkeypatch.setattr(storage_module, "_write", write_failing_once)
+    s3_port = urlsplit(django_settings.R2_ENDPOINT_URL).port
+    proxy = TcpProxy(s3_port).start()  # the S3 server, behind a cable the test can cut
+    settings.STORAGES = {
+        name: {**config, "OPTIONS": {**config["OPTIONS"], "endpoint_url": proxy.url}} if "OPTIONS" in config else config
+        for name, config in django_settings.STORAGES.items()
+    }
     job = generation_job_create(user_id=user.pk, prompt=PROMPT, seed=5)
+    objects_before = set(_bucket_keys(_s3(), PRIVATE_BUCKET))
 
-    with pytest.raises(RunInterruptedError) as interrupted:
-        generation_job_run(job_id=str(job.id))
+    proxy.cut("refuse")  # storage goes away while the run has the provider's images in hand
+    try:
+        with pytest.raises(RunInterruptedError) as interrupted:
+            generation_job_run(job_id=str(job.id))
+    finally:
+        proxy.restore()
     assert isinstance(interrupted.value.__cause__, EndpointConnectionError)
     call = CostEntry.objects.get(job=job)
     assert call.outcome == "pending"
@@ -294,7 +295,10 @@ def test_a_failed_upload_leaves_the_call_open_and_a_rerun_resumes_it_without_pay
     assert list(CostEntry.objects.filter(job=job).values_list("outcome", flat=True)) == ["succeeded"]
     image = GeneratedImage.objects.get(job=job)
     assert _s3().get_object(Bucket=PRIVATE_BUCKET, Key=image.variants[0]["key"])["ContentLength"] == image.variants[0]["bytes"]
-    assert failed == [image.variants[0]["key"]]  # the same content-addressed key, written the second time
+    # the rerun wrote the same content-addressed keys the run had stored so far: nothing else, no orphan
+    assert set(_bucket_keys(_s3(), PRIVATE_BUCKET)) - objects_before == {variant["key"] for variant in image.variants}
+    assert proxy.cuts == 1
+    proxy.stop()
 
 
 # --- no task for a job whose transaction rolled back: enqueue after commit only --------------------------
