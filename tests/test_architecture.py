@@ -37,6 +37,8 @@ def test_every_import_follows_the_documented_directions():
         ("avatarsite/runtime/asgi.py", "import generation.selectors", "runtime only tunes processes and servers"),
         ("generation/providers/fal.py", "import generation.models", "Providers and importers are plain Python"),
         ("gallery/views.py", "import stripe", "Only billing.stripe_client imports stripe"),
+        ("generation/dispatch.py", "import generation.tasks", "Inside each app: entry points -> tasks"),
+        ("generation/payloads.py", "import generation.views", "Inside each app: entry points -> tasks"),
     ],
     ids=[
         "gallery-to-generation",
@@ -47,6 +49,8 @@ def test_every_import_follows_the_documented_directions():
         "runtime-to-app",
         "provider-to-models",
         "stripe",
+        "dispatch-to-tasks",
+        "payloads-to-views",
     ],
 )
 def test_an_import_against_a_direction_breaks_its_contract(tmp_path, module, line, contract):
