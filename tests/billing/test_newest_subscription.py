@@ -121,7 +121,7 @@ def scenarios(draw) -> Scenario:
     return Scenario(plan=plan, interleaving=interleaving, clock_steps=clock_steps, arrival=arrival)
 
 
-# Row 13 of issue 16: two subscriptions, one after the other, both canceled; the older one's events last.
+# Two subscriptions, one after the other, both canceled; the older one's events last.
 ROW_13 = Scenario(
     plan=[Life(middle=[], fate="canceled", gone=False), Life(middle=[], fate="canceled", gone=False)],
     interleaving=[0, 0, 1, 1],

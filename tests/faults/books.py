@@ -1,7 +1,7 @@
 """The books check of the fault suite: after a case, do the job rows, the cost ledger, the stored
 images and what the provider fakes received agree?
 
-Promises checked (issue 16, "Proof"): every job final; quota used = jobs succeeded (an identical
+Promises checked: every job final; quota used = jobs succeeded (an identical
 request charged once); one settled ledger line per provider request the fakes received, and no
 request without one; a request the provider bills is booked with its cost; none left running at a
 provider; one stored image set per succeeded job (rows, and the objects in the bucket) and none for

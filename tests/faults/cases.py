@@ -1,4 +1,4 @@
-"""The fault cases of issue 16: each drives about ten jobs through the REST API on the fault stack
+"""The fault cases: each drives about ten jobs through the REST API on the fault stack
 (free jobs: fal then Replicate on the standard lane; premium jobs: Replicate then fal on the premium
 lane), injects one fault from outside, waits a bounded time for every job to end, and checks the
 books (tests/faults/books.py) plus the case's own promise. tests/faults/test_fault_cases.py runs each
@@ -40,7 +40,7 @@ PROMPTS = (
 class CaseResult:
     name: str
     title: str
-    rows: str  # the issue's table rows it reproduces
+    rule: str  # the rule the case checks, in words
     jobs: int
     final: int
     succeeded: int
@@ -56,7 +56,7 @@ class CaseResult:
         return self.balanced and not self.violations
 
     def report(self) -> str:
-        lines = [f"fault case {self.name} ({self.title}; issue rows {self.rows}): {'OK' if self.ok else 'BROKEN'} in {self.seconds:.1f} s"]
+        lines = [f"fault case {self.name} ({self.title}; rule: {self.rule}): {'OK' if self.ok else 'BROKEN'} in {self.seconds:.1f} s"]
         lines += [f"  note: {note}" for note in self.notes]
         lines.append(f"  books: {self.books.summary()}")
         lines += [f"  promise broken: {violation}" for violation in self.violations]
@@ -122,7 +122,7 @@ class Run:
         result = CaseResult(
             name=self.name,
             title=CASES[self.name].title,
-            rows=CASES[self.name].rows,
+            rule=CASES[self.name].rule,
             jobs=len(self.jobs),
             final=books.final,
             succeeded=books.succeeded,
@@ -212,7 +212,7 @@ def s3_down_during_reconcile(stack: FaultStack) -> CaseResult:
     stack.worker_kill("standard")
     stack.worker_start("standard")  # beat's reconciler runs on this lane
     deadline = max(GenerationJob.objects.using(stack.db).filter(pk__in=orphans).values_list("deadline_at", flat=True))
-    time.sleep(max(0.0, deadline.timestamp() - 1.0 - datetime.now(UTC).timestamp()))  # the fault is timed by the rows' deadline
+    time.sleep(max(0.0, deadline.timestamp() - 1.0 - datetime.now(UTC).timestamp()))  # the fault is timed by those jobs' run deadline
     stack.s3_cut()
     ended = _fault_for(20.0)
     stack.s3_restore()
@@ -336,25 +336,82 @@ def fal_undersized(stack: FaultStack) -> CaseResult:
 class Case:
     name: str
     title: str
-    rows: str
+    rule: str
     run: Callable[[FaultStack], CaseResult]
 
 
 CASES: dict[str, Case] = {
     case.name: case
     for case in (
-        Case("worker-sigkill", "pool children SIGKILLed mid-job", "P-CEL-1", worker_sigkill),
-        Case("redis-restart", "Redis restarted mid-run", "3", redis_restart),
-        Case("postgres-down-3s", "PostgreSQL down 3 s, jobs queued and running", "3", postgres_down_3s),
-        Case("postgres-down-35s", "PostgreSQL down 35 s, jobs queued and running", "2, 3", postgres_down_35s),
-        Case("s3-down-stores", "S3 down 20 s during stores", "3", s3_down_during_stores),
-        Case("s3-down-reconcile", "S3 down 20 s during a reconcile", "4", s3_down_during_reconcile),
-        Case("fal-down", "fal down: fallback, breaker", "8", fal_down),
-        Case("fal-hang", "fal hangs: fallback within the run deadline", "8", fal_hang),
-        Case("duplicate-delivery", "every job_run delivered twice at once", "1", duplicate_delivery),
-        Case("beat-recovery", "whole workers killed, beat's reconciler settles", "P-CEL-3", beat_recovery),
-        Case("identical-requests", "identical requests at the same moment", "9", identical_requests),
-        Case("fal-undersized", "fal delivers 64 px for 1024 px", "5", fal_undersized),
+        Case(
+            "worker-sigkill",
+            "pool children SIGKILLed mid-job",
+            "a killed worker's job is redelivered, resumes its provider request and ends once",
+            worker_sigkill,
+        ),
+        Case(
+            "redis-restart",
+            "Redis restarted mid-run",
+            "a run goes on through a Redis restart: infrastructure faults are retried, not absorbed",
+            redis_restart,
+        ),
+        Case(
+            "postgres-down-3s",
+            "PostgreSQL down 3 s, jobs queued and running",
+            "a database outage ends the attempt, which is retried with backoff and resumes",
+            postgres_down_3s,
+        ),
+        Case(
+            "postgres-down-35s",
+            "PostgreSQL down 35 s, jobs queued and running",
+            "a long database outage still leaves every job ended once and the books exact",
+            postgres_down_35s,
+        ),
+        Case(
+            "s3-down-stores",
+            "S3 down 20 s during stores",
+            "a failed store leaves the call open; the retried run stores the images without paying again",
+            s3_down_during_stores,
+        ),
+        Case(
+            "s3-down-reconcile",
+            "S3 down 20 s during a reconcile",
+            "the reconciler settles each job on its own, through a storage outage",
+            s3_down_during_reconcile,
+        ),
+        Case(
+            "fal-down", "fal down: fallback, breaker", "a failing provider: jobs fall back along the chain, and its breaker opens", fal_down
+        ),
+        Case(
+            "fal-hang",
+            "fal hangs: fallback within the run deadline",
+            "a hanging provider: the job leaves it in time to finish on the next, and its request is canceled",
+            fal_hang,
+        ),
+        Case(
+            "duplicate-delivery",
+            "every job_run delivered twice at once",
+            "a job's message delivered twice at once is paid for once",
+            duplicate_delivery,
+        ),
+        Case(
+            "beat-recovery",
+            "whole workers killed, beat's reconciler settles",
+            "the jobs of killed workers are settled by the reconciler, resuming their provider requests",
+            beat_recovery,
+        ),
+        Case(
+            "identical-requests",
+            "identical requests at the same moment",
+            "identical requests at once: charged once, one provider request, both get the image",
+            identical_requests,
+        ),
+        Case(
+            "fal-undersized",
+            "fal delivers 64 px for 1024 px",
+            "an image smaller than asked is the provider's failure, never a success at full charge",
+            fal_undersized,
+        ),
     )
 }
 

@@ -1,4 +1,4 @@
-"""The fault suite (issue 16, "Proof"): each case drives about ten jobs through the REST API on the
+"""The fault suite: each case drives about ten jobs through the REST API on the
 real stack (tests/faults/stack.py), injects its fault from outside and checks the books
 (tests/faults/books.py). A failure prints what broke, with the case's log lines; every process's
 whole log is in test-artifacts/faults/, and each case's result is appended to results.jsonl there.

@@ -1,4 +1,4 @@
-"""A storm of Stripe webhooks through the real web server and a Celery worker (issue 16, row 13):
+"""A storm of Stripe webhooks through the real web server and a Celery worker:
 500 signed deliveries, duplicated and shuffled, for 20 customers with 2-3 subscriptions each, sent
 by concurrent senders while the worker's pool applies them concurrently. Every customer must end on
 the newest of their subscriptions (Stripe's `created`, then the id) in its final state, with the

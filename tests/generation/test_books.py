@@ -53,7 +53,7 @@ def _recorded(job: GenerationJob) -> CostEntry | None:
     return CostEntry.objects.filter(job=job).exclude(request_id="").first()
 
 
-# --- row 1: a run owns its job by a lease -----------------------------------------------------------
+# --- a run owns its job by a lease -----------------------------------------------------------
 
 
 @pytest.mark.django_db(transaction=True)
@@ -102,7 +102,7 @@ def test_a_run_whose_job_was_taken_over_stops_and_leaves_its_request_to_the_new_
     assert _ledger(done) == [("fal", "succeeded")]
 
 
-# --- row 7: a cancel wins over progress still on its way -------------------------------------------
+# --- a cancel wins over progress still on its way -------------------------------------------
 
 
 def test_progress_sent_after_a_cancel_is_not_written_and_not_sent(providers, user, monkeypatch):
@@ -128,7 +128,7 @@ def test_a_run_s_progress_is_not_written_once_another_run_holds_the_job(provider
     assert GenerationJob.objects.get(pk=job.pk).message == "Starting"
 
 
-# --- row 8: a hung provider leaves time for the next; the breaker before every attempt --------------
+# --- a hung provider leaves time for the next; the breaker before every attempt --------------
 
 
 def test_a_hanging_provider_leaves_the_next_one_its_share_of_the_run(fakes, user, settings):
@@ -159,7 +159,7 @@ def test_the_breaker_is_asked_before_every_new_request_not_only_when_a_provider_
     assert _ledger(done) == [("fal", "failed"), ("replicate", "succeeded")]
 
 
-# --- rows 5 and 6: delivery matches the request -----------------------------------------------------
+# --- delivery matches the request -----------------------------------------------------
 
 
 def test_an_undersized_image_is_that_providers_failure_billed_and_the_next_one_serves(fakes, user):
@@ -206,7 +206,7 @@ def test_a_premium_2048_px_request_is_made_at_the_models_1024_and_upscaled_and_s
     assert call.megapixels == Decimal("1.049")  # billed for what the model made
 
 
-# --- row 9: identical requests in flight are charged once -------------------------------------------
+# --- identical requests in flight are charged once -------------------------------------------
 
 
 def test_an_identical_request_made_while_the_first_is_in_flight_waits_and_gets_its_result_free(
@@ -327,7 +327,7 @@ def test_a_fal_request_whose_answer_was_lost_is_booked_as_unknown_at_its_price_t
 
 
 def test_the_reconciler_looks_up_a_replicate_prediction_whose_create_answer_was_lost(fakes, user):
-    """Row 14: the create reached Replicate, its answer did not reach us, then the worker died."""
+    """The create reached Replicate, its answer did not reach us, then the worker died."""
     _premium(user)
     job = generation_job_create(user_id=user.pk, prompt=PROMPT, size=1024)
     model = "black-forest-labs/flux-dev"
@@ -360,7 +360,7 @@ def test_the_reconciler_closes_a_line_whose_replicate_prediction_was_never_creat
     assert fakes.replicate.creations == 0
 
 
-# --- rows 2 and 4: the reconciler re-sends lost messages and settles each job on its own ------------
+# --- the reconciler re-sends lost messages and settles each job on its own ------------
 
 
 def _job_run_messages(broker, queue: str) -> list[str]:
@@ -389,7 +389,7 @@ def test_the_reconciler_sends_again_the_message_of_a_queued_job_whose_message_is
 
 
 def test_a_fault_settling_one_overdue_job_never_stops_the_reconciler_from_settling_the_others(providers, user):
-    """Row 4: the object store is down while one job's result is being stored."""
+    """The object store is down while one job's result is being stored."""
     providers.say("fal", "storage-down")
     broken = generation_job_create(user_id=user.pk, prompt=PROMPT)
     _cut_off(broken, provider="fal", model="fal-ai/flux/schnell", request_id="fal-broken", overdue=True)

@@ -140,7 +140,7 @@ def test_message_sent_by_a_celery_task_reaches_the_websocket_client_of_the_real_
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
 async def test_a_client_never_hears_a_state_older_than_one_it_was_sent(owner_and_job):
-    """Row 7 of issue 16: messages from several processes may arrive out of order (a run's last
+    """Messages from several processes may arrive out of order (a run's last
     report sent after the user's cancel): the page never moves backwards."""
     from channels.layers import get_channel_layer
 
