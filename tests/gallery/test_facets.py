@@ -6,8 +6,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from avatarsite.core.demo import demo_library_load
 from gallery import selectors
+from gallery.demo import demo_library_load
 from gallery.models import Avatar, Source
 from gallery.selectors import AvatarFilters, avatar_facets
 
