@@ -10,13 +10,14 @@ from django.views.static import serve as serve_file
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from avatarsite.core import views as core_views
+from gallery import views as gallery_views
 
 # The admin signs in through the site's sign-in page, with its rate limits and two-factor, not a
 # login form of its own that nothing throttles (set before admin.site.urls is read).
 admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
-    path("", core_views.home, name="home"),
+    path("", gallery_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("api/", core_views.api_overview, name="api"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -20,6 +20,7 @@ from .importers.base import (
     PermanentSourceError,
     RateLimitedError,
     RemoteAvatar,
+    ResultPage,
     TransientSourceError,
 )
 from .models import Avatar, AvatarVariant, Source
@@ -247,53 +248,88 @@ def import_run(
     summary = ImportSummary()
     key = _query_key(query)
     cursor = source.resume_state.get(key)
-    reserve = settings.GALLERY_RATE_LIMIT_RESERVE
     first_page = True
     while summary.processed < limit:
-        if not first_page:
-            try:
-                source_assert_importable(source=source)
-            except SourceNotImportable:
-                summary.stopped_reason = f"{source.blocked_reason} (changed during the run)"
-                logger.warning("import from %s stopped: %s", source.slug, summary.stopped_reason)
-                break
+        if not first_page and not _still_importable(source=source, summary=summary):
+            break
         first_page = False
-        try:
-            page = importer.fetch_page(query, cursor)
-        except RateLimitedError as exc:
-            summary.stopped_reason, summary.resume_at = str(exc), exc.resume_at
-            _source_save_rate_limit(source=source, remaining=0, reset_at=exc.resume_at)
+        page = _page_fetch(importer=importer, source=source, query=query, cursor=cursor, summary=summary)
+        if page is None:
             break
-        except (TransientSourceError, PermanentSourceError) as exc:
-            summary.stopped_reason = f"{type(exc).__name__}: {exc}"
-            logger.warning("import from %s stopped: %s", source.slug, exc)
-            break
-        _source_save_rate_limit(source=source, remaining=page.rate_limit.remaining, reset_at=page.rate_limit.reset_at)
         _source_save_cursor(source=source, key=key, cursor=cursor)  # this page, until it is done
         items = page.items[: limit - summary.processed]
-        for remote in items:
-            if deadline is not None and clock() > deadline:
-                summary.stopped_reason = "the run's time is up; the next run continues from this page"
-                break
-            summary.count(_import_one(importer=importer, source=source, remote=remote, summary=summary))
-            if on_item:
-                on_item(summary)
-        if summary.stopped_reason:
-            break
-        if len(items) < len(page.items):
-            break  # the limit fell inside this page: the next run starts on it again
-        if page.next_cursor is None:
-            summary.finished = True
-            _source_save_cursor(source=source, key=key, cursor=None)
-            break
-        cursor = page.next_cursor
-        _source_save_cursor(source=source, key=key, cursor=cursor)
-        if page.rate_limit.remaining is not None and page.rate_limit.remaining <= reserve:
-            summary.resume_at = page.rate_limit.reset_at
-            summary.stopped_reason = f"rate limit nearly spent ({page.rate_limit.remaining} requests left)"
+        _page_import(importer=importer, source=source, items=items, summary=summary, on_item=on_item, deadline=deadline, clock=clock)
+        if summary.stopped_reason or len(items) < len(page.items):
+            break  # stopped, or the limit fell inside this page: the next run starts on it again
+        cursor = _page_done(source=source, key=key, page=page, summary=summary)
+        if cursor is None:
             break
     Source.objects.filter(pk=source.pk).update(last_run_at=timezone.now())
     return summary
+
+
+def _still_importable(*, source: Source, summary: ImportSummary) -> bool:
+    """Between pages: a licence withdrawn (or a source disabled) during the run stops it."""
+    try:
+        source_assert_importable(source=source)
+    except SourceNotImportable:
+        summary.stopped_reason = f"{source.blocked_reason} (changed during the run)"
+        logger.warning("import from %s stopped: %s", source.slug, summary.stopped_reason)
+        return False
+    return True
+
+
+def _page_fetch(*, importer, source: Source, query: ImportQuery, cursor: str | None, summary: ImportSummary) -> ResultPage | None:
+    """The page at `cursor`, its rate limit saved on the source; None (the reason in `summary`) when
+    the source refused or failed."""
+    try:
+        page = importer.fetch_page(query, cursor)
+    except RateLimitedError as exc:
+        summary.stopped_reason, summary.resume_at = str(exc), exc.resume_at
+        _source_save_rate_limit(source=source, remaining=0, reset_at=exc.resume_at)
+        return None
+    except (TransientSourceError, PermanentSourceError) as exc:
+        summary.stopped_reason = f"{type(exc).__name__}: {exc}"
+        logger.warning("import from %s stopped: %s", source.slug, exc)
+        return None
+    _source_save_rate_limit(source=source, remaining=page.rate_limit.remaining, reset_at=page.rate_limit.reset_at)
+    return page
+
+
+def _page_import(
+    *,
+    importer,
+    source: Source,
+    items: list[RemoteAvatar],
+    summary: ImportSummary,
+    on_item: Callable[[ImportSummary], None] | None,
+    deadline: float | None,
+    clock: Callable[[], float],
+) -> None:
+    """Each item of a page in turn, stopping between items once `clock()` passes `deadline`."""
+    for remote in items:
+        if deadline is not None and clock() > deadline:
+            summary.stopped_reason = "the run's time is up; the next run continues from this page"
+            return
+        summary.count(_import_one(importer=importer, source=source, remote=remote, summary=summary))
+        if on_item:
+            on_item(summary)
+
+
+def _page_done(*, source: Source, key: str, page: ResultPage, summary: ImportSummary) -> str | None:
+    """After a whole page: the next page's cursor (saved), or None when the run ends here: the last
+    page (the query is finished and starts afresh next time) or the rate limit nearly spent."""
+    if page.next_cursor is None:
+        summary.finished = True
+        _source_save_cursor(source=source, key=key, cursor=None)
+        return None
+    _source_save_cursor(source=source, key=key, cursor=page.next_cursor)
+    remaining = page.rate_limit.remaining
+    if remaining is not None and remaining <= settings.GALLERY_RATE_LIMIT_RESERVE:
+        summary.resume_at = page.rate_limit.reset_at
+        summary.stopped_reason = f"rate limit nearly spent ({remaining} requests left)"
+        return None
+    return page.next_cursor
 
 
 def _import_one(*, importer, source: Source, remote: RemoteAvatar, summary: ImportSummary) -> ImportOutcome:

@@ -1,4 +1,5 @@
-"""Gallery pages: the grid with filters, an avatar's page, and counted downloads."""
+"""Gallery pages: the home page (it shows the library), the grid with filters, an avatar's page, and
+counted downloads."""
 
 from urllib.parse import urlencode
 
@@ -50,6 +51,12 @@ def _grid(*, form: AvatarFilterForm, filters: AvatarFilters, after: str, kept: d
         return render_to_string("gallery/_filters.html", context), render_to_string("gallery/_cards.html", context), bool(page.avatars)
 
     return cached_page("grid", (sorted(form.data.items()), filters, after, sorted(kept.items())), build)
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    # The plans below the library come from billing's template tags (templates/gallery/home.html): gallery imports no billing.
+    return render(request, "gallery/home.html", {"library": library_summary()})
 
 
 @require_GET

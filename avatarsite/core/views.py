@@ -1,5 +1,5 @@
-"""Site-wide pages: the home page, the health endpoint, and the not-found and server-error answers
-(JSON in the API's error shape under /api/, Django's pages elsewhere)."""
+"""Site-wide pages: the API overview, the health endpoint, and the not-found and server-error answers
+(JSON in the API's error shape under /api/, Django's pages elsewhere). The home page is gallery's."""
 
 import functools
 import re
@@ -15,19 +15,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from billing.selectors import plan_cards, plans_with_api_access
-from gallery.selectors import library_summary
-
 from .api import error_body
 from .health import health_report
 from .outage import outage_answer
-
-
-@require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    context = {"cards": plan_cards(), "sales_email": settings.BILLING_SALES_EMAIL, "library": library_summary()}
-    return render(request, "core/home.html", context)
-
 
 API_GUIDE = Path(__file__).resolve().parent / "api_docs.md"
 
@@ -42,8 +32,8 @@ def api_quick_start() -> str:
 
 @require_GET
 def api_overview(request: HttpRequest) -> HttpResponse:
-    context = {"quick_start": api_quick_start(), "api_plans": plans_with_api_access()}
-    return render(request, "core/api.html", context)
+    # The plans that include the API come from billing's template tags (templates/core/api.html): core imports no app.
+    return render(request, "core/api.html", {"quick_start": api_quick_start()})
 
 
 @never_cache

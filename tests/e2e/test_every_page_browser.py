@@ -27,8 +27,8 @@ from django.utils import timezone
 from playwright.sync_api import sync_playwright
 
 from avatarsite.accounts.services import user_create
-from avatarsite.core.demo import demo_library_load
 from billing.services import api_key_create
+from gallery.demo import demo_library_load
 from gallery.models import Avatar
 from generation.models import GenerationJob
 from generation.services import LOCAL_STYLES, generation_job_create, generation_job_fail, generation_job_images_finish, generation_job_run

@@ -6,7 +6,7 @@ import pytest
 import requests
 from playwright.sync_api import sync_playwright
 
-from avatarsite.core.demo import demo_library_load
+from gallery.demo import demo_library_load
 from gallery.models import Avatar
 from tests.e2e.test_home_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.processes import free_port, project_env, running, subprocess_database_url, uvicorn_args

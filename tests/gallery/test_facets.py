@@ -6,8 +6,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from avatarsite.core.demo import demo_library_load
-from gallery import selectors
+from gallery import facets
+from gallery.demo import demo_library_load
 from gallery.models import Avatar, Source
 from gallery.selectors import AvatarFilters, avatar_facets
 
@@ -82,7 +82,7 @@ def test_the_library_counts_are_recounted_once_the_gallery_changed_and_they_are_
     assert avatar_facets(filters=AvatarFilters())["gender"] == {"female": 3}
 
     Avatar.objects.get(external_id="5").save()  # a change the gallery sees
-    monkeypatch.setattr(selectors, "FACET_TTL", 0)
+    monkeypatch.setattr(facets, "FACET_TTL", 0)
     assert avatar_facets(filters=AvatarFilters())["gender"] == {"female": 3, "male": 1}
 
 

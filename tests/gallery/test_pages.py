@@ -6,7 +6,7 @@ import pytest
 import requests
 from django.urls import reverse
 
-from avatarsite.core.demo import demo_library_load
+from gallery.demo import demo_library_load
 from gallery.models import Avatar, Source
 from gallery.selectors import AvatarFilters, avatar_page
 

@@ -10,7 +10,7 @@ from django.contrib.postgres.search import SearchQuery
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from gallery import selectors
+from gallery import queries
 from gallery.models import Avatar
 from gallery.selectors import SORTS, AvatarFilters, avatar_page
 
@@ -29,8 +29,8 @@ def _unindexed_order_used(queries: list[dict]) -> bool:
 @pytest.fixture
 def library(avatars, monkeypatch):
     """ROWS avatars with distinct times and download counts; the words spread evenly."""
-    monkeypatch.setattr(selectors, "SEARCH_WINDOW", 40)
-    monkeypatch.setattr(selectors, "ORDERED_SCAN_BUDGET", 200)
+    monkeypatch.setattr(queries, "SEARCH_WINDOW", 40)
+    monkeypatch.setattr(queries, "ORDERED_SCAN_BUDGET", 200)
     template = avatars[0]
     copied = [f.attname for f in Avatar._meta.concrete_fields if f.attname not in ("id", "search", "external_id", "title", "tags")]
     rows = []

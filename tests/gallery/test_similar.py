@@ -7,7 +7,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from avatarsite.core.demo import demo_library_load, demo_prompt
+from gallery.demo import demo_library_load, demo_prompt
 from gallery.models import Avatar
 from gallery.selectors import avatar_similar
 from generation.selectors import similar_for_prompt

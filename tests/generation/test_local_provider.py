@@ -167,13 +167,14 @@ def test_what_the_drawing_cannot_show_is_not_claimed_as_drawn():
 
 def test_a_demo_contact_sheet_of_24_avatars_is_saved(artifacts_dir):
     """test-artifacts/local-styles/demo-contact-sheet.png: the first 24 of the demo library, as load_demo draws them."""
-    from avatarsite.core.demo import demo_drawings
+    from gallery.demo import demo_drawings
+    from generation.demo_drawer import LocalDemoDrawer
 
     sheet = Image.new("RGB", (6 * 192, 4 * 192), "white")
     seen = set()
-    for index, drawing in enumerate(demo_drawings(count=24, size=192, provider=LocalProvider())):
-        seen.add(drawing.result.images[0].data)
-        sheet.paste(_image(drawing.result), ((index % 6) * 192, (index // 6) * 192))
+    for index, drawing in enumerate(demo_drawings(count=24, size=192, drawer=LocalDemoDrawer(LocalProvider()))):
+        seen.add(drawing.picture.data)
+        sheet.paste(Image.open(io.BytesIO(drawing.picture.data)).convert("RGB"), ((index % 6) * 192, (index // 6) * 192))
     folder = artifacts_dir / "local-styles"
     folder.mkdir(exist_ok=True)
     sheet.save(folder / "demo-contact-sheet.png")

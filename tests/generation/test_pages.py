@@ -289,7 +289,7 @@ def test_the_quota_warning_appears_at_80_percent(client, ada, settings):
 
 
 def test_a_failed_job_explains_itself_and_offers_premade_avatars_instead(client, ada, settings):
-    from avatarsite.core.demo import demo_library_load
+    from gallery.demo import demo_library_load
     from generation.services import generation_job_fail
 
     demo_library_load(count=4, size=128)

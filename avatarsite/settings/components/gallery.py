@@ -39,3 +39,6 @@ GALLERY_SCHEDULED_IMPORTS = env.json("GALLERY_SCHEDULED_IMPORTS", default=[])
 GALLERY_DUPLICATE_MAX_DISTANCE = 3
 # Stop a run while this many requests are left in the source's rate-limit window.
 GALLERY_RATE_LIMIT_RESERVE = env.int("GALLERY_RATE_LIMIT_RESERVE", default=2)
+# What draws the demo library (gallery/demo.py): a class made with no arguments, loaded by this path so
+# that gallery never imports generation; the local generator, through its adapter.
+GALLERY_DEMO_DRAWER = "generation.demo_drawer.LocalDemoDrawer"

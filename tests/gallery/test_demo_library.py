@@ -8,9 +8,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from avatarsite.core.demo import demo_library_load
+from gallery.demo import demo_library_load
 from gallery.imaging import hamming_distance
 from gallery.models import Avatar
+from generation.demo_drawer import LocalDemoDrawer
 from generation.providers.base import GenerationRequest, GenerationResult
 from generation.providers.local import LocalProvider
 from tests.support.processes import PROJECT_DIR, PYTHON, embedded_env
@@ -81,7 +82,7 @@ class ReportingGenerator(LocalProvider):
 
 
 def test_titles_tags_and_filter_values_come_from_what_was_drawn_not_from_the_prompt():
-    demo_library_load(count=3, size=128, provider=ReportingGenerator())
+    demo_library_load(count=3, size=128, drawer=LocalDemoDrawer(ReportingGenerator()))
 
     for avatar in Avatar.objects.filter(source__slug="demo"):
         assert avatar.title == "Smiling older woman with short green hair, round glasses and red beanie"
@@ -98,8 +99,8 @@ def test_a_library_drawn_by_another_generator_is_drawn_again_in_place():
     demo_library_load(count=3, size=128)
     before = dict(Avatar.objects.values_list("external_id", "pk"))
 
-    redrawn = demo_library_load(count=3, size=128, provider=ReportingGenerator())
-    kept = demo_library_load(count=3, size=128, provider=ReportingGenerator())
+    redrawn = demo_library_load(count=3, size=128, drawer=LocalDemoDrawer(ReportingGenerator()))
+    kept = demo_library_load(count=3, size=128, drawer=LocalDemoDrawer(ReportingGenerator()))
 
     assert (redrawn, kept) == (3, 0)
     assert dict(Avatar.objects.values_list("external_id", "pk")) == before  # same ids: links keep working

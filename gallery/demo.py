@@ -5,7 +5,9 @@ generator reports it DREW (`GenerationResult.metadata`: "attributes", "drawn", "
 the words it was asked for, so a picture and its description cannot disagree. A generator that does
 not report what it drew yet falls back to the attributes the prompt was built from.
 
-This is wiring between two apps (`gallery` must not know `generation`), so it lives here.
+`gallery` does not know `generation`: the generator comes by the dotted path in
+settings.GALLERY_DEMO_DRAWER (the local generator, through generation/demo_drawer.py), as a
+`DemoDrawer`.
 """
 
 import hashlib
@@ -13,19 +15,18 @@ import random
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from gallery import imaging
-from gallery.importers.base import RemoteAvatar
-from gallery.models import Avatar
-from gallery.services import avatar_import_remote, source_assert_importable, source_get_or_create
-from generation.providers import local
-from generation.providers.base import GenerationRequest, GenerationResult
-from generation.providers.local import STYLES, LocalProvider
+from . import imaging
+from .importers.base import RemoteAvatar
+from .models import Avatar
+from .services import avatar_import_remote, source_assert_importable, source_get_or_create
 
 DEMO_SOURCE = "demo"
 # Bump when the prompts below change: every demo avatar is then drawn again (as when the generator changes).
@@ -94,6 +95,30 @@ NOUNS = {
 NOT_DRAWN = frozenset({"", "none", "no", "false", "unknown"})
 STAFF_USERNAME = "admin"
 STAFF_EMAIL = "admin@example.com"
+
+
+class DemoPicture(Protocol):
+    """One drawing: the image file's bytes and what the generator reports it drew ("attributes",
+    "drawn", "style"; empty when it reports nothing)."""
+
+    data: bytes
+    metadata: Mapping
+
+
+class DemoDrawer(Protocol):
+    """What the demo library needs of a generator: its styles (drawn in turn), their labels, a
+    model name (part of the fingerprint), and a drawing from words, the same for the same seed."""
+
+    styles: Sequence[str]
+    style_labels: Mapping[str, str]
+    model: str
+
+    def draw(self, *, prompt: str, style: str, seed: int, size: int) -> DemoPicture: ...
+
+
+def demo_drawer() -> DemoDrawer:
+    """The generator of settings.GALLERY_DEMO_DRAWER."""
+    return import_string(settings.GALLERY_DEMO_DRAWER)()
 
 
 @dataclass(frozen=True)
@@ -188,7 +213,7 @@ def _expression_word(expression: str) -> str:
     return EMOTION_WORDS.get(expression, expression)
 
 
-def describe(drawn: Drawn) -> RemoteAvatar:
+def describe(drawn: Drawn, *, style_labels: Mapping[str, str]) -> RemoteAvatar:
     """Title, alt text, tags and filterable attributes of one demo avatar, from what was drawn."""
     attributes = drawn.attributes
     gender = GENDERS.get(attributes.get("gender", ""), "")
@@ -225,7 +250,7 @@ def describe(drawn: Drawn) -> RemoteAvatar:
     person = " ".join([*adjectives, noun.lower()])
     person = person[0].upper() + person[1:]
     title = f"{person} with {_join(features[:3])}" if features else person
-    label = getattr(local, "STYLE_LABELS", {}).get(drawn.style, drawn.style)
+    label = style_labels.get(drawn.style, drawn.style)
     described = f"{person[0].lower()}{person[1:]}" + (f" with {_join(features)}" if features else "")
     alt = f"Illustrated avatar ({label.lower()}): {described}" + (f", {background}" if background else "")
     tags = list(dict.fromkeys(tag for tag in (noun.lower(), *(p.lower() for p in phrases), drawn.style) if tag))
@@ -249,15 +274,13 @@ def describe(drawn: Drawn) -> RemoteAvatar:
     )
 
 
-def generator_fingerprint(provider: LocalProvider) -> str:
+def generator_fingerprint(drawer: DemoDrawer) -> str:
     """Which generator (and demo recipe) drew a demo avatar: a hash of a tiny drawing per style, so
     any change to the drawing code is noticed and the library drawn again, not kept stale."""
-    digest = hashlib.sha256(f"{DEMO_RECIPE}|{getattr(provider, 'model', '')}".encode())
-    for style in STYLES:
-        result = provider.generate(
-            GenerationRequest(prompt="smiling woman with curly red hair and round glasses", style=style, seed=1, size=64)
-        )
-        digest.update(result.images[0].data)
+    digest = hashlib.sha256(f"{DEMO_RECIPE}|{drawer.model}".encode())
+    for style in drawer.styles:
+        picture = drawer.draw(prompt="smiling woman with curly red hair and round glasses", style=style, seed=1, size=64)
+        digest.update(picture.data)
     return digest.hexdigest()[:16]
 
 
@@ -268,7 +291,7 @@ class DemoDrawing:
     external_id: str
     prompt: DemoPrompt
     style: str
-    result: GenerationResult | None
+    picture: DemoPicture | None
 
 
 # A drawing whose difference hash is this close to one already in the library is drawn again from
@@ -276,29 +299,29 @@ class DemoDrawing:
 DEMO_REDRAWS = 8
 
 
-def demo_drawings(*, count: int, size: int, provider: LocalProvider, kept: Mapping[str, int] | None = None) -> Iterator[DemoDrawing]:
+def demo_drawings(*, count: int, size: int, drawer: DemoDrawer, kept: Mapping[str, int] | None = None) -> Iterator[DemoDrawing]:
     """The demo library, the same on every machine: avatar `index` is drawn from words of its own
     (a random generator seeded by index and attempt, so keeping some avatars changes no other),
     in the styles in turn. `kept` maps ids already stored to their difference hash: those are not
-    drawn again (`result` None) but no new drawing may come within GALLERY_DUPLICATE_MAX_DISTANCE of
+    drawn again (`picture` None) but no new drawing may come within GALLERY_DUPLICATE_MAX_DISTANCE of
     them either, nor of each other."""
     kept = kept or {}
     limit = settings.GALLERY_DUPLICATE_MAX_DISTANCE
     hashes = list(kept.values())
     for index in range(count):
         external_id = f"demo-{index:04d}"
-        style = STYLES[index % len(STYLES)]
+        style = drawer.styles[index % len(drawer.styles)]
         if external_id in kept:
-            yield DemoDrawing(external_id=external_id, prompt=demo_prompt(_demo_rng(index, 0)), style=style, result=None)
+            yield DemoDrawing(external_id=external_id, prompt=demo_prompt(_demo_rng(index, 0)), style=style, picture=None)
             continue
         for attempt in range(DEMO_REDRAWS):
             prompt = demo_prompt(_demo_rng(index, attempt))
-            result = provider.generate(GenerationRequest(prompt=prompt.text, style=style, seed=index + 10_000 * attempt, size=size))
-            value = imaging.difference_hash(imaging.square_crop(imaging.decode_image(result.images[0].data)))
+            picture = drawer.draw(prompt=prompt.text, style=style, seed=index + 10_000 * attempt, size=size)
+            value = imaging.difference_hash(imaging.square_crop(imaging.decode_image(picture.data)))
             if all(imaging.hamming_distance(value, other) > limit for other in hashes):
                 break
         hashes.append(value)
-        yield DemoDrawing(external_id=external_id, prompt=prompt, style=style, result=result)
+        yield DemoDrawing(external_id=external_id, prompt=prompt, style=style, picture=picture)
 
 
 def _demo_rng(index: int, attempt: int) -> random.Random:
@@ -306,26 +329,27 @@ def _demo_rng(index: int, attempt: int) -> random.Random:
 
 
 def demo_library_load(
-    *, count: int, size: int = 512, on_progress: Callable[[int, int], None] | None = None, provider: LocalProvider | None = None
+    *, count: int, size: int = 512, on_progress: Callable[[int, int], None] | None = None, drawer: DemoDrawer | None = None
 ) -> int:
     """Draw and store `count` demo avatars (the same ones every time); returns how many were drawn
     now. Avatars drawn before by the same generator and recipe are kept; others are drawn again in
     place (same id). Raises SourceNotImportable, before drawing anything, when an operator has
-    unticked the demo source. `provider` is the local generator (another one in tests)."""
+    unticked the demo source. `drawer` is settings.GALLERY_DEMO_DRAWER's (another one in tests)."""
     source = source_get_or_create(slug=DEMO_SOURCE)
     source_assert_importable(source=source)
-    provider = provider or LocalProvider()
-    fingerprint = generator_fingerprint(provider)
+    drawer = drawer or demo_drawer()
+    fingerprint = generator_fingerprint(drawer)
     kept = {
         external_id: int(phash, 16)
         for external_id, attributes, phash in Avatar.objects.filter(source=source).values_list("external_id", "attributes", "phash")
         if (attributes or {}).get(DRAWN_BY) == fingerprint and phash
     }
     drawn_now = 0
-    for index, drawing in enumerate(demo_drawings(count=count, size=size, provider=provider, kept=kept)):
-        if drawing.result is not None:
-            result = drawing.result
-            described = describe(what_was_drawn(metadata=result.metadata or {}, prompt=drawing.prompt, style=drawing.style))
+    for index, drawing in enumerate(demo_drawings(count=count, size=size, drawer=drawer, kept=kept)):
+        if drawing.picture is not None:
+            picture = drawing.picture
+            drawn = what_was_drawn(metadata=picture.metadata or {}, prompt=drawing.prompt, style=drawing.style)
+            described = describe(drawn, style_labels=drawer.style_labels)
             remote = RemoteAvatar(
                 external_id=drawing.external_id,
                 image_url="",
@@ -336,7 +360,7 @@ def demo_library_load(
                 tags=described.tags,
                 attributes={**described.attributes, DRAWN_BY: fingerprint},
             )
-            avatar_import_remote(source=source, remote=remote, image_bytes=result.images[0].data, retrieved_at=timezone.now(), is_demo=True)
+            avatar_import_remote(source=source, remote=remote, image_bytes=picture.data, retrieved_at=timezone.now(), is_demo=True)
             drawn_now += 1
         if on_progress:
             on_progress(index + 1, count)

@@ -5,12 +5,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from avatarsite.core.demo import StaffAccountRefused, demo_library_load, demo_staff_account_reset
+from gallery.demo import StaffAccountRefused, demo_library_load, demo_staff_account_reset
 from gallery.services import SourceNotImportable
 
 DEMO_USERNAME = "demo"
 DEMO_EMAIL = "demo@example.com"
-DEMO_PASSWORD = "avatars-demo-2026"
+DEMO_PASSWORD = "avatars-demo-2026"  # noqa: S105 - the demo password is published on purpose
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from avatarsite.core.demo import demo_library_load
+from gallery.demo import demo_library_load
 from gallery.importers.base import ImportQuery
 from gallery.importers.registry import importer_get
 from gallery.models import Avatar, Source
