@@ -171,21 +171,24 @@ def test_header_capture_sees_the_100_continue_that_botocore_sends_by_default():
     assert log.puts()[0].headers.get("expect") == "100-continue"
 
 
-def test_a_started_write_gives_the_key_at_once_and_stores_the_bytes_on_the_upload_thread(monkeypatch):
-    from avatarsite.core import storage as storage_module
+def test_a_started_write_gives_the_key_at_once_and_stores_the_bytes_on_the_upload_thread():
     from avatarsite.core.storage import content_key, store_content_started
 
     data = b"\x89PNG started " + uuid.uuid4().bytes
-    written_in, write_file = [], storage_module._write
+    written_in = []
 
-    def recording_write(*args) -> None:
+    def record_put(**kwargs) -> None:
         written_in.append(threading.current_thread().name)
-        write_file(*args)
 
-    monkeypatch.setattr(storage_module, "_write", recording_write)
-    write = store_content_started(storage="default", prefix="tests", data=data, fmt="png")
-    assert (write.key, write.size) == (content_key(prefix="tests", data=data, fmt="png"), len(data))
-    write.written.result(timeout=30)
+    # botocore's own hook on the process's S3 client: which thread sends the PutObject.
+    events = storages["default"].connection.meta.client.meta.events
+    events.register("before-call.s3.PutObject", record_put, unique_id="test-upload-thread")
+    try:
+        write = store_content_started(storage="default", prefix="tests", data=data, fmt="png")
+        assert (write.key, write.size) == (content_key(prefix="tests", data=data, fmt="png"), len(data))
+        write.written.result(timeout=30)
+    finally:
+        events.unregister("before-call.s3.PutObject", unique_id="test-upload-thread")
 
     with storages["default"].open(write.key) as stored:
         assert stored.read() == data
