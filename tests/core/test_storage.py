@@ -76,8 +76,7 @@ def test_every_thread_of_a_process_signs_with_one_connection():
     assert all(requests.get(url, timeout=10).content == b"\x89PNG shared" for url in urls)
 
 
-def _sign_in_child(storage: R2Storage, name: str, results) -> None:
-    inherited = storage._process_connection[1]
+def _sign_in_child(storage: R2Storage, inherited: object, name: str, results) -> None:
     url = storage.url(name)
     results.put((storage.connection is not inherited, requests.get(url, timeout=10).status_code))
 
@@ -87,9 +86,10 @@ def test_a_forked_child_makes_its_own_connection():
     storage = R2Storage(**settings.STORAGES["default"]["OPTIONS"])
     name = storage.save(_unique_name(".png"), ContentFile(b"\x89PNG forked"))
     storage.url(name)  # the parent's connection, made before the fork
+    inherited = storage.connection  # the child's copy of it is what the child must not use
     context = multiprocessing.get_context("fork")
     results = context.Queue()
-    child = context.Process(target=_sign_in_child, args=(storage, name, results))
+    child = context.Process(target=_sign_in_child, args=(storage, inherited, name, results))
     child.start()
     child.join(30)
 
