@@ -135,20 +135,31 @@ def test_every_application_error_is_covered_here():
     assert found == set(CASES)
 
 
-@pytest.mark.parametrize("cls", list(CASES), ids=lambda cls: cls.__name__)
+# The quota error's body holds a time that moves (retry_after): it has a test of its own below.
+SAME_SHAPE = [cls for cls in CASES if cls is not generation.errors.QuotaExceededError]
+
+
+@pytest.mark.parametrize("cls", SAME_SHAPE, ids=lambda cls: cls.__name__)
 def test_each_error_is_answered_with_its_status_and_body(client, monkeypatch, cls):
     exc, status, body = CASES[cls]
     monkeypatch.setattr(_Raises, "exc", exc)
     response = client.get("/raises/")
     assert response.status_code == status
-    answer = json.loads(response.content)["error"]
-    if cls is generation.errors.QuotaExceededError:
-        retry_after = answer["details"]["retry_after"]
-        assert 1 <= retry_after <= 30 * 60
-        assert response["Retry-After"] == str(retry_after)  # the header and the body agree
-        body = {**body, "details": {**body["details"], "retry_after": retry_after}}
-    assert answer == body
+    assert json.loads(response.content)["error"] == body
     assert str(exc) == exc.message  # logs and pages show the same words as the API
+
+
+def test_the_quota_error_is_answered_with_429_and_when_to_retry(client, monkeypatch):
+    exc, status, body = CASES[generation.errors.QuotaExceededError]
+    monkeypatch.setattr(_Raises, "exc", exc)
+    response = client.get("/raises/")
+    assert response.status_code == status
+    answer = json.loads(response.content)["error"]
+    retry_after = answer["details"]["retry_after"]
+    assert 1 <= retry_after <= 30 * 60
+    assert response["Retry-After"] == str(retry_after)  # the header and the body agree
+    assert answer == {**body, "details": {**body["details"], "retry_after": retry_after}}
+    assert str(exc) == exc.message
 
 
 def test_an_unknown_exception_is_still_a_500(client, monkeypatch):

@@ -76,8 +76,7 @@ def test_every_thread_of_a_process_signs_with_one_connection():
     assert all(requests.get(url, timeout=10).content == b"\x89PNG shared" for url in urls)
 
 
-def _sign_in_child(storage: R2Storage, name: str, results) -> None:
-    inherited = storage._process_connection[1]
+def _sign_in_child(storage: R2Storage, inherited: object, name: str, results) -> None:
     url = storage.url(name)
     results.put((storage.connection is not inherited, requests.get(url, timeout=10).status_code))
 
@@ -87,9 +86,10 @@ def test_a_forked_child_makes_its_own_connection():
     storage = R2Storage(**settings.STORAGES["default"]["OPTIONS"])
     name = storage.save(_unique_name(".png"), ContentFile(b"\x89PNG forked"))
     storage.url(name)  # the parent's connection, made before the fork
+    inherited = storage.connection  # the child's copy of it is what the child must not use
     context = multiprocessing.get_context("fork")
     results = context.Queue()
-    child = context.Process(target=_sign_in_child, args=(storage, name, results))
+    child = context.Process(target=_sign_in_child, args=(storage, inherited, name, results))
     child.start()
     child.join(30)
 
@@ -171,21 +171,24 @@ def test_header_capture_sees_the_100_continue_that_botocore_sends_by_default():
     assert log.puts()[0].headers.get("expect") == "100-continue"
 
 
-def test_a_started_write_gives_the_key_at_once_and_stores_the_bytes_on_the_upload_thread(monkeypatch):
-    from avatarsite.core import storage as storage_module
+def test_a_started_write_gives_the_key_at_once_and_stores_the_bytes_on_the_upload_thread():
     from avatarsite.core.storage import content_key, store_content_started
 
     data = b"\x89PNG started " + uuid.uuid4().bytes
-    written_in, write_file = [], storage_module.object_write
+    written_in = []
 
-    def recording_write(*args) -> None:
+    def record_put(**kwargs) -> None:
         written_in.append(threading.current_thread().name)
-        write_file(*args)
 
-    monkeypatch.setattr(storage_module, "object_write", recording_write)
-    write = store_content_started(storage="default", prefix="tests", data=data, fmt="png")
-    assert (write.key, write.size) == (content_key(prefix="tests", data=data, fmt="png"), len(data))
-    write.written.result(timeout=30)
+    # botocore's own hook on the process's S3 client: which thread sends the PutObject.
+    events = storages["default"].connection.meta.client.meta.events
+    events.register("before-call.s3.PutObject", record_put, unique_id="test-upload-thread")
+    try:
+        write = store_content_started(storage="default", prefix="tests", data=data, fmt="png")
+        assert (write.key, write.size) == (content_key(prefix="tests", data=data, fmt="png"), len(data))
+        write.written.result(timeout=30)
+    finally:
+        events.unregister("before-call.s3.PutObject", unique_id="test-upload-thread")
 
     with storages["default"].open(write.key) as stored:
         assert stored.read() == data

@@ -2,10 +2,6 @@
 schema, with nothing fetched from another site, and its "Try it out" works with a key."""
 
 import pytest
-from playwright.sync_api import sync_playwright
-
-from tests.e2e.test_home_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.support.processes import free_port, project_env, running, subprocess_database_url, uvicorn_args
 
 SUMMARIES = ["List premade avatars", "One premade avatar", "Your jobs, newest first", "Generate avatars", "One of your jobs",
              "Cancel a queued or running job", "Your plan, quotas and this month's use"]  # fmt: skip
@@ -13,23 +9,17 @@ SUMMARIES = ["List premade avatars", "One premade avatar", "Your jobs, newest fi
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_the_docs_render_offline_with_every_operation(artifacts_dir):
-    port = free_port()
-    site = f"http://127.0.0.1:{port}"
+def test_the_docs_render_offline_with_every_operation(site, new_page, artifacts_dir):
     external_requests = []
-    env = project_env(DATABASE_URL=subprocess_database_url())
-    with running(uvicorn_args(port), env=env, port=port, log=artifacts_dir / "e2e-api-docs-uvicorn.log"), sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.on("request", lambda r: None if r.url.startswith((site, "data:", "blob:")) else external_requests.append(r.url))
-        response = page.goto(f"{site}/api/docs/")
-        page.locator(".opblock-summary-description").first.wait_for(timeout=30_000)
-        page.wait_for_load_state("networkidle")
-        page.screenshot(path=str(artifacts_dir / "api-docs.png"), full_page=True)
-        operations = page.locator(".opblock-summary-description").all_inner_texts()
-        title = page.locator(".info .title").first.inner_text()
-        snippet_shown = page.get_by_text("def verify_webhook").count() > 0
-        browser.close()
+    page = new_page(viewport={"width": 1280, "height": 900})
+    page.on("request", lambda r: None if r.url.startswith((site, "data:", "blob:")) else external_requests.append(r.url))
+    response = page.goto(f"{site}/api/docs/")
+    page.locator(".opblock-summary-description").first.wait_for(timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(artifacts_dir / "api-docs.png"), full_page=True)
+    operations = page.locator(".opblock-summary-description").all_inner_texts()
+    title = page.locator(".info .title").first.inner_text()
+    snippet_shown = page.get_by_text("def verify_webhook").count() > 0
 
     assert response.status == 200
     assert title.startswith("avatarsite API")

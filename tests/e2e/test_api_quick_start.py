@@ -14,9 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 from PIL import Image
-from playwright.sync_api import sync_playwright
 
-from tests.e2e.test_home_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.processes import PROJECT_DIR, PYTHON, embedded_env, free_port, running
 from tests.support.workers import wait_for
 
@@ -92,39 +90,36 @@ def _sign_up_and_make_a_key(browser, site: Site, artifacts_dir: Path) -> tuple[s
 
 
 @pytest.mark.browser
-def test_the_documented_example_runs_as_written_with_a_key_made_on_the_account_page(site, artifacts_dir, tmp_path):
+def test_the_documented_example_runs_as_written_with_a_key_made_on_the_account_page(site, browser, artifacts_dir, tmp_path):
     readme_example = _python_block(README.read_text(), after="## API: try it in a minute")
     guide_example = _python_block(GUIDE.read_text(), after="## Generating an avatar, end to end")
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        raw_key, seen = _sign_up_and_make_a_key(browser, site, artifacts_dir)
+    raw_key, seen = _sign_up_and_make_a_key(browser, site, artifacts_dir)
 
-        # The example, as written, in a fresh Python with only the two variables the quick start names.
-        client_dir = tmp_path / "client"
-        client_dir.mkdir()
-        client_env = {
-            "PATH": os.environ["PATH"],
-            "HOME": str(tmp_path),
-            "AVATARSITE_API": f"{site.url}/api/v1",
-            "AVATARSITE_API_KEY": raw_key,
-        }
-        run = subprocess.run([PYTHON, "-c", guide_example], cwd=client_dir, env=client_env, capture_output=True, text=True, timeout=240)
+    # The example, as written, in a fresh Python with only the two variables the quick start names.
+    client_dir = tmp_path / "client"
+    client_dir.mkdir()
+    client_env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "AVATARSITE_API": f"{site.url}/api/v1",
+        "AVATARSITE_API_KEY": raw_key,
+    }
+    run = subprocess.run([PYTHON, "-c", guide_example], cwd=client_dir, env=client_env, capture_output=True, text=True, timeout=240)
 
-        # Every page the newcomer met, with a key and a job present, at both sizes.
-        fits, images_loaded = {}, {}
-        for viewport, name in ((DESKTOP, "desktop"), (PHONE, "phone")):
-            context = browser.new_context(viewport=viewport, storage_state=seen["storage_state"])
-            page = context.new_page()
-            for label, path in (("account", "/accounts/"), ("history", "/generate/history/"), ("pricing", "/pricing/"), ("api", "/api/")):
-                page.goto(site.url + path)
-                page.wait_for_load_state("networkidle")
-                fits[(label, name)] = _fits(page)
-                if label == "history":
-                    images_loaded[name] = page.evaluate("[...document.querySelectorAll('img.thumb')].map(i => i.naturalWidth > 0)")
-                page.screenshot(path=str(artifacts_dir / f"quick-start-{label}-{name}.png"), full_page=True)
-            context.close()
-        browser.close()
+    # Every page the newcomer met, with a key and a job present, at both sizes.
+    fits, images_loaded = {}, {}
+    for viewport, name in ((DESKTOP, "desktop"), (PHONE, "phone")):
+        context = browser.new_context(viewport=viewport, storage_state=seen["storage_state"])
+        page = context.new_page()
+        for label, path in (("account", "/accounts/"), ("history", "/generate/history/"), ("pricing", "/pricing/"), ("api", "/api/")):
+            page.goto(site.url + path)
+            page.wait_for_load_state("networkidle")
+            fits[(label, name)] = _fits(page)
+            if label == "history":
+                images_loaded[name] = page.evaluate("[...document.querySelectorAll('img.thumb')].map(i => i.naturalWidth > 0)")
+            page.screenshot(path=str(artifacts_dir / f"quick-start-{label}-{name}.png"), full_page=True)
+        context.close()
 
     assert readme_example == guide_example == seen["api_page_code"]  # one text, wherever it is shown
     assert re.fullmatch(r"avk_[a-z0-9]{8}_[A-Za-z0-9_-]{40}", raw_key)

@@ -24,7 +24,6 @@ from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from axe_playwright_python.sync_playwright import Axe
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
-from playwright.sync_api import sync_playwright
 
 from avatarsite.accounts.services import user_create
 from billing.services import api_key_create
@@ -32,8 +31,6 @@ from gallery.demo import demo_library_load
 from gallery.models import Avatar
 from generation.models import GenerationJob
 from generation.services import LOCAL_STYLES, generation_job_create, generation_job_fail, generation_job_images_finish, generation_job_run
-from tests.e2e.test_home_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.support.processes import free_port, project_env, running, subprocess_database_url, uvicorn_args
 
 PASSWORD = "a-long-password-1"
 VIEWPORTS = [{"width": 1280, "height": 800}, {"width": 390, "height": 844}]
@@ -407,44 +404,34 @@ class Inspector:
 @pytest.mark.browser
 @pytest.mark.timeout(600)  # about 90 s here; twice that on a slow machine still passes
 @pytest.mark.django_db(transaction=True)
-def test_every_page_fits_passes_axe_and_logs_no_console_error(artifacts_dir):
+def test_every_page_fits_passes_axe_and_logs_no_console_error(site, browser, artifacts_dir):
     world, recovery_codes = _world()
     out = artifacts_dir / "pages"
     out.mkdir(exist_ok=True)
     for earlier in out.glob("*.png"):  # only this run's pictures (a page renamed leaves none behind)
         earlier.unlink()
     findings = Findings()
-    port = free_port()
-    site = f"http://127.0.0.1:{port}"
-    with (
-        running(
-            uvicorn_args(port), env=project_env(DATABASE_URL=subprocess_database_url()), port=port, log=artifacts_dir / "e2e-every-page.log"
-        ),
-        sync_playwright() as playwright,
-    ):
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        for viewport in VIEWPORTS:
-            context = browser.new_context(viewport=viewport)
-            inspector = Inspector(context.new_page(), site, world, viewport, out, findings)
-            for visit in PUBLIC:
-                inspector.goto(visit)
-            inspector.sign_in("member")
-            for visit in MEMBER:
-                inspector.goto(visit)
-            context.close()
+    for viewport in VIEWPORTS:
+        context = browser.new_context(viewport=viewport)
+        inspector = Inspector(context.new_page(), site, world, viewport, out, findings)
+        for visit in PUBLIC:
+            inspector.goto(visit)
+        inspector.sign_in("member")
+        for visit in MEMBER:
+            inspector.goto(visit)
+        context.close()
 
-            context = browser.new_context(viewport=viewport)
-            inspector = Inspector(context.new_page(), site, world, viewport, out, findings)
-            inspector.sign_in("careful")
-            inspector.page.wait_for_url(f"{site}{TWO_FACTOR_SIGN_IN.path}")
-            inspector.inspect(TWO_FACTOR_SIGN_IN.name)
-            inspector.page.fill("input[name=code]", recovery_codes.pop())
-            inspector.page.locator("main form button[type=submit]").first.click()
-            inspector.page.wait_for_url(f"{site}/")
-            for visit in TWO_FACTOR:
-                inspector.goto(visit)
-            context.close()
-        browser.close()
+        context = browser.new_context(viewport=viewport)
+        inspector = Inspector(context.new_page(), site, world, viewport, out, findings)
+        inspector.sign_in("careful")
+        inspector.page.wait_for_url(f"{site}{TWO_FACTOR_SIGN_IN.path}")
+        inspector.inspect(TWO_FACTOR_SIGN_IN.name)
+        inspector.page.fill("input[name=code]", recovery_codes.pop())
+        inspector.page.locator("main form button[type=submit]").first.click()
+        inspector.page.wait_for_url(f"{site}/")
+        for visit in TWO_FACTOR:
+            inspector.goto(visit)
+        context.close()
 
     (out / "axe.json").write_text(json.dumps(findings.all_axe, indent=1))
     (out / "timings.json").write_text(json.dumps(findings.timings, indent=1))

@@ -4,50 +4,40 @@ from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import sync_playwright
 
 from gallery.demo import demo_library_load
 from gallery.models import Avatar
-from tests.e2e.test_home_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.support.processes import free_port, project_env, running, subprocess_database_url, uvicorn_args
 
 AVATARS = 60  # more than one page of 48
 
 
 @pytest.fixture
-def gallery_url(artifacts_dir):
+def gallery_url(site):
     demo_library_load(count=AVATARS, size=128)
-    port = free_port()
-    with running(
-        uvicorn_args(port), env=project_env(DATABASE_URL=subprocess_database_url()), port=port, log=artifacts_dir / "e2e-gallery.log"
-    ):
-        yield f"http://127.0.0.1:{port}/gallery/"
+    return f"{site}/gallery/"
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_grid_paints_loads_more_in_place_and_filters(gallery_url, artifacts_dir):
+def test_grid_paints_loads_more_in_place_and_filters(gallery_url, new_page, artifacts_dir):
     females = Avatar.objects.filter(gender="female").count()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(gallery_url)
-        page.wait_for_load_state("networkidle")
-        first_row_painted = page.evaluate(
-            "[...document.querySelectorAll('.avatar-card img')].slice(0, 6).every(i => i.complete && i.naturalWidth > 0)"
-        )
-        first_page = page.locator(".avatar-card").count()
-        page.screenshot(path=str(artifacts_dir / "gallery.png"))
+    page = new_page(viewport={"width": 1280, "height": 900})
+    page.goto(gallery_url)
+    page.wait_for_load_state("networkidle")
+    first_row_painted = page.evaluate(
+        "[...document.querySelectorAll('.avatar-card img')].slice(0, 6).every(i => i.complete && i.naturalWidth > 0)"
+    )
+    first_page = page.locator(".avatar-card").count()
+    page.screenshot(path=str(artifacts_dir / "gallery.png"))
 
-        page.get_by_role("link", name="Load more").click()
-        page.wait_for_function(f"document.querySelectorAll('.avatar-card').length === {AVATARS}")
-        after_more, url_after_more = page.locator(".avatar-card").count(), page.url
+    page.get_by_role("link", name="Load more").click()
+    page.wait_for_function(f"document.querySelectorAll('.avatar-card').length === {AVATARS}")
+    after_more, url_after_more = page.locator(".avatar-card").count(), page.url
 
-        page.select_option("select[name=gender]", "female")
-        page.get_by_role("button", name="Apply").click()
-        page.wait_for_load_state("networkidle")
-        filtered, filtered_url = page.locator(".avatar-card").count(), page.url
-        browser.close()
+    page.select_option("select[name=gender]", "female")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_load_state("networkidle")
+    filtered, filtered_url = page.locator(".avatar-card").count(), page.url
 
     assert first_row_painted
     assert first_page == 48
@@ -73,26 +63,23 @@ TOO_SMALL = """[...document.querySelectorAll('.filters select, .filters input, .
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("viewport", "name"), [({"width": 1280, "height": 800}, "desktop"), ({"width": 390, "height": 844}, "phone")])
-def test_every_gallery_page_fits_the_screen_and_download_saves_a_named_file(gallery_url, artifacts_dir, viewport, name):
+def test_every_gallery_page_fits_the_screen_and_download_saves_a_named_file(gallery_url, new_page, artifacts_dir, viewport, name):
     site = gallery_url.removesuffix("/gallery/")
     avatar = Avatar.objects.order_by("pk").first()
     pages = {**PAGES, "avatar": f"/gallery/{avatar.pk}/"}
     cdn_file = next(r.url for r in avatar.renditions if (r.size, r.format) == (128, "jpeg"))
     overflow, small, errors = {}, {}, []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport=viewport, accept_downloads=True)
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        for label, path in pages.items():
-            page.goto(site + path)
-            page.wait_for_load_state("networkidle")
-            page.screenshot(path=str(artifacts_dir / f"gallery-{label}-{name}.png"), full_page=True)
-            overflow[label] = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-            small[label] = page.evaluate(TOO_SMALL) if name == "phone" else []
-        with page.expect_download(timeout=10_000) as saving:  # saved, not opened: the file is on another origin
-            page.get_by_role("link", name="128 px · JPEG").click()
-        saved_name, saved_bytes = saving.value.suggested_filename, Path(saving.value.path()).read_bytes()
-        browser.close()
+    page = new_page(viewport=viewport, accept_downloads=True)
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    for label, path in pages.items():
+        page.goto(site + path)
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(artifacts_dir / f"gallery-{label}-{name}.png"), full_page=True)
+        overflow[label] = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        small[label] = page.evaluate(TOO_SMALL) if name == "phone" else []
+    with page.expect_download(timeout=10_000) as saving:  # saved, not opened: the file is on another origin
+        page.get_by_role("link", name="128 px · JPEG").click()
+    saved_name, saved_bytes = saving.value.suggested_filename, Path(saving.value.path()).read_bytes()
 
     assert overflow == dict.fromkeys(pages, 0)  # no sideways scroll
     assert small == {label: [] for label in pages}  # 44 px touch targets on phones

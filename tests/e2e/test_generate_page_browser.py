@@ -7,14 +7,11 @@ form submits from the keyboard. Screenshots: test-artifacts/generate-desktop.png
 No AI key is set up here: "AI photo" is shown unavailable, with the reason, and never chosen."""
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from avatarsite.accounts.services import user_create
 from generation.models import GenerationJob
 from generation.prompts import PROMPT_SUGGESTIONS, SURPRISE_PROMPTS
 from generation.styles import LOCAL_STYLES, NO_AI_SERVICE, style_label
-from tests.e2e.test_home_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.support.processes import free_port, project_env, running, subprocess_database_url, uvicorn_args
 
 PASSWORD = "a-long-password-1"
 VIEWPORTS = [({"width": 1280, "height": 800}, "desktop"), ({"width": 390, "height": 844}, "phone")]
@@ -61,63 +58,54 @@ def _tab_until(page, matches, limit: int = 25) -> dict:
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("viewport", "name"), VIEWPORTS)
-def test_the_generate_page_fits_is_touch_sized_and_works_from_the_keyboard(artifacts_dir, viewport, name):
+def test_the_generate_page_fits_is_touch_sized_and_works_from_the_keyboard(site, new_page, artifacts_dir, viewport, name):
     user_create(username="keyboarder", email="keyboarder@example.com", password=PASSWORD)
-    port = free_port()
-    site = f"http://127.0.0.1:{port}"
-    env = project_env(DATABASE_URL=subprocess_database_url())
-    with (
-        running(uvicorn_args(port), env=env, port=port, log=artifacts_dir / f"e2e-generate-page-{name}.log"),
-        sync_playwright() as playwright,
-    ):
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport=viewport)
-        problems = []
-        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        _sign_in(page, site)
+    page = new_page(viewport=viewport)
+    problems = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    _sign_in(page, site)
 
-        widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-        targets = page.evaluate(TARGETS)
-        previews = page.evaluate("[...document.querySelectorAll('.style-option img.style-thumb')].map(i => i.complete && i.naturalWidth)")
-        photo_reason = page.locator("[data-style-option=photo] .style-reason").inner_text()
-        photo_disabled = page.locator("input[name=style][value=photo]").is_disabled()
-        first_checked = page.evaluate(CHECKED)
-        page.screenshot(path=str(artifacts_dir / f"generate-{name}.png"), full_page=True)
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    targets = page.evaluate(TARGETS)
+    previews = page.evaluate("[...document.querySelectorAll('.style-option img.style-thumb')].map(i => i.complete && i.naturalWidth)")
+    photo_reason = page.locator("[data-style-option=photo] .style-reason").inner_text()
+    photo_disabled = page.locator("input[name=style][value=photo]").is_disabled()
+    first_checked = page.evaluate(CHECKED)
+    page.screenshot(path=str(artifacts_dir / f"generate-{name}.png"), full_page=True)
 
-        # Keyboard: into the description, Tab to the first idea chip and take it.
-        page.locator("textarea[name=prompt]").focus()
-        _tab_until(page, lambda a: a["tag"] == "BUTTON")
-        page.keyboard.press("Enter")
-        chip_prompt = page.locator("textarea[name=prompt]").input_value()
-        # "Surprise me" puts one of its ideas in the box.
-        page.locator("[data-surprise]").click()
-        surprise = page.locator("textarea[name=prompt]").input_value()
-        # Tab on to the style picker: the focus lands on the chosen style; arrows choose another.
-        page.locator("[data-surprise]").focus()
-        landed = _tab_until(page, lambda a: a["name"] == "style")
-        ring = page.evaluate(CARD_OUTLINE)
-        with page.expect_response(lambda r: "/generate/estimate/" in r.url) as answered:
-            page.keyboard.press("ArrowRight")
-        estimate = answered.value.json()
-        arrowed = page.evaluate(CHECKED)
-        page.wait_for_function(f"document.querySelector('[data-style-label]').textContent === {style_label(arrowed)!r}")
-        line = page.locator("[data-estimate]").inner_text()
-        seen = set()
-        for _ in range(len(LOCAL_STYLES) + 1):  # round the group: the unavailable style is never chosen
-            page.keyboard.press("ArrowRight")
-            seen.add(page.evaluate(CHECKED))
-        while page.evaluate(CHECKED) != LOCAL_STYLES[1]:
-            page.keyboard.press("ArrowRight")
-        # The size, the "Advanced" disclosure with the seed, then the button: all by keyboard.
-        _tab_until(page, lambda a: a["tag"] == "SUMMARY")
-        page.keyboard.press("Enter")
-        seed_label = page.locator("label[for=id_seed]").inner_text()
-        seed_visible = page.locator("input[name=seed]").is_visible()
-        submit = _tab_until(page, lambda a: a["tag"] == "BUTTON" and a["type"] == "submit")
-        page.keyboard.press("Enter")
-        page.wait_for_url(f"{site}/generate/jobs/**")
-        browser.close()
+    # Keyboard: into the description, Tab to the first idea chip and take it.
+    page.locator("textarea[name=prompt]").focus()
+    _tab_until(page, lambda a: a["tag"] == "BUTTON")
+    page.keyboard.press("Enter")
+    chip_prompt = page.locator("textarea[name=prompt]").input_value()
+    # "Surprise me" puts one of its ideas in the box.
+    page.locator("[data-surprise]").click()
+    surprise = page.locator("textarea[name=prompt]").input_value()
+    # Tab on to the style picker: the focus lands on the chosen style; arrows choose another.
+    page.locator("[data-surprise]").focus()
+    landed = _tab_until(page, lambda a: a["name"] == "style")
+    ring = page.evaluate(CARD_OUTLINE)
+    with page.expect_response(lambda r: "/generate/estimate/" in r.url) as answered:
+        page.keyboard.press("ArrowRight")
+    estimate = answered.value.json()
+    arrowed = page.evaluate(CHECKED)
+    page.wait_for_function(f"document.querySelector('[data-style-label]').textContent === {style_label(arrowed)!r}")
+    line = page.locator("[data-estimate]").inner_text()
+    seen = set()
+    for _ in range(len(LOCAL_STYLES) + 1):  # round the group: the unavailable style is never chosen
+        page.keyboard.press("ArrowRight")
+        seen.add(page.evaluate(CHECKED))
+    while page.evaluate(CHECKED) != LOCAL_STYLES[1]:
+        page.keyboard.press("ArrowRight")
+    # The size, the "Advanced" disclosure with the seed, then the button: all by keyboard.
+    _tab_until(page, lambda a: a["tag"] == "SUMMARY")
+    page.keyboard.press("Enter")
+    seed_label = page.locator("label[for=id_seed]").inner_text()
+    seed_visible = page.locator("input[name=seed]").is_visible()
+    submit = _tab_until(page, lambda a: a["tag"] == "BUTTON" and a["type"] == "submit")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{site}/generate/jobs/**")
 
     assert widths[0] <= widths[1], f"sideways scroll: {widths}"
     assert all(previews)

@@ -13,6 +13,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -87,7 +88,10 @@ def _run_flow(site: str, username: str, prompt: str) -> tuple[str, list[dict], l
     job_id = _generate(site, session, prompt)
     cookie = "; ".join(f"{name}={value}" for name, value in session.cookies.items())
     ws_url = site.replace("http://", "ws://") + f"/ws/jobs/{job_id}/"
-    states = asyncio.run(_listen_until_done(ws_url, cookie=cookie, origin=site))
+    # In a thread of its own: while the e2e tests' shared browser is open, Playwright's event loop
+    # counts as running in this thread, and asyncio.run() refuses to start a second one here.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        states = thread.submit(asyncio.run, _listen_until_done(ws_url, cookie=cookie, origin=site)).result()
     final = states[-1]
     assert final["status"] == "succeeded", final
     urls = [variant["url"] for image in final["images"] for variant in image["variants"]]

@@ -11,6 +11,10 @@ from tests.support.services import free_port, wait_for_port
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 PYTHON = sys.executable
+# Django's switch that allows ORM calls from a thread with a running event loop; tests/e2e sets it in
+# the test process while its browser is open. A subprocess never inherits it: the servers and workers
+# must fail on unsafe ORM calls from async code as they would in production.
+ALLOW_ORM_WITH_A_LOOP = "DJANGO_ALLOW_ASYNC_UNSAFE"
 
 
 def subprocess_database_url() -> str:
@@ -25,13 +29,13 @@ def embedded_env(media_root: Path, **overrides: str) -> dict[str, str]:
     """This process's environment without the service variables: the settings' embedded default."""
     from tests.conftest import SERVICE_ENV_VARS
 
-    env = {k: v for k, v in os.environ.items() if k not in SERVICE_ENV_VARS}
+    env = {k: v for k, v in os.environ.items() if k not in {*SERVICE_ENV_VARS, ALLOW_ORM_WITH_A_LOOP}}
     return {**env, "DJANGO_SETTINGS_MODULE": "avatarsite.settings.base", "DJANGO_MEDIA_ROOT": str(media_root), **overrides}
 
 
 def project_env(**overrides: str) -> dict[str, str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **overrides}
-    return env
+    env = {k: v for k, v in os.environ.items() if k != ALLOW_ORM_WITH_A_LOOP}
+    return {**env, "PYTHONUNBUFFERED": "1", **overrides}
 
 
 @contextmanager
