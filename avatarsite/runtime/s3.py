@@ -28,6 +28,12 @@ class R2Storage(S3Storage):
         self._process_connection: tuple[int, object] | None = None
 
     @property
+    def connected(self) -> bool:
+        """Has this process made its connection yet (a server makes it at start, not at a request)?"""
+        made = self._process_connection
+        return made is not None and made[0] == os.getpid()
+
+    @property
     def connection(self):
         made = self._process_connection
         if made is None or made[0] != os.getpid():

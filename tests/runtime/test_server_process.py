@@ -25,7 +25,7 @@ from PIL import Image
 before = gc.get_freeze_count()
 worker_process_init.send(sender=None)
 print(json.dumps({"before": before, "after": gc.get_freeze_count(), "tracked": len(gc.get_objects()),
-                  "connection": storages["default"]._process_connection is not None, "image_blocks": Image.core.get_blocks_max(),
+                  "connection": storages["default"].connected, "image_blocks": Image.core.get_blocks_max(),
                   "switch_interval": sys.getswitchinterval()}))
 """
 
@@ -57,7 +57,7 @@ async def start():
 
 started = asyncio.run(start())
 print(json.dumps({"imported": imported, "started": started, "after": gc.get_freeze_count(), "tracked": len(gc.get_objects()),
-                  "connection": storages["default"]._process_connection is not None, "image_blocks": Image.core.get_blocks_max(),
+                  "connection": storages["default"].connected, "image_blocks": Image.core.get_blocks_max(),
                   "switch_interval": sys.getswitchinterval()}))
 """
 
