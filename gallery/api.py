@@ -16,18 +16,12 @@ from rest_framework.response import Response
 from avatarsite.core.api import StrictSerializer, ThrottledApiView
 from avatarsite.core.openapi import INVALID, NOT_FOUND, RATE_LIMIT_HEADERS, THROTTLED, UNAUTHENTICATED
 
-from .api_docs import (
-    AVATAR_EXAMPLES,
-    AVATAR_FACETS_EXAMPLES,
-    AVATAR_PAGE_EXAMPLES,
-    AvatarFacetsSerializer,
-    AvatarPageSerializer,
-    AvatarSerializer,
-)
+from .api_docs import AVATAR_EXAMPLES, AVATAR_FACETS_EXAMPLES, AVATAR_PAGE_EXAMPLES
 from .forms import AGE_GROUPS, GENDERS
 from .imaging import COLOR_FAMILIES
 from .models import Avatar
 from .page_cache import cached_page
+from .payloads import AvatarFacetsSerializer, AvatarPageSerializer, AvatarSerializer, avatar_body, avatar_facets_body, avatar_page_body
 from .selectors import ORIENTATIONS, SORTS, AvatarFilters, InvalidCursor, avatar_facets, avatar_get, avatar_page, source_is_live
 
 _HAS_AVATARS = " Which values have avatars now, and how many: `GET /api/v1/avatars/facets`."
@@ -53,44 +47,6 @@ class AvatarListParams(AvatarFilterParams):
     sort = serializers.ChoiceField(required=False, choices=list(SORTS), default="newest")
     cursor = serializers.CharField(required=False, max_length=200)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=50)
-
-
-def avatar_json(avatar: Avatar) -> dict:
-    """Plain dicts, built directly: the list endpoint is hot and a nested serializer per row is not needed."""
-    source = avatar.source
-    return {
-        "id": avatar.pk,
-        "title": avatar.title,
-        "alt": avatar.alt,
-        "tags": avatar.tags,
-        "style": avatar.style,
-        "attributes": {
-            "gender": avatar.gender,
-            "age_group": avatar.age_group,
-            "ethnicity": avatar.ethnicity,
-            "hair_color": avatar.hair_color,
-            "emotion": avatar.emotion,
-        },
-        "dominant_color": avatar.dominant_color,
-        "color_family": avatar.color_family,
-        "placeholder": avatar.placeholder,
-        "variants": [{"size": v.size, "format": v.format, "url": v.url, "bytes": v.bytes} for v in avatar.downloads],
-        "provenance": {
-            "source": source.slug,
-            "external_id": avatar.external_id,
-            "retrieved_at": avatar.retrieved_at.isoformat(),
-            "licence": avatar.licence,
-            "commercial_use_allowed": source.commercial_use_allowed,
-            "attribution_required": source.attribution_required,
-            "attribution": avatar.attribution,
-            "photographer_name": avatar.photographer_name,
-            "photographer_url": avatar.photographer_url,
-            "source_page_url": avatar.source_page_url,
-            "content_rating": avatar.content_rating,
-        },
-        "download_count": avatar.download_count,
-        "created_at": avatar.created_at.isoformat(),
-    }
 
 
 class AvatarListApi(ThrottledApiView):
@@ -120,7 +76,7 @@ class AvatarListApi(ThrottledApiView):
             if page.next_cursor:
                 query = {**request.query_params.dict(), "cursor": page.next_cursor}
                 next_url = request.build_absolute_uri(f"{request.path}?{urlencode(query)}")
-            body = JSONRenderer().render({"results": [avatar_json(a) for a in page.avatars], "next": next_url})
+            body = JSONRenderer().render(avatar_page_body(avatars=page.avatars, next_url=next_url))
             return body, quote_etag(hashlib.blake2b(body, digest_size=16).hexdigest())
 
         # The rendered body is cached per gallery version: a hit in this process costs one cache read (the version), no SQL.
@@ -156,7 +112,7 @@ class AvatarFacetsApi(ThrottledApiView):
         def build() -> bytes:
             params = AvatarFilterParams(data=request.query_params.dict())
             params.is_valid(raise_exception=True)
-            return JSONRenderer().render(avatar_facets(filters=AvatarFilters(**params.validated_data)))
+            return JSONRenderer().render(avatar_facets_body(avatar_facets(filters=AvatarFilters(**params.validated_data))))
 
         body = cached_page("api-facets", (sorted(request.query_params.lists()),), build)
         return HttpResponse(body, content_type="application/json")
@@ -174,4 +130,4 @@ class AvatarDetailApi(ThrottledApiView):
         avatar = avatar_get(avatar_id=avatar_id)
         if avatar is None:
             raise NotFound()
-        return Response(avatar_json(avatar))
+        return Response(avatar_body(avatar))

@@ -1,63 +1,7 @@
-"""The gallery API's responses, described for the OpenAPI schema only (the views build plain dicts):
-these serializers name the components (Avatar, AvatarPage, ...) and never serialize anything."""
+"""Examples of the gallery API's bodies for the OpenAPI schema (the bodies and their schema are the
+serializers of `payloads.py`); what is here has no body behind it."""
 
 from drf_spectacular.utils import OpenApiExample
-from rest_framework import serializers
-
-from avatarsite.core.openapi import VariantSerializer
-
-
-class AvatarProvenanceSerializer(serializers.Serializer):
-    source = serializers.CharField(help_text="pexels, generated_photos or demo.")
-    external_id = serializers.CharField()
-    retrieved_at = serializers.DateTimeField()
-    licence = serializers.CharField()
-    commercial_use_allowed = serializers.BooleanField()
-    attribution_required = serializers.BooleanField()
-    attribution = serializers.CharField(help_text="The text to show with the image (empty when none is required).")
-    photographer_name = serializers.CharField()
-    photographer_url = serializers.CharField()
-    source_page_url = serializers.CharField()
-    content_rating = serializers.CharField()
-
-
-class AvatarAttributesSerializer(serializers.Serializer):
-    gender = serializers.CharField()
-    age_group = serializers.CharField()
-    ethnicity = serializers.CharField()
-    hair_color = serializers.CharField()
-    emotion = serializers.CharField()
-
-
-class AvatarSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    title = serializers.CharField()
-    alt = serializers.CharField()
-    tags = serializers.ListField(child=serializers.CharField())
-    style = serializers.CharField(help_text="photo, synthetic or illustration.")
-    attributes = AvatarAttributesSerializer()
-    dominant_color = serializers.CharField()
-    color_family = serializers.CharField()
-    placeholder = serializers.CharField(help_text="A tiny blurred WebP data: URL to paint while the image loads.")
-    variants = VariantSerializer(many=True)
-    provenance = AvatarProvenanceSerializer()
-    download_count = serializers.IntegerField()
-    created_at = serializers.DateTimeField()
-
-
-class AvatarPageSerializer(serializers.Serializer):
-    results = AvatarSerializer(many=True)
-    next = serializers.URLField(allow_null=True, help_text="The next page (keeps your filters), or null at the end.")
-
-
-class AvatarFacetsSerializer(serializers.Serializer):
-    source = serializers.DictField(child=serializers.IntegerField(), help_text="Avatars per source slug.")
-    gender = serializers.DictField(child=serializers.IntegerField())
-    age_group = serializers.DictField(child=serializers.IntegerField())
-    style = serializers.DictField(child=serializers.IntegerField())
-    color = serializers.DictField(child=serializers.IntegerField())
-    orientation = serializers.DictField(child=serializers.IntegerField())
-
 
 AVATAR_EXAMPLE = {
     "id": 42,

@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from avatarsite.core.openapi import VariantSerializer
+from avatarsite.core.openapi import IsoDateTimeField, VariantSerializer
 
 from .estimates import LANE_LABELS, LaneEstimate, job_estimate
 from .models import GeneratedImage, GenerationJob
@@ -18,13 +18,6 @@ from .presenters import asked_sentences, failure_suggestions, premade_state, var
 from .selectors import commercial_use_allowed, job_images, premade_like
 from .spend import ApiUsage
 from .styles import style_label
-
-
-class IsoDateTimeField(serializers.DateTimeField):
-    """A time as Python writes it, in its own zone (2026-11-24T12:00:00+00:00), as the bodies always have."""
-
-    def to_representation(self, value) -> str:
-        return value.isoformat()
 
 
 class StoredDictField(serializers.DictField):

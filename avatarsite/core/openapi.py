@@ -1,6 +1,7 @@
-"""What the OpenAPI schema (drf-spectacular) needs beyond the views: the API-key security scheme and
-the error shape every endpoint shares. The views return plain dicts, so the serializers here and in
-each app's `api_docs.py` describe responses for the schema only; they never serialize anything."""
+"""What the OpenAPI schema (drf-spectacular) needs beyond the apps' serializers: the API-key security
+scheme, the error shape every endpoint shares, and the serializer parts both apps' bodies use (a
+variant, a time). Each app's `payloads.py` holds output serializers that build its bodies and are
+their schema too; its `api_docs.py` only examples."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
@@ -29,6 +30,14 @@ class VariantSerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=["jpeg", "webp"])
     url = serializers.URLField(help_text="Premade: on the CDN, immutable. Generated: signed, valid for 10 minutes.")
     bytes = serializers.IntegerField()
+
+
+class IsoDateTimeField(serializers.DateTimeField):
+    """A time as Python writes it, in its own zone (2026-11-24T12:00:00+00:00), as the bodies always
+    have (DRF's own field would write the UTC offset as Z)."""
+
+    def to_representation(self, value) -> str:
+        return value.isoformat()
 
 
 class ErrorBody(serializers.Serializer):
