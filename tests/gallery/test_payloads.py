@@ -10,9 +10,10 @@ import pytest
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
+from avatarsite.core.serializers import CompiledSerializer
 from gallery.demo import demo_library_load
 from gallery.models import Avatar
-from gallery.payloads import AvatarPageSerializer, AvatarSerializer, CompiledSerializer, avatar_page_body
+from gallery.payloads import AvatarPageSerializer, AvatarSerializer, avatar_page_body
 from tests.support.openapi_schema import response_schema, schema_mismatches
 
 pytestmark = pytest.mark.django_db
