@@ -5,7 +5,7 @@
    checked from the rendered pixels (generation/providers/local/checks*.py: the hair's colour where
    the hair is, a frame in the eye band, the hat's colour, beard below the mouth, the corners'
    background, the mouth's curve...). A drawing is faithful when every check passes.
-2. distinct: the demo library as `manage.py load_demo` draws it (avatarsite/core/demo.py
+2. distinct: the demo library as `manage.py load_demo` draws it (gallery/demo.py
    demo_drawings: 240 avatars, styles in turn, 512 px; a drawing too close to an earlier one is
    drawn again from other words), hashed again here from the pixels as the gallery hashes
    (difference hash): the share of avatars with no other within GALLERY_DUPLICATE_MAX_DISTANCE bits.
@@ -81,12 +81,11 @@ def distinctness(*, count: int, size: int) -> float:
     django.setup()
     from django.conf import settings
 
-    from avatarsite.core import demo
-    from gallery import imaging
+    from gallery import demo, imaging
 
     hashes = [
-        imaging.difference_hash(imaging.square_crop(Image.open(io.BytesIO(drawing.result.images[0].data))))
-        for drawing in demo.demo_drawings(count=count, size=size, provider=LocalProvider())
+        imaging.difference_hash(imaging.square_crop(Image.open(io.BytesIO(drawing.picture.data))))
+        for drawing in demo.demo_drawings(count=count, size=size, drawer=demo.demo_drawer())
     ]
     limit = settings.GALLERY_DUPLICATE_MAX_DISTANCE
     alone = 0

@@ -51,7 +51,7 @@ class Pixels:
         s = self.scale
         left, top = round(x0 * s), round(y0 * s)
         right, bottom = max(left + 1, round(x1 * s)), max(top + 1, round(y1 * s))
-        return list(self.image.crop((left, top, right, bottom)).getdata())
+        return list(self.image.crop((left, top, right, bottom)).get_flattened_data())
 
     def dominant(self, region: tuple[float, float, float, float] | str) -> RGB:
         """The region's most common colour (quantised to 32 levels a channel, then averaged in that bin)."""
