@@ -26,6 +26,11 @@ logger = logging.getLogger(__name__)
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 
 
+def clock() -> float:
+    """Now, in seconds since the epoch: the breaker's clock seam (a test moves it past a cool-down)."""
+    return time.time()
+
+
 def _keys(provider: str) -> tuple[str, str, str]:
     prefix = f"generation:breaker:{provider}"
     return f"{prefix}:failures", f"{prefix}:open-until", f"{prefix}:probe"
@@ -62,7 +67,7 @@ def breaker_state(*, provider: str) -> BreakerState:
     open_until = values.get(open_key)
     if open_until is None:
         state = CLOSED
-    elif time.time() < open_until:
+    elif clock() < open_until:
         state = OPEN
     else:
         state = HALF_OPEN
@@ -76,7 +81,7 @@ def breaker_allows(*, provider: str) -> bool:
     open_until = cache.get(open_key)
     if open_until is None:
         return True
-    if time.time() < open_until:
+    if clock() < open_until:
         return False
     return cache.add(probe_key, 1, timeout=settings.GENERATION_BREAKER_PROBE_SECONDS)
 
@@ -112,4 +117,4 @@ def breaker_record_failure(*, provider: str) -> None:
 
 def _open(open_key: str, cooldown: float) -> None:
     # The marker outlives the cool-down, so that the first call after it is a probe.
-    cache.set(open_key, time.time() + cooldown, timeout=int(cooldown * 10) + 60)
+    cache.set(open_key, clock() + cooldown, timeout=int(cooldown * 10) + 60)

@@ -381,7 +381,7 @@ def test_the_breaker_skips_a_failing_provider_then_a_single_probe_closes_it(prov
     assert providers.calls == ["replicate"]  # fal skipped while open
 
     later = time.time() + 31
-    monkeypatch.setattr("generation.breaker.time.time", lambda: later)  # the cool-down is over
+    monkeypatch.setattr("generation.breaker.clock", lambda: later)  # the cool-down is over
     assert breaker_state(provider="fal").state == "half-open"
     assert breaker_allows(provider="fal")
     assert not breaker_allows(provider="fal")  # one probe at a time
