@@ -27,10 +27,14 @@ from generation.providers.base import (
     ProviderCanceledError,
     TransientProviderError,
 )
+from generation.providers.deepinfra import DeepInfraProvider
 from generation.providers.fal import FalProvider
+from generation.providers.huggingface import HuggingFaceProvider
 from generation.providers.local import LocalProvider
 from generation.providers.replicate import ReplicateProvider
+from tests.fakes.deepinfra import FakeDeepInfra
 from tests.fakes.fal import FakeFal
+from tests.fakes.huggingface import FakeHuggingFace
 from tests.fakes.replicate import FakeReplicate
 
 pytestmark = pytest.mark.fast
@@ -60,6 +64,8 @@ class Subject:
 
 
 def _subject(name: str) -> Subject:
+    if name in SYNCHRONOUS_SUBJECTS:
+        return SYNCHRONOUS_SUBJECTS[name]()
     if name == "fal":
         fal = FakeFal(latency=0.1).start()
         return Subject(
@@ -81,7 +87,7 @@ def _subject(name: str) -> Subject:
     return Subject(name, LocalProvider())
 
 
-@pytest.fixture(params=["fal", "replicate"])
+@pytest.fixture(params=["fal", "replicate", "huggingface", "deepinfra"])
 def remote(request) -> Iterator[Subject]:
     """An adapter that calls a provider over HTTP, against its fake."""
     subject = _subject(request.param)
@@ -89,7 +95,7 @@ def remote(request) -> Iterator[Subject]:
     subject.fake.stop()
 
 
-@pytest.fixture(params=["fal", "replicate", "local"])
+@pytest.fixture(params=["fal", "replicate", "local", "huggingface", "deepinfra"])
 def any_provider(request) -> Iterator[Subject]:
     """Every adapter, the local generator included."""
     subject = _subject(request.param)
@@ -179,6 +185,7 @@ def test_an_undersized_answer_is_returned_with_its_real_dimensions_for_the_pipel
 
 
 def test_on_submitted_is_called_once_with_the_request_id_before_the_request_completes(remote: Subject) -> None:
+    _requires_request_ids(remote)
     # Well past Replicate's Prefer: wait (1 s in the fake's options): the create answers while it still runs.
     remote.fake.latency = 3.0
     recorder = Recorder(remote)
@@ -205,6 +212,7 @@ class Crash(Exception):
 
 
 def test_resuming_with_the_recorded_id_finishes_that_request_without_a_new_submission(remote: Subject) -> None:
+    _requires_request_ids(remote)
     recorded: list[str] = []
 
     def record_then_die(request_id: str) -> None:
@@ -224,6 +232,7 @@ def test_resuming_with_the_recorded_id_finishes_that_request_without_a_new_submi
 
 # --- cancel and deadline -----------------------------------------------------------------------------
 def test_a_user_cancel_mid_run_cancels_at_the_provider_and_raises_canceled(remote: Subject) -> None:
+    _requires_request_ids(remote)
     remote.fake.next_outcomes.append("hang")
     recorder = Recorder(remote, cancel_after_submit=0.2)
     started = time.monotonic()
@@ -249,7 +258,7 @@ def test_a_deadline_cancels_at_the_provider_and_raises_transient(remote: Subject
     assert time.monotonic() - started >= 0.5
     assert time.monotonic() - started < 10
     assert not caught.value.resumable  # canceled there: nothing left to resume
-    assert remote.fake.cancellations == [recorder.submitted[0]["id"]]
+    assert remote.fake.cancellations == ([] if remote.name in SYNCHRONOUS_SUBJECTS else [recorder.submitted[0]["id"]])
 
 
 # --- outcomes ----------------------------------------------------------------------------------------
@@ -316,6 +325,7 @@ def test_an_output_redirecting_to_the_metadata_address_is_refused_and_never_fetc
         connected.append(address)
         return real_connect(sock, address)
 
+    _requires_output_urls(remote)
     monkeypatch.setattr(outbound, "resolve", recording_resolve)
     monkeypatch.setattr(socket.socket, "connect", recording_connect)
     remote.fake.next_outcomes.append("redirect_private")
@@ -328,3 +338,115 @@ def test_an_output_redirecting_to_the_metadata_address_is_refused_and_never_fetc
     hosts = [address[0] for address in connected if isinstance(address, tuple)]
     assert "127.0.0.1" in hosts  # connections are seen here...
     assert METADATA_HOST not in hosts  # ...and none went to the metadata address
+
+
+# --- synchronous providers: Hugging Face Inference (router) and DeepInfra ----------------------------
+# One POST answers the image: no request id before the answer, so nothing to resume, and no cancel in
+# either protocol (a user cancel is seen before each call, a deadline bounds the read timeout). The
+# answer carries the image, so there are no output URLs either. The cases that need those skip, saying so.
+def _huggingface_subject() -> Subject:
+    fake = FakeHuggingFace(latency=0.05).start()
+    return Subject("huggingface", HuggingFaceProvider(**fake.adapter_options()), fake)
+
+
+def _deepinfra_subject() -> Subject:
+    fake = FakeDeepInfra(latency=0.05).start()
+    return Subject("deepinfra", DeepInfraProvider(**fake.adapter_options()), fake)
+
+
+SYNCHRONOUS_SUBJECTS: dict[str, Callable[[], Subject]] = {"huggingface": _huggingface_subject, "deepinfra": _deepinfra_subject}
+
+
+def _requires_request_ids(subject: Subject) -> None:
+    if subject.name in SYNCHRONOUS_SUBJECTS:
+        pytest.skip(f"{subject.name} answers in one call: no request id before the answer, no resume, no cancel endpoint")
+
+
+def _requires_output_urls(subject: Subject) -> None:
+    if subject.name in SYNCHRONOUS_SUBJECTS:
+        pytest.skip(f"{subject.name} answers the image itself: no output URL is fetched")
+
+
+@pytest.fixture(params=list(SYNCHRONOUS_SUBJECTS))
+def synchronous(request) -> Iterator[Subject]:
+    subject = _subject(request.param)
+    yield subject
+    subject.fake.stop()
+
+
+def test_a_rate_limit_is_transient_and_carries_the_providers_retry_after(synchronous: Subject) -> None:
+    synchronous.fake.next_outcomes.append("rate_limited")
+
+    with pytest.raises(TransientProviderError) as caught:
+        synchronous.provider.generate(_request(synchronous), Recorder(synchronous).context())
+
+    assert caught.value.status == 429
+    assert caught.value.retry_after == synchronous.fake.retry_after
+    assert synchronous.fake.submissions == 1  # not retried inside the adapter: the pipeline backs off
+
+
+def test_payment_required_is_permanent(synchronous: Subject) -> None:
+    synchronous.fake.next_outcomes.append("payment_required")
+
+    with pytest.raises(PermanentProviderError) as caught:
+        synchronous.provider.generate(_request(synchronous), Recorder(synchronous).context())
+
+    assert caught.value.status == 402
+    assert synchronous.fake.submissions == 1
+
+
+def test_a_server_error_is_transient_with_its_status(synchronous: Subject) -> None:
+    synchronous.fake.next_outcomes.append("error_transient")
+
+    with pytest.raises(TransientProviderError) as caught:
+        synchronous.provider.generate(_request(synchronous), Recorder(synchronous).context())
+
+    assert caught.value.status == 500
+
+
+def test_a_hanging_call_times_out_as_transient_at_the_read_timeout(synchronous: Subject) -> None:
+    synchronous.fake.next_outcomes.append("hang")
+    provider = type(synchronous.provider)(**{**synchronous.fake.adapter_options(), "read_timeout": 0.5})
+    started = time.monotonic()
+
+    with pytest.raises(TransientProviderError, match="Timeout"):
+        provider.generate(_request(synchronous), Recorder(synchronous).context())
+
+    assert 0.5 <= time.monotonic() - started < 5
+
+
+def test_a_cancel_before_the_call_sends_nothing_and_raises_canceled(synchronous: Subject) -> None:
+    context = CallContext(should_cancel=lambda: True)
+
+    with pytest.raises(ProviderCanceledError):
+        synchronous.provider.generate(_request(synchronous), context)
+
+    assert synchronous.fake.submissions == 0
+
+
+def test_a_malformed_answer_is_transient(synchronous: Subject) -> None:
+    synchronous.fake.next_outcomes.append("malformed")
+
+    with pytest.raises(TransientProviderError):
+        synchronous.provider.generate(_request(synchronous), Recorder(synchronous).context())
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_the_cost_is_what_the_provider_bills_for_the_images_made(synchronous: Subject, count: int) -> None:
+    result = synchronous.provider.generate(_request(synchronous, num_images=count), Recorder(synchronous).context())
+
+    price = synchronous.fake.costs[synchronous.fake.default_model]
+    if "cost_per_image" in price:  # Hugging Face's FLUX.1-schnell in the fake's catalogue
+        expected = price["cost_per_image"] * count
+    else:  # DeepInfra: $ per 1024 x 1024, linear in the pixels, as reported in inference_status.cost
+        expected = price["cost_per_megapixel"] * SIZE * SIZE / (1024 * 1024) * count
+    assert result.cost_usd == pytest.approx(expected)
+    assert len(result.images) == count
+
+
+@pytest.mark.parametrize("options", [{"resume_id": "abc"}, {"lookup_only": True}])
+def test_a_resume_or_look_up_is_refused_without_a_new_call(synchronous: Subject, options: dict) -> None:
+    with pytest.raises(PermanentProviderError, match="cannot be resumed"):
+        synchronous.provider.generate(_request(synchronous), CallContext(**options))
+
+    assert synchronous.fake.submissions == 0

@@ -120,3 +120,73 @@ GENERATION_BREAKER_FAILURES = env.int("GENERATION_BREAKER_FAILURES", default=5)
 GENERATION_BREAKER_WINDOW_SECONDS = env.int("GENERATION_BREAKER_WINDOW_SECONDS", default=60)
 GENERATION_BREAKER_COOLDOWN_SECONDS = env.int("GENERATION_BREAKER_COOLDOWN_SECONDS", default=30)
 GENERATION_BREAKER_PROBE_SECONDS = env.int("GENERATION_BREAKER_PROBE_SECONDS", default=60)
+
+# --- Hugging Face Inference (router) and DeepInfra: synchronous text-to-image providers -----------
+# Set up only with a key (HF_TOKEN / DEEPINFRA_API_KEY): without one the adapter is not `configured`
+# and no plan chain can reach it. Both answer the image in the response (bytes / base64): no output host.
+HF_TOKEN = env("HF_TOKEN", default="")
+HF_API_URL = env("HF_API_URL", default="https://router.huggingface.co")
+DEEPINFRA_API_KEY = env("DEEPINFRA_API_KEY", default="")
+DEEPINFRA_API_URL = env("DEEPINFRA_API_URL", default="https://api.deepinfra.com")
+GENERATION_PROVIDERS["huggingface"] = {
+    "BACKEND": "generation.providers.huggingface.HuggingFaceProvider",
+    "OPTIONS": {
+        **_provider_common,
+        "api_url": HF_API_URL,
+        "api_key": HF_TOKEN,
+        "read_timeout": env.float("HF_READ_TIMEOUT_SECONDS", default=120.0),
+        "models": {
+            # hf-inference bills GPU time; the seed research quotes $0.00012 per second (UNCONFIRMED):
+            # the ledger gets our calls' wall time x this price, an upper bound of what is billed.
+            "black-forest-labs/FLUX.1-schnell": {
+                "provider": "hf-inference",
+                "max_side": 1024,
+                "side_step": 16,
+                "parameters": {"num_inference_steps": 4},
+                "cost_per_second": env.float("HF_COST_PER_SECOND", default=0.00012),
+                "licence": "FLUX.1 [schnell] (Apache-2.0): the image may be used commercially.",
+                "commercial_use": True,
+            },
+            "black-forest-labs/FLUX.1-dev": {
+                "provider": "hf-inference",
+                "max_side": 1024,
+                "side_step": 16,
+                "parameters": {"num_inference_steps": 28},
+                "cost_per_second": env.float("HF_COST_PER_SECOND", default=0.00012),
+                "licence": "FLUX.1 [dev] Non-Commercial License: not cleared for commercial use.",
+                "commercial_use": False,
+            },
+        },
+    },
+}
+GENERATION_PROVIDERS["deepinfra"] = {
+    "BACKEND": "generation.providers.deepinfra.DeepInfraProvider",
+    "OPTIONS": {
+        **_provider_common,
+        "api_url": DEEPINFRA_API_URL,
+        "api_key": DEEPINFRA_API_KEY,
+        "read_timeout": env.float("DEEPINFRA_READ_TIMEOUT_SECONDS", default=120.0),
+        "models": {
+            # The answer's inference_status.cost is what the ledger records; these prices are the
+            # fallback when it is missing ($ x w/1024 x h/1024 per image, as DeepInfra's pages quote).
+            "black-forest-labs/FLUX-1-schnell": {
+                "max_side": 1024,
+                "side_step": 16,
+                # UNCONFIRMED price: not in the protocol notes.
+                "cost_per_megapixel": env.float("DEEPINFRA_FLUX_SCHNELL_COST_PER_MEGAPIXEL", default=0.0005),
+                "licence": "FLUX.1 [schnell] (Apache-2.0): the image may be used commercially.",
+                "commercial_use": True,
+            },
+            "black-forest-labs/FLUX-2-dev": {
+                "max_side": 1024,
+                "side_step": 16,
+                # $0.01 x (w/1024) x (h/1024) x (steps/28): 28 steps sent, so $0.01 per megapixel.
+                "input": {"num_inference_steps": 28},
+                "cost_per_megapixel": env.float("DEEPINFRA_FLUX2_DEV_COST_PER_MEGAPIXEL", default=0.01),
+                "licence": "FLUX.2 [dev] through DeepInfra: commercial use of the output UNCONFIRMED, so not cleared.",
+                "commercial_use": False,
+            },
+        },
+    },
+}
+GENERATION_EXPECTED_SECONDS.update({"huggingface": 10, "deepinfra": 5})
