@@ -29,9 +29,13 @@ from generation.providers.base import (
 )
 from generation.providers.fal import FalProvider
 from generation.providers.local import LocalProvider
+from generation.providers.openai import OpenAIImagesProvider
 from generation.providers.replicate import ReplicateProvider
+from generation.providers.together import TogetherProvider
 from tests.fakes.fal import FakeFal
+from tests.fakes.openai import FakeOpenAI
 from tests.fakes.replicate import FakeReplicate
+from tests.fakes.together import FakeTogether
 
 pytestmark = pytest.mark.fast
 
@@ -47,11 +51,14 @@ class Subject:
 
     name: str
     provider: Provider
-    fake: FakeFal | FakeReplicate | None = None
+    fake: FakeFal | FakeReplicate | FakeOpenAI | FakeTogether | None = None
     # Is the provider's request still unfinished there (fake-specific, behind one question)?
     unfinished: Callable[[str], bool] = lambda request_id: False
     # Where the fake serves output files.
     output_prefix: str = ""
+    # One call answers with the images inline: no request id before the end, nothing to resume,
+    # poll or cancel at the provider, no output URL (OpenAI, Together).
+    synchronous: bool = False
 
     def outputs_fetched(self) -> int:
         if self.fake is None:
@@ -78,10 +85,14 @@ def _subject(name: str) -> Subject:
             unfinished=lambda request_id: replicate.status_of(request_id) not in ("succeeded", "failed", "canceled"),
             output_prefix="/output/",
         )
+    if name in ("openai", "together"):
+        fake = (FakeOpenAI if name == "openai" else FakeTogether)(latency=0.1).start()
+        provider = (OpenAIImagesProvider if name == "openai" else TogetherProvider)(**fake.adapter_options())
+        return Subject(name, provider, fake, synchronous=True)
     return Subject(name, LocalProvider())
 
 
-@pytest.fixture(params=["fal", "replicate"])
+@pytest.fixture(params=["fal", "replicate", "openai", "together"])
 def remote(request) -> Iterator[Subject]:
     """An adapter that calls a provider over HTTP, against its fake."""
     subject = _subject(request.param)
@@ -89,7 +100,7 @@ def remote(request) -> Iterator[Subject]:
     subject.fake.stop()
 
 
-@pytest.fixture(params=["fal", "replicate", "local"])
+@pytest.fixture(params=["fal", "replicate", "local", "openai", "together"])
 def any_provider(request) -> Iterator[Subject]:
     """Every adapter, the local generator included."""
     subject = _subject(request.param)
@@ -179,6 +190,7 @@ def test_an_undersized_answer_is_returned_with_its_real_dimensions_for_the_pipel
 
 
 def test_on_submitted_is_called_once_with_the_request_id_before_the_request_completes(remote: Subject) -> None:
+    _skip_if_synchronous(remote, "no request id exists before the answer")
     # Well past Replicate's Prefer: wait (1 s in the fake's options): the create answers while it still runs.
     remote.fake.latency = 3.0
     recorder = Recorder(remote)
@@ -205,6 +217,7 @@ class Crash(Exception):
 
 
 def test_resuming_with_the_recorded_id_finishes_that_request_without_a_new_submission(remote: Subject) -> None:
+    _skip_if_synchronous(remote, "no request to resume")
     recorded: list[str] = []
 
     def record_then_die(request_id: str) -> None:
@@ -224,6 +237,7 @@ def test_resuming_with_the_recorded_id_finishes_that_request_without_a_new_submi
 
 # --- cancel and deadline -----------------------------------------------------------------------------
 def test_a_user_cancel_mid_run_cancels_at_the_provider_and_raises_canceled(remote: Subject) -> None:
+    _skip_if_synchronous(remote, "no cancel in the protocol")
     remote.fake.next_outcomes.append("hang")
     recorder = Recorder(remote, cancel_after_submit=0.2)
     started = time.monotonic()
@@ -239,6 +253,7 @@ def test_a_user_cancel_mid_run_cancels_at_the_provider_and_raises_canceled(remot
 
 
 def test_a_deadline_cancels_at_the_provider_and_raises_transient(remote: Subject) -> None:
+    _skip_if_synchronous(remote, "no cancel in the protocol")
     remote.fake.next_outcomes.append("hang")
     recorder = Recorder(remote)
     started = time.monotonic()
@@ -264,6 +279,7 @@ def test_every_image_flagged_nsfw_is_a_content_refusal(remote: Subject) -> None:
 
 
 def test_some_images_flagged_nsfw_are_withheld_and_counted_as_refused(remote: Subject) -> None:
+    _skip_if_synchronous(remote, "a refusal refuses the whole call")
     remote.fake.next_outcomes.append("nsfw_partial")
 
     result = remote.provider.generate(_request(remote, num_images=2), Recorder(remote).context())
@@ -304,6 +320,7 @@ def test_an_output_redirecting_to_the_metadata_address_is_refused_and_never_fetc
     remote: Subject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A redirect is never followed: the output URL answers 302 to http://169.254.169.254/...; no connection goes there."""
+    _skip_if_synchronous(remote, "images come inline, never from an output URL")
     resolved: list[str] = []
     connected: list[object] = []
     real_resolve, real_connect = outbound.resolve, socket.socket.connect
@@ -328,3 +345,108 @@ def test_an_output_redirecting_to_the_metadata_address_is_refused_and_never_fetc
     hosts = [address[0] for address in connected if isinstance(address, tuple)]
     assert "127.0.0.1" in hosts  # connections are seen here...
     assert METADATA_HOST not in hosts  # ...and none went to the metadata address
+
+
+# --- synchronous image APIs (OpenAI, Together): one call, the images inline ---------------------------
+# What they share with the rest is above; here is what replaces resume and cancel at the provider
+# (neither exists in their protocols), and the errors and billing of their one call.
+EXPECTED_COST_AT_SIZE = {
+    # dall-e-2 at 512 px: $0.018 per image (billed by size).
+    "openai": 0.018,
+    # FLUX.1 schnell: $0.0027 per megapixel (1024 x 1024) x 0.25 megapixel.
+    "together": 0.000675,
+}
+
+
+def _skip_if_synchronous(subject: Subject, why: str) -> None:
+    if subject.synchronous:
+        pytest.skip(f"{subject.name} answers in one call: {why}")
+
+
+@pytest.fixture(params=["openai", "together"])
+def synchronous(request) -> Iterator[Subject]:
+    subject = _subject(request.param)
+    yield subject
+    subject.fake.stop()
+
+
+def test_a_synchronous_call_reports_no_request_id_before_its_answer_and_returns_the_answers_id(synchronous: Subject) -> None:
+    recorder = Recorder(synchronous)
+
+    result = synchronous.provider.generate(_request(synchronous), recorder.context())
+
+    assert recorder.submitted == []  # nothing to resume after a crash: the pipeline books the call as unknown
+    assert result.request_id
+    assert synchronous.provider.can_look_up is False
+
+
+def test_a_user_cancel_mid_call_stops_waiting_at_once_and_raises_canceled(synchronous: Subject) -> None:
+    synchronous.fake.next_outcomes.append("hang")
+    cancel_at = time.monotonic() + 0.3
+    started = time.monotonic()
+
+    with pytest.raises(ProviderCanceledError):
+        synchronous.provider.generate(_request(synchronous), CallContext(should_cancel=lambda: time.monotonic() >= cancel_at))
+
+    assert 0.3 <= time.monotonic() - started < 2  # within a poll interval of the cancel, not at the deadline
+    assert synchronous.fake.submissions == 1
+    assert synchronous.fake.cancellations == []  # the protocol has no cancel to call
+
+
+def test_a_hanging_call_ends_at_the_deadline_as_transient_and_not_resumable(synchronous: Subject) -> None:
+    synchronous.fake.next_outcomes.append("hang")
+    started = time.monotonic()
+
+    with pytest.raises(TransientProviderError) as caught:
+        synchronous.provider.generate(_request(synchronous), CallContext(deadline=started + 0.5))
+
+    assert 0.5 <= time.monotonic() - started < 2
+    assert not caught.value.resumable
+
+
+def test_a_429_is_transient_with_the_servers_retry_after(synchronous: Subject) -> None:
+    synchronous.fake.retry_after = 7
+    synchronous.fake.next_outcomes.append("rate_limited")
+
+    with pytest.raises(TransientProviderError) as caught:
+        synchronous.provider.generate(_request(synchronous), Recorder(synchronous).context())
+
+    assert caught.value.status == 429
+    assert caught.value.retry_after == 7
+    assert synchronous.fake.submissions == 1  # never retried by the adapter: the pipeline waits Retry-After
+
+
+def test_a_5xx_is_transient_and_not_retried_by_the_adapter(synchronous: Subject) -> None:
+    synchronous.fake.next_outcomes.append("error_transient")
+
+    with pytest.raises(TransientProviderError) as caught:
+        synchronous.provider.generate(_request(synchronous), Recorder(synchronous).context())
+
+    assert caught.value.status >= 500
+    assert synchronous.fake.submissions == 1
+
+
+def test_a_refusal_is_content_refused_and_bills_nothing(synchronous: Subject) -> None:
+    synchronous.fake.next_outcomes.append("nsfw")
+
+    with pytest.raises(ContentRefusedError) as caught:
+        synchronous.provider.generate(_request(synchronous), Recorder(synchronous).context())
+
+    assert caught.value.request_id  # the answer's request id, for the ledger and support
+    assert caught.value.cost_usd == 0
+
+
+def test_a_body_that_is_not_json_is_transient(synchronous: Subject) -> None:
+    synchronous.fake.next_outcomes.append("malformed")
+
+    with pytest.raises(TransientProviderError):
+        synchronous.provider.generate(_request(synchronous), Recorder(synchronous).context())
+
+
+def test_the_call_is_billed_as_the_provider_prices_it(synchronous: Subject) -> None:
+    one = synchronous.provider.generate(_request(synchronous), Recorder(synchronous).context())
+    two = synchronous.provider.generate(_request(synchronous, num_images=2), Recorder(synchronous).context())
+
+    assert one.cost_usd == pytest.approx(EXPECTED_COST_AT_SIZE[synchronous.name])
+    assert len(two.images) == 2
+    assert two.cost_usd == pytest.approx(2 * EXPECTED_COST_AT_SIZE[synchronous.name])
