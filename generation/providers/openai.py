@@ -74,11 +74,15 @@ class OpenAIImagesProvider(HttpProvider):
         return headers
 
     def model_sizes(self, model: str) -> ModelSizes:
-        """The square sizes of the model's family, or the catalogue's "sides"."""
+        """The square sizes of the model's family (or the catalogue's "sides") up to its "max_side"."""
         model = model or self.default_model
-        sides = self.model_options(model).get("sides") or SQUARE_SIDES.get(model, DEFAULT_SIDES)
-        ordered = tuple(sorted(int(side) for side in sides))
-        return ModelSizes(max_side=ordered[-1], sides=ordered)
+        options = self.model_options(model)
+        sides = sorted(int(side) for side in options.get("sides") or SQUARE_SIDES.get(model, DEFAULT_SIDES))
+        limit = int(options.get("max_side", sides[-1]))
+        allowed = tuple(side for side in sides if side <= limit)
+        if not allowed:
+            raise ValueError(f"{self.name}: max_side {limit} is below {model}'s smallest square ({sides[0]})")
+        return ModelSizes(max_side=allowed[-1], sides=allowed)
 
     # --- errors --------------------------------------------------------------------------------
     @staticmethod
@@ -178,7 +182,7 @@ class OpenAIImagesProvider(HttpProvider):
         return GenerationResult(
             images=images,
             provider=self.name,
-            model=str(answer.get("model") or model),
+            model=model,  # the catalogue's id (the ledger and the licence are keyed by it), whatever alias comes back
             request_id=request_id,
             cost_usd=self.call_cost(model, side=side, count=len(images), answer=answer),
             licence_note=self.licence_note(model),

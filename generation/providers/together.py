@@ -82,4 +82,4 @@ class TogetherProvider(OpenAIImagesProvider):
 
     @staticmethod
     def metadata_of(answer: dict[str, Any]) -> dict[str, Any]:
-        return {"object": answer["object"]} if isinstance(answer.get("object"), str) else {}
+        return {"served_model": answer["model"]} if isinstance(answer.get("model"), str) else {}

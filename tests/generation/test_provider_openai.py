@@ -86,6 +86,16 @@ def test_gpt_image_gets_no_response_format_the_catalogues_input_and_its_one_squa
     assert provider.native_size("gpt-image-1-mini", 512) == provider.max_side("gpt-image-1-mini") == 1024
 
 
+def test_the_catalogues_max_side_bounds_dall_e_2s_sizes(fake) -> None:
+    options = fake.adapter_options()
+    options["models"]["dall-e-2"]["max_side"] = 512
+    provider = OpenAIImagesProvider(**options)
+
+    assert [provider.native_size("dall-e-2", size) for size in (100, 300, 1024)] == [256, 512, 512]
+    with pytest.raises(ValueError, match="below"):
+        OpenAIImagesProvider(models={"dall-e-3": {"max_side": 512}})
+
+
 def test_organization_and_project_headers_are_sent_when_set(fake) -> None:
     _provider(fake, organization="org-1", project="proj-2").generate(_request(model="dall-e-2"))
 
