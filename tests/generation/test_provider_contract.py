@@ -1,11 +1,13 @@
 """The provider contract (generation/providers/base.py), one suite for every adapter.
 
-The fal and Replicate adapters run against their fakes over loopback HTTP through the fakes'
-common interface (`adapter_options()`, `next_outcomes`, `submissions`, `cancellations`,
-`default_model`); the local generator joins the cases that apply to a provider without a remote
-request. Sizes: every adapter delivers `native_size(model, size)` px (at least the request up to
+Every remote adapter (fal, Replicate, OpenAI, Together, Hugging Face, DeepInfra) runs against its
+fake over loopback HTTP through the fakes' common interface (`adapter_options()`, `next_outcomes`,
+`submissions`, `cancellations`, `default_model`); the local generator joins the cases that apply to
+a provider without a remote request. Adapters whose one call answers the images (`synchronous`)
+skip, saying why, the cases about request ids, resuming, cancel at the provider and output URLs,
+and have their own cases at the end. Sizes: every adapter delivers `native_size(model, size)` px (at least the request up to
 its `max_side`) and reports the dimensions it really got ("undersized" answers included).
-Protocol details of each adapter are tested in test_provider_fal.py / test_provider_replicate.py.
+Protocol details of each adapter are tested in test_provider_<name>.py.
 """
 
 import io
@@ -31,11 +33,15 @@ from generation.providers.deepinfra import DeepInfraProvider
 from generation.providers.fal import FalProvider
 from generation.providers.huggingface import HuggingFaceProvider
 from generation.providers.local import LocalProvider
+from generation.providers.openai import OpenAIImagesProvider
 from generation.providers.replicate import ReplicateProvider
+from generation.providers.together import TogetherProvider
 from tests.fakes.deepinfra import FakeDeepInfra
 from tests.fakes.fal import FakeFal
 from tests.fakes.huggingface import FakeHuggingFace
+from tests.fakes.openai import FakeOpenAI
 from tests.fakes.replicate import FakeReplicate
+from tests.fakes.together import FakeTogether
 
 pytestmark = pytest.mark.fast
 
@@ -51,11 +57,14 @@ class Subject:
 
     name: str
     provider: Provider
-    fake: FakeFal | FakeReplicate | None = None
+    fake: FakeFal | FakeReplicate | FakeOpenAI | FakeTogether | FakeHuggingFace | FakeDeepInfra | None = None
     # Is the provider's request still unfinished there (fake-specific, behind one question)?
     unfinished: Callable[[str], bool] = lambda request_id: False
     # Where the fake serves output files.
     output_prefix: str = ""
+    # One call answers with the images inline: no request id before the end, nothing to resume,
+    # poll or cancel at the provider, no output URL (OpenAI, Together, Hugging Face, DeepInfra).
+    synchronous: bool = False
 
     def outputs_fetched(self) -> int:
         if self.fake is None:
@@ -64,8 +73,6 @@ class Subject:
 
 
 def _subject(name: str) -> Subject:
-    if name in SYNCHRONOUS_SUBJECTS:
-        return SYNCHRONOUS_SUBJECTS[name]()
     if name == "fal":
         fal = FakeFal(latency=0.1).start()
         return Subject(
@@ -84,10 +91,18 @@ def _subject(name: str) -> Subject:
             unfinished=lambda request_id: replicate.status_of(request_id) not in ("succeeded", "failed", "canceled"),
             output_prefix="/output/",
         )
+    if name in ("huggingface", "deepinfra"):
+        fake = (FakeHuggingFace if name == "huggingface" else FakeDeepInfra)(latency=0.05).start()
+        provider = (HuggingFaceProvider if name == "huggingface" else DeepInfraProvider)(**fake.adapter_options())
+        return Subject(name, provider, fake, synchronous=True)
+    if name in ("openai", "together"):
+        fake = (FakeOpenAI if name == "openai" else FakeTogether)(latency=0.1).start()
+        provider = (OpenAIImagesProvider if name == "openai" else TogetherProvider)(**fake.adapter_options())
+        return Subject(name, provider, fake, synchronous=True)
     return Subject(name, LocalProvider())
 
 
-@pytest.fixture(params=["fal", "replicate", "huggingface", "deepinfra"])
+@pytest.fixture(params=["fal", "replicate", "openai", "together", "huggingface", "deepinfra"])
 def remote(request) -> Iterator[Subject]:
     """An adapter that calls a provider over HTTP, against its fake."""
     subject = _subject(request.param)
@@ -95,7 +110,7 @@ def remote(request) -> Iterator[Subject]:
     subject.fake.stop()
 
 
-@pytest.fixture(params=["fal", "replicate", "local", "huggingface", "deepinfra"])
+@pytest.fixture(params=["fal", "replicate", "local", "openai", "together", "huggingface", "deepinfra"])
 def any_provider(request) -> Iterator[Subject]:
     """Every adapter, the local generator included."""
     subject = _subject(request.param)
@@ -185,7 +200,7 @@ def test_an_undersized_answer_is_returned_with_its_real_dimensions_for_the_pipel
 
 
 def test_on_submitted_is_called_once_with_the_request_id_before_the_request_completes(remote: Subject) -> None:
-    _requires_request_ids(remote)
+    _skip_if_synchronous(remote, "no request id exists before the answer")
     # Well past Replicate's Prefer: wait (1 s in the fake's options): the create answers while it still runs.
     remote.fake.latency = 3.0
     recorder = Recorder(remote)
@@ -212,7 +227,7 @@ class Crash(Exception):
 
 
 def test_resuming_with_the_recorded_id_finishes_that_request_without_a_new_submission(remote: Subject) -> None:
-    _requires_request_ids(remote)
+    _skip_if_synchronous(remote, "no request to resume")
     recorded: list[str] = []
 
     def record_then_die(request_id: str) -> None:
@@ -232,7 +247,7 @@ def test_resuming_with_the_recorded_id_finishes_that_request_without_a_new_submi
 
 # --- cancel and deadline -----------------------------------------------------------------------------
 def test_a_user_cancel_mid_run_cancels_at_the_provider_and_raises_canceled(remote: Subject) -> None:
-    _requires_request_ids(remote)
+    _skip_if_synchronous(remote, "no cancel in the protocol")
     remote.fake.next_outcomes.append("hang")
     recorder = Recorder(remote, cancel_after_submit=0.2)
     started = time.monotonic()
@@ -248,6 +263,7 @@ def test_a_user_cancel_mid_run_cancels_at_the_provider_and_raises_canceled(remot
 
 
 def test_a_deadline_cancels_at_the_provider_and_raises_transient(remote: Subject) -> None:
+    _skip_if_synchronous(remote, "no cancel in the protocol")
     remote.fake.next_outcomes.append("hang")
     recorder = Recorder(remote)
     started = time.monotonic()
@@ -258,7 +274,7 @@ def test_a_deadline_cancels_at_the_provider_and_raises_transient(remote: Subject
     assert time.monotonic() - started >= 0.5
     assert time.monotonic() - started < 10
     assert not caught.value.resumable  # canceled there: nothing left to resume
-    assert remote.fake.cancellations == ([] if remote.name in SYNCHRONOUS_SUBJECTS else [recorder.submitted[0]["id"]])
+    assert remote.fake.cancellations == [recorder.submitted[0]["id"]]
 
 
 # --- outcomes ----------------------------------------------------------------------------------------
@@ -273,6 +289,8 @@ def test_every_image_flagged_nsfw_is_a_content_refusal(remote: Subject) -> None:
 
 
 def test_some_images_flagged_nsfw_are_withheld_and_counted_as_refused(remote: Subject) -> None:
+    if remote.name in ("openai", "together"):  # Hugging Face and DeepInfra withhold the flagged images only
+        pytest.skip(f"{remote.name} refuses the whole call")
     remote.fake.next_outcomes.append("nsfw_partial")
 
     result = remote.provider.generate(_request(remote, num_images=2), Recorder(remote).context())
@@ -313,6 +331,7 @@ def test_an_output_redirecting_to_the_metadata_address_is_refused_and_never_fetc
     remote: Subject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A redirect is never followed: the output URL answers 302 to http://169.254.169.254/...; no connection goes there."""
+    _skip_if_synchronous(remote, "images come inline, never from an output URL")
     resolved: list[str] = []
     connected: list[object] = []
     real_resolve, real_connect = outbound.resolve, socket.socket.connect
@@ -325,7 +344,6 @@ def test_an_output_redirecting_to_the_metadata_address_is_refused_and_never_fetc
         connected.append(address)
         return real_connect(sock, address)
 
-    _requires_output_urls(remote)
     monkeypatch.setattr(outbound, "resolve", recording_resolve)
     monkeypatch.setattr(socket.socket, "connect", recording_connect)
     remote.fake.next_outcomes.append("redirect_private")
@@ -340,102 +358,184 @@ def test_an_output_redirecting_to_the_metadata_address_is_refused_and_never_fetc
     assert METADATA_HOST not in hosts  # ...and none went to the metadata address
 
 
-# --- synchronous providers: Hugging Face Inference (router) and DeepInfra ----------------------------
-# One POST answers the image: no request id before the answer, so nothing to resume, and no cancel in
-# either protocol (a user cancel is seen before each call, a deadline bounds the read timeout). The
-# answer carries the image, so there are no output URLs either. The cases that need those skip, saying so.
-def _huggingface_subject() -> Subject:
-    fake = FakeHuggingFace(latency=0.05).start()
-    return Subject("huggingface", HuggingFaceProvider(**fake.adapter_options()), fake)
+# --- watched calls (OpenAI, Together): one call on a watched thread, the images inline ------------------
+# What they share with the rest is above; here is what replaces resume and cancel at the provider
+# (neither exists in their protocols), and the errors and billing of their one call.
+EXPECTED_COST_AT_SIZE = {
+    # dall-e-2 at 512 px: $0.018 per image (billed by size).
+    "openai": 0.018,
+    # FLUX.1 schnell: $0.0027 per megapixel (1024 x 1024) x 0.25 megapixel.
+    "together": 0.000675,
+}
 
 
-def _deepinfra_subject() -> Subject:
-    fake = FakeDeepInfra(latency=0.05).start()
-    return Subject("deepinfra", DeepInfraProvider(**fake.adapter_options()), fake)
+def _skip_if_synchronous(subject: Subject, why: str) -> None:
+    if subject.synchronous:
+        pytest.skip(f"{subject.name} answers in one call: {why}")
 
 
-SYNCHRONOUS_SUBJECTS: dict[str, Callable[[], Subject]] = {"huggingface": _huggingface_subject, "deepinfra": _deepinfra_subject}
-
-
-def _requires_request_ids(subject: Subject) -> None:
-    if subject.name in SYNCHRONOUS_SUBJECTS:
-        pytest.skip(f"{subject.name} answers in one call: no request id before the answer, no resume, no cancel endpoint")
-
-
-def _requires_output_urls(subject: Subject) -> None:
-    if subject.name in SYNCHRONOUS_SUBJECTS:
-        pytest.skip(f"{subject.name} answers the image itself: no output URL is fetched")
-
-
-@pytest.fixture(params=list(SYNCHRONOUS_SUBJECTS))
-def synchronous(request) -> Iterator[Subject]:
+@pytest.fixture(params=["openai", "together"])
+def watched(request) -> Iterator[Subject]:
     subject = _subject(request.param)
     yield subject
     subject.fake.stop()
 
 
-def test_a_rate_limit_is_transient_and_carries_the_providers_retry_after(synchronous: Subject) -> None:
-    synchronous.fake.next_outcomes.append("rate_limited")
+def test_a_synchronous_call_reports_no_request_id_before_its_answer_and_returns_the_answers_id(watched: Subject) -> None:
+    recorder = Recorder(watched)
+
+    result = watched.provider.generate(_request(watched), recorder.context())
+
+    assert recorder.submitted == []  # nothing to resume after a crash: the pipeline books the call as unknown
+    assert result.request_id
+    assert watched.provider.can_look_up is False
+
+
+def test_a_user_cancel_mid_call_stops_waiting_at_once_and_raises_canceled(watched: Subject) -> None:
+    watched.fake.next_outcomes.append("hang")
+    cancel_at = time.monotonic() + 0.3
+    started = time.monotonic()
+
+    with pytest.raises(ProviderCanceledError):
+        watched.provider.generate(_request(watched), CallContext(should_cancel=lambda: time.monotonic() >= cancel_at))
+
+    assert 0.3 <= time.monotonic() - started < 2  # within a poll interval of the cancel, not at the deadline
+    assert watched.fake.submissions == 1
+    assert watched.fake.cancellations == []  # the protocol has no cancel to call
+
+
+def test_a_hanging_call_ends_at_the_deadline_as_transient_and_not_resumable(watched: Subject) -> None:
+    watched.fake.next_outcomes.append("hang")
+    started = time.monotonic()
 
     with pytest.raises(TransientProviderError) as caught:
-        synchronous.provider.generate(_request(synchronous), Recorder(synchronous).context())
+        watched.provider.generate(_request(watched), CallContext(deadline=started + 0.5))
+
+    assert 0.5 <= time.monotonic() - started < 2
+    assert not caught.value.resumable
+
+
+def test_a_429_is_transient_with_the_servers_retry_after(watched: Subject) -> None:
+    watched.fake.retry_after = 7
+    watched.fake.next_outcomes.append("rate_limited")
+
+    with pytest.raises(TransientProviderError) as caught:
+        watched.provider.generate(_request(watched), Recorder(watched).context())
 
     assert caught.value.status == 429
-    assert caught.value.retry_after == synchronous.fake.retry_after
-    assert synchronous.fake.submissions == 1  # not retried inside the adapter: the pipeline backs off
+    assert caught.value.retry_after == 7
+    assert watched.fake.submissions == 1  # never retried by the adapter: the pipeline waits Retry-After
 
 
-def test_payment_required_is_permanent(synchronous: Subject) -> None:
-    synchronous.fake.next_outcomes.append("payment_required")
-
-    with pytest.raises(PermanentProviderError) as caught:
-        synchronous.provider.generate(_request(synchronous), Recorder(synchronous).context())
-
-    assert caught.value.status == 402
-    assert synchronous.fake.submissions == 1
-
-
-def test_a_server_error_is_transient_with_its_status(synchronous: Subject) -> None:
-    synchronous.fake.next_outcomes.append("error_transient")
+def test_a_5xx_is_transient_and_not_retried_by_the_adapter(watched: Subject) -> None:
+    watched.fake.next_outcomes.append("error_transient")
 
     with pytest.raises(TransientProviderError) as caught:
-        synchronous.provider.generate(_request(synchronous), Recorder(synchronous).context())
+        watched.provider.generate(_request(watched), Recorder(watched).context())
+
+    assert caught.value.status >= 500
+    assert watched.fake.submissions == 1
+
+
+def test_a_refusal_is_content_refused_and_bills_nothing(watched: Subject) -> None:
+    watched.fake.next_outcomes.append("nsfw")
+
+    with pytest.raises(ContentRefusedError) as caught:
+        watched.provider.generate(_request(watched), Recorder(watched).context())
+
+    assert caught.value.request_id  # the answer's request id, for the ledger and support
+    assert caught.value.cost_usd == 0
+
+
+def test_a_body_that_is_not_json_is_transient(watched: Subject) -> None:
+    watched.fake.next_outcomes.append("malformed")
+
+    with pytest.raises(TransientProviderError):
+        watched.provider.generate(_request(watched), Recorder(watched).context())
+
+
+def test_the_call_is_billed_as_the_provider_prices_it(watched: Subject) -> None:
+    one = watched.provider.generate(_request(watched), Recorder(watched).context())
+    two = watched.provider.generate(_request(watched, num_images=2), Recorder(watched).context())
+
+    assert one.cost_usd == pytest.approx(EXPECTED_COST_AT_SIZE[watched.name])
+    assert len(two.images) == 2
+    assert two.cost_usd == pytest.approx(2 * EXPECTED_COST_AT_SIZE[watched.name])
+
+
+# --- blocking calls (Hugging Face Inference router, DeepInfra): one POST answers the image --------------
+# One POST answers the image: no request id before the answer, so nothing to resume, and no cancel in
+# either protocol (a user cancel is seen before each call, a deadline bounds the read timeout). The
+# answer carries the image, so there are no output URLs either. The cases that need those skip, saying so.
+@pytest.fixture(params=["huggingface", "deepinfra"])
+def blocking(request) -> Iterator[Subject]:
+    subject = _subject(request.param)
+    yield subject
+    subject.fake.stop()
+
+
+def test_a_rate_limit_is_transient_and_carries_the_providers_retry_after(blocking: Subject) -> None:
+    blocking.fake.next_outcomes.append("rate_limited")
+
+    with pytest.raises(TransientProviderError) as caught:
+        blocking.provider.generate(_request(blocking), Recorder(blocking).context())
+
+    assert caught.value.status == 429
+    assert caught.value.retry_after == blocking.fake.retry_after
+    assert blocking.fake.submissions == 1  # not retried inside the adapter: the pipeline backs off
+
+
+def test_payment_required_is_permanent(blocking: Subject) -> None:
+    blocking.fake.next_outcomes.append("payment_required")
+
+    with pytest.raises(PermanentProviderError) as caught:
+        blocking.provider.generate(_request(blocking), Recorder(blocking).context())
+
+    assert caught.value.status == 402
+    assert blocking.fake.submissions == 1
+
+
+def test_a_server_error_is_transient_with_its_status(blocking: Subject) -> None:
+    blocking.fake.next_outcomes.append("error_transient")
+
+    with pytest.raises(TransientProviderError) as caught:
+        blocking.provider.generate(_request(blocking), Recorder(blocking).context())
 
     assert caught.value.status == 500
 
 
-def test_a_hanging_call_times_out_as_transient_at_the_read_timeout(synchronous: Subject) -> None:
-    synchronous.fake.next_outcomes.append("hang")
-    provider = type(synchronous.provider)(**{**synchronous.fake.adapter_options(), "read_timeout": 0.5})
+def test_a_hanging_call_times_out_as_transient_at_the_read_timeout(blocking: Subject) -> None:
+    blocking.fake.next_outcomes.append("hang")
+    provider = type(blocking.provider)(**{**blocking.fake.adapter_options(), "read_timeout": 0.5})
     started = time.monotonic()
 
     with pytest.raises(TransientProviderError, match="Timeout"):
-        provider.generate(_request(synchronous), Recorder(synchronous).context())
+        provider.generate(_request(blocking), Recorder(blocking).context())
 
     assert 0.5 <= time.monotonic() - started < 5
 
 
-def test_a_cancel_before_the_call_sends_nothing_and_raises_canceled(synchronous: Subject) -> None:
+def test_a_cancel_before_the_call_sends_nothing_and_raises_canceled(blocking: Subject) -> None:
     context = CallContext(should_cancel=lambda: True)
 
     with pytest.raises(ProviderCanceledError):
-        synchronous.provider.generate(_request(synchronous), context)
+        blocking.provider.generate(_request(blocking), context)
 
-    assert synchronous.fake.submissions == 0
+    assert blocking.fake.submissions == 0
 
 
-def test_a_malformed_answer_is_transient(synchronous: Subject) -> None:
-    synchronous.fake.next_outcomes.append("malformed")
+def test_a_malformed_answer_is_transient(blocking: Subject) -> None:
+    blocking.fake.next_outcomes.append("malformed")
 
     with pytest.raises(TransientProviderError):
-        synchronous.provider.generate(_request(synchronous), Recorder(synchronous).context())
+        blocking.provider.generate(_request(blocking), Recorder(blocking).context())
 
 
 @pytest.mark.parametrize("count", [1, 2])
-def test_the_cost_is_what_the_provider_bills_for_the_images_made(synchronous: Subject, count: int) -> None:
-    result = synchronous.provider.generate(_request(synchronous, num_images=count), Recorder(synchronous).context())
+def test_the_cost_is_what_the_provider_bills_for_the_images_made(blocking: Subject, count: int) -> None:
+    result = blocking.provider.generate(_request(blocking, num_images=count), Recorder(blocking).context())
 
-    price = synchronous.fake.costs[synchronous.fake.default_model]
+    price = blocking.fake.costs[blocking.fake.default_model]
     if "cost_per_image" in price:  # Hugging Face's FLUX.1-schnell in the fake's catalogue
         expected = price["cost_per_image"] * count
     else:  # DeepInfra: $ per 1024 x 1024, linear in the pixels, as reported in inference_status.cost
@@ -445,8 +545,8 @@ def test_the_cost_is_what_the_provider_bills_for_the_images_made(synchronous: Su
 
 
 @pytest.mark.parametrize("options", [{"resume_id": "abc"}, {"lookup_only": True}])
-def test_a_resume_or_look_up_is_refused_without_a_new_call(synchronous: Subject, options: dict) -> None:
+def test_a_resume_or_look_up_is_refused_without_a_new_call(blocking: Subject, options: dict) -> None:
     with pytest.raises(PermanentProviderError, match="cannot be resumed"):
-        synchronous.provider.generate(_request(synchronous), CallContext(**options))
+        blocking.provider.generate(_request(blocking), CallContext(**options))
 
-    assert synchronous.fake.submissions == 0
+    assert blocking.fake.submissions == 0

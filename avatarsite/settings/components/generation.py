@@ -190,3 +190,92 @@ GENERATION_PROVIDERS["deepinfra"] = {
     },
 }
 GENERATION_EXPECTED_SECONDS.update({"huggingface": 10, "deepinfra": 5})
+
+# --- OpenAI images and Together (issue 19): synchronous image APIs, each set up only with its key --------
+# One call answers with the images (base64); the read timeout bounds that call (gpt-image takes tens of
+# seconds). A model's price is what the provider bills, for the ledger: OpenAI's gpt-image by the tokens
+# its answer reports (per million), dall-e per image (dall-e-2 by size); Together's FLUX per megapixel.
+OPENAI_API_KEY = env("OPENAI_API_KEY", default="")
+OPENAI_API_URL = env("OPENAI_API_URL", default="https://api.openai.com/v1")
+_openai_licence = "OpenAI's terms assign the output to the user: the image may be used commercially."
+GENERATION_PROVIDERS["openai"] = {
+    "BACKEND": "generation.providers.openai.OpenAIImagesProvider",
+    "OPTIONS": {
+        **_provider_common,
+        "api_url": OPENAI_API_URL,
+        "api_key": OPENAI_API_KEY,
+        "organization": env("OPENAI_ORGANIZATION", default=""),
+        "project": env("OPENAI_PROJECT", default=""),
+        "read_timeout": env.float("OPENAI_READ_TIMEOUT_SECONDS", default=180.0),
+        "models": {
+            # gpt-image and dall-e-3 make 1024 px squares only; dall-e-2 256, 512 or 1024.
+            "gpt-image-1-mini": {
+                "max_side": 1024,
+                "cost_per_million_input_tokens": env.float("OPENAI_GPT_IMAGE_1_MINI_COST_PER_MILLION_INPUT_TOKENS", default=2.0),
+                "cost_per_million_output_tokens": env.float("OPENAI_GPT_IMAGE_1_MINI_COST_PER_MILLION_OUTPUT_TOKENS", default=8.0),
+                "cost_per_image": env.float("OPENAI_GPT_IMAGE_1_MINI_COST_PER_IMAGE", default=0.011),  # when no usage comes
+                "input": {"quality": "medium"},
+                "licence": _openai_licence,
+                "commercial_use": True,
+            },
+            "gpt-image-1": {
+                "max_side": 1024,
+                "cost_per_million_input_tokens": env.float("OPENAI_GPT_IMAGE_1_COST_PER_MILLION_INPUT_TOKENS", default=5.0),
+                "cost_per_million_output_tokens": env.float("OPENAI_GPT_IMAGE_1_COST_PER_MILLION_OUTPUT_TOKENS", default=40.0),
+                "cost_per_image": env.float("OPENAI_GPT_IMAGE_1_COST_PER_IMAGE", default=0.042),
+                "input": {"quality": "medium"},
+                "licence": _openai_licence,
+                "commercial_use": True,
+            },
+            "dall-e-3": {
+                "max_side": 1024,
+                "cost_per_image": env.float("OPENAI_DALL_E_3_COST_PER_IMAGE", default=0.04),
+                "licence": _openai_licence,
+                "commercial_use": True,
+            },
+            "dall-e-2": {
+                "max_side": 1024,
+                "cost_per_image_by_side": {"256": 0.016, "512": 0.018, "1024": env.float("OPENAI_DALL_E_2_COST_PER_IMAGE", default=0.02)},
+                "licence": _openai_licence,
+                "commercial_use": True,
+            },
+        },
+    },
+}
+TOGETHER_API_KEY = env("TOGETHER_API_KEY", default="")
+TOGETHER_API_URL = env("TOGETHER_API_URL", default="https://api.together.xyz/v1")
+GENERATION_PROVIDERS["together"] = {
+    "BACKEND": "generation.providers.together.TogetherProvider",
+    "OPTIONS": {
+        **_provider_common,
+        "api_url": TOGETHER_API_URL,
+        "api_key": TOGETHER_API_KEY,
+        "read_timeout": env.float("TOGETHER_READ_TIMEOUT_SECONDS", default=60.0),
+        "models": {
+            # width/height in 16 px steps. UNCONFIRMED: Together's largest side (its client's default is 1024).
+            "black-forest-labs/FLUX.1-schnell-Free": {
+                "max_side": 1024,
+                "side_step": 16,
+                "cost_per_megapixel": 0.0,  # Together's free FLUX endpoint (rate limited)
+                "licence": "FLUX.1 [schnell] (Apache-2.0): the image may be used commercially.",
+                "commercial_use": True,
+            },
+            "black-forest-labs/FLUX.1-schnell": {
+                "max_side": 1024,
+                "side_step": 16,
+                "cost_per_megapixel": env.float("TOGETHER_FLUX_SCHNELL_COST_PER_MEGAPIXEL", default=0.0027),
+                "licence": "FLUX.1 [schnell] (Apache-2.0): the image may be used commercially.",
+                "commercial_use": True,
+            },
+            "black-forest-labs/FLUX.1-dev": {
+                "max_side": 1024,
+                "side_step": 16,
+                "cost_per_megapixel": env.float("TOGETHER_FLUX_DEV_COST_PER_MEGAPIXEL", default=0.025),
+                # UNCONFIRMED whether Together's serving clears FLUX.1 [dev] for commercial use: not claimed.
+                "licence": "FLUX.1 [dev] (FLUX.1 [dev] Non-Commercial License): not cleared for commercial use.",
+                "commercial_use": False,
+            },
+        },
+    },
+}
+GENERATION_EXPECTED_SECONDS.update({"openai": 20, "together": 3})
