@@ -30,8 +30,10 @@ from generation.providers.base import (
 from generation.providers.fal import FalProvider
 from generation.providers.local import LocalProvider
 from generation.providers.replicate import ReplicateProvider
+from generation.providers.runpod import RunPodProvider
 from tests.fakes.fal import FakeFal
 from tests.fakes.replicate import FakeReplicate
+from tests.fakes.runpod import FakeRunPod
 
 pytestmark = pytest.mark.fast
 
@@ -47,7 +49,7 @@ class Subject:
 
     name: str
     provider: Provider
-    fake: FakeFal | FakeReplicate | None = None
+    fake: FakeFal | FakeReplicate | FakeRunPod | None = None
     # Is the provider's request still unfinished there (fake-specific, behind one question)?
     unfinished: Callable[[str], bool] = lambda request_id: False
     # Where the fake serves output files.
@@ -78,10 +80,21 @@ def _subject(name: str) -> Subject:
             unfinished=lambda request_id: replicate.status_of(request_id) not in ("succeeded", "failed", "canceled"),
             output_prefix="/output/",
         )
+    # --- runpod (i19) ---
+    if name == "runpod":
+        runpod = FakeRunPod(latency=0.1).start()
+        return Subject(
+            name,
+            RunPodProvider(**runpod.adapter_options()),
+            runpod,
+            unfinished=lambda request_id: runpod.status_of(request_id) not in ("COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"),
+            output_prefix="/output/",
+        )
+    # --- end runpod ---
     return Subject(name, LocalProvider())
 
 
-@pytest.fixture(params=["fal", "replicate"])
+@pytest.fixture(params=["fal", "replicate", "runpod"])
 def remote(request) -> Iterator[Subject]:
     """An adapter that calls a provider over HTTP, against its fake."""
     subject = _subject(request.param)
@@ -89,7 +102,7 @@ def remote(request) -> Iterator[Subject]:
     subject.fake.stop()
 
 
-@pytest.fixture(params=["fal", "replicate", "local"])
+@pytest.fixture(params=["fal", "replicate", "local", "runpod"])
 def any_provider(request) -> Iterator[Subject]:
     """Every adapter, the local generator included."""
     subject = _subject(request.param)

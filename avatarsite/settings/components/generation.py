@@ -81,6 +81,31 @@ GENERATION_PROVIDERS = {
         },
     },
 }
+# --- RunPod serverless (issue 19) ---------------------------------------------------------------
+# One serverless endpoint per model, running a text-to-image worker in worker-comfyui's shape (see
+# generation/providers/runpod.py); set up only with a key and the model's endpoint id. Billed per
+# GPU-second of execution: the price is the endpoint's GPU type's (flex), the default a 48 GB card's.
+GENERATION_PROVIDERS["runpod"] = {
+    "BACKEND": "generation.providers.runpod.RunPodProvider",
+    "OPTIONS": {
+        **_provider_common,
+        "api_url": env("RUNPOD_API_URL", default="https://api.runpod.ai/v2"),
+        "api_key": env("RUNPOD_API_KEY", default=""),
+        # Empty: the worker answers base64 images; list its bucket's host when it uploads them.
+        "output_hosts": env.list("RUNPOD_OUTPUT_HOSTS", default=[]),
+        "models": {
+            "flux-schnell": {
+                "endpoint_id": env("RUNPOD_FLUX_SCHNELL_ENDPOINT_ID", default=""),
+                "max_side": 1024,
+                "side_step": 64,
+                "cost_per_gpu_second": env.float("RUNPOD_FLUX_SCHNELL_COST_PER_GPU_SECOND", default=0.00034),
+                "licence": "FLUX.1 [schnell] (Apache-2.0), run on our own RunPod endpoint: the image may be used commercially.",
+                "commercial_use": True,
+            },
+        },
+    },
+}
+# --- end RunPod ---
 # Sizes above a model's max_side are made by upscaling its largest image by at most this factor (named
 # on the image and the page); a plan may offer up to (largest max_side in its chain) x this.
 GENERATION_MAX_UPSCALE = env.float("GENERATION_MAX_UPSCALE", default=2.0)
