@@ -309,7 +309,7 @@ def test_a_provider_side_infrastructure_failure_is_transient(remote: Subject) ->
         remote.provider.generate(_request(remote), Recorder(remote).context())
 
     assert caught.value.kind == "transient"
-    assert remote.fake.submissions == 1
+    assert _submit_posts(remote.fake) == 1
 
 
 # --- outputs: only allowlisted public https hosts, no redirects --------------------------------------
@@ -341,3 +341,38 @@ def test_an_output_redirecting_to_the_metadata_address_is_refused_and_never_fetc
     hosts = [address[0] for address in connected if isinstance(address, tuple)]
     assert "127.0.0.1" in hosts  # connections are seen here...
     assert METADATA_HOST not in hosts  # ...and none went to the metadata address
+
+
+# --- throttling and server errors at submit (added with the RunPod adapter, issue 19) ----------------
+# Each fake's queue of scripted answers to its submit call (an int status; 429 carries Retry-After).
+SUBMIT_FAULTS = {"fal": "submit_faults", "replicate": "create_faults", "runpod": "run_faults"}
+
+
+def _retry_after_of(fake: object) -> float:
+    return float(getattr(fake, "retry_after", 1))  # the fal fake always says 1
+
+
+def _submit_posts(fake: object) -> int:
+    """Submit calls received, answered or not (the fal fake's `submissions` counts jobs created)."""
+    return int(getattr(fake, "submit_posts", fake.submissions))
+
+
+def test_a_throttled_submit_is_transient_with_the_providers_retry_after(remote: Subject) -> None:
+    getattr(remote.fake, SUBMIT_FAULTS[remote.name]).append(429)
+
+    with pytest.raises(TransientProviderError) as caught:
+        remote.provider.generate(_request(remote), Recorder(remote).context())
+
+    assert caught.value.retry_after == _retry_after_of(remote.fake)
+    assert _submit_posts(remote.fake) == 1  # a billable create is never resent blindly
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_server_error_at_submit_is_transient(remote: Subject, status: int) -> None:
+    getattr(remote.fake, SUBMIT_FAULTS[remote.name]).append(status)
+
+    with pytest.raises(TransientProviderError) as caught:
+        remote.provider.generate(_request(remote), Recorder(remote).context())
+
+    assert caught.value.kind == "transient"
+    assert _submit_posts(remote.fake) == 1
