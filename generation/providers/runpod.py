@@ -5,7 +5,9 @@ its owner's choosing, so the input it takes and the output it answers are the wo
 RunPod's. This adapter assumes a text-to-image worker in the shape of `runpod-workers/worker-comfyui`
 (UNCONFIRMED for any given endpoint: a model's catalogue entry may add to the input with "input"):
 
-* input  `{"prompt", "width", "height", "seed", "num_images", **model "input"}`;
+* input  `{"prompt", "width", "height", "seed", "num_images", **model "input"}`, or, when the model's
+  entry has a "workflow" (an API-format graph), worker-comfyui's `{"workflow": graph}` with the
+  graph's "{prompt}", "{seed}", "{width}", "{height}", "{num_images}" placeholders filled in;
 * output `{"images": [{"type": "base64" | "s3_url", "data": "...", "filename"?}]}` (worker-comfyui
   5.x); a bare list of URLs / data URIs / base64 strings, or `{"image": ...}`, is accepted too.
 
@@ -56,6 +58,19 @@ def sniff_content_type(data: bytes) -> str:
     return ""
 
 
+def fill_placeholders(graph: Any, values: dict[str, Any]) -> Any:
+    """A copy of `graph` where a string that is exactly "{name}" becomes values[name] (typed: a
+    seed stays an int) and "{prompt}" inside a longer string is replaced by the prompt."""
+    if isinstance(graph, dict):
+        return {key: fill_placeholders(value, values) for key, value in graph.items()}
+    if isinstance(graph, list):
+        return [fill_placeholders(value, values) for value in graph]
+    if isinstance(graph, str):
+        name = graph[1:-1] if graph.startswith("{") and graph.endswith("}") else ""
+        return values[name] if name in values else graph.replace("{prompt}", str(values["prompt"]))
+    return graph
+
+
 class RunPodProvider(HttpProvider):
     """One RunPod serverless endpoint per model: the catalogue's model entry names it ("endpoint_id").
 
@@ -102,16 +117,15 @@ class RunPodProvider(HttpProvider):
         return f"{self.api_url}/{quote(endpoint, safe='')}"
 
     def input_for(self, model: str, request: GenerationRequest) -> dict[str, Any]:
-        """The worker input for this request: a square of `native_size` (see the module docstring)."""
+        """The worker input for this request: a square of `native_size` (see the module docstring).
+        With a "workflow" in the model's entry (an API-format ComfyUI graph, worker-comfyui's
+        input), that graph with its placeholders filled in is sent instead of the plain fields."""
         side = self.native_size(model, request.size)
-        return {
-            "prompt": request.prompt,
-            "width": side,
-            "height": side,
-            "seed": request.seed,
-            "num_images": request.num_images,
-            **self.model_options(model).get("input", {}),
-        }
+        values = {"prompt": request.prompt, "width": side, "height": side, "seed": request.seed, "num_images": request.num_images}
+        options = self.model_options(model)
+        if options.get("workflow"):
+            return {"workflow": fill_placeholders(options["workflow"], values), **options.get("input", {})}
+        return {**values, **options.get("input", {})}
 
     def body_for(self, model: str, request: GenerationRequest) -> dict[str, Any]:
         """`/run`'s body: the input, and an execution timeout no longer than we would wait, so a

@@ -24,6 +24,8 @@ marker `[fake:<outcome>]` in its prompt, else the next of `next_outcomes`, else 
 * "redirect_private": COMPLETED with an s3_url output that answers 302 to the metadata address;
 * "undersized": COMPLETED with `undersized_side` px images whatever was asked.
 
+An input with a "workflow" (worker-comfyui) is read for its prompt, size, batch and seed (`workflow_params`).
+
 Endpoint faults come from `run_faults`, `status_faults` and `cancel_faults` (one per call): an int
 status answered with `{"error": ...}` (429 carries `Retry-After: retry_after`; nothing is created),
 or ("slow", seconds): the answer is held that long first.
@@ -64,6 +66,21 @@ def png_image(seed: int, index: int, side: int) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def workflow_params(workflow: dict) -> dict:
+    """What worker-comfyui would make of an API-format graph: the prompt of its first text encoder,
+    the latent's size and batch, the sampler's seed (the nodes of FLUX and SD workflows)."""
+    params: dict = {}
+    for node in workflow.values():
+        kind, inputs = node.get("class_type", ""), node.get("inputs", {})
+        if kind == "CLIPTextEncode" and "prompt" not in params:
+            params["prompt"] = inputs.get("text")
+        elif kind in ("EmptyLatentImage", "EmptySD3LatentImage"):
+            params.update(width=inputs.get("width"), height=inputs.get("height"), num_images=inputs.get("batch_size", 1))
+        elif kind in ("KSampler", "RandomNoise"):
+            params["seed"] = inputs.get("seed", inputs.get("noise_seed"))
+    return {key: value for key, value in params.items() if value is not None}
 
 
 @dataclass
@@ -200,6 +217,8 @@ class FakeRunPod(LoopbackServer, FakeControl):
             return self.next_outcomes.popleft() if self.next_outcomes else self.default_outcome
 
     def create(self, endpoint: str, job_input: dict) -> FakeJob:
+        if isinstance(job_input.get("workflow"), dict):
+            job_input = {**job_input, **workflow_params(job_input["workflow"])}
         job = FakeJob(
             id=f"{secrets.token_hex(4)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}-e1",
             endpoint=endpoint,

@@ -3,6 +3,10 @@
 import base64
 import io
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.test import override_settings
@@ -313,3 +317,50 @@ def test_the_settings_entry_is_not_set_up_without_its_key(settings):
         adapter = provider_build("runpod")
         assert adapter.max_side("flux-schnell") == 1024
         assert adapter.native_size("flux-schnell", 700) == 704
+
+
+# --- worker-comfyui workflows --------------------------------------------------------------------
+FLUX_WORKFLOW = {
+    "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "{prompt}, studio light", "clip": ["30", 1]}},
+    "27": {"class_type": "EmptySD3LatentImage", "inputs": {"width": "{width}", "height": "{height}", "batch_size": "{num_images}"}},
+    "31": {"class_type": "KSampler", "inputs": {"seed": "{seed}", "steps": 4, "cfg": 1, "sampler_name": "euler"}},
+    "9": {"class_type": "SaveImage", "inputs": {"filename_prefix": "ComfyUI", "images": ["8", 0]}},
+}
+
+
+def test_a_models_workflow_is_sent_with_its_placeholders_filled_in_typed(fake):
+    options = fake.adapter_options()
+    options["models"]["flux-schnell"]["workflow"] = FLUX_WORKFLOW
+
+    result = RunPodProvider(**options).generate(_request(size=1000, num_images=2, seed=7))
+
+    graph = fake.bodies[0]["input"]["workflow"]
+    assert set(fake.bodies[0]["input"]) == {"workflow"}
+    assert graph["6"]["inputs"]["text"] == "portrait of a smiling woman, studio light"
+    assert graph["27"]["inputs"] == {"width": 1024, "height": 1024, "batch_size": 2}
+    assert graph["31"]["inputs"]["seed"] == 7
+    assert graph["31"]["inputs"]["steps"] == 4
+    assert FLUX_WORKFLOW["31"]["inputs"]["seed"] == "{seed}"  # the stored graph is left as it was
+    assert [(image.width, image.height) for image in result.images] == [(1024, 1024)] * 2
+
+
+def test_the_settings_read_a_models_workflow_from_its_file_and_set_it_up_with_key_and_endpoint(tmp_path: Path):
+    """Settings are read once at start-up: a fresh interpreter with the variables set."""
+    workflow = tmp_path / "flux.json"
+    workflow.write_text(json.dumps(FLUX_WORKFLOW))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "avatarsite.settings.test",
+        "RUNPOD_API_KEY": "rpa_key",
+        "RUNPOD_FLUX_SCHNELL_ENDPOINT_ID": "abc123",
+        "RUNPOD_FLUX_SCHNELL_WORKFLOW_FILE": str(workflow),
+    }
+    script = (
+        "import django, json; django.setup()\n"
+        "from generation.providers.registry import provider_get\n"
+        "p = provider_get('runpod')\n"
+        "print(json.dumps([p.configured, p.endpoint_id('flux-schnell'), p.model_options('flux-schnell')['workflow']]))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=True)
+
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [True, "abc123", FLUX_WORKFLOW]

@@ -1,5 +1,7 @@
 """Generation: provider adapters and their keys, client webhooks, timeouts, retries, queues, the breaker."""
 
+import json
+
 from .cache import REDIS_URL
 from .core import OUTBOUND_ALLOW_LOOPBACK
 from .env import env
@@ -85,6 +87,16 @@ GENERATION_PROVIDERS = {
 # One serverless endpoint per model, running a text-to-image worker in worker-comfyui's shape (see
 # generation/providers/runpod.py); set up only with a key and the model's endpoint id. Billed per
 # GPU-second of execution: the price is the endpoint's GPU type's (flex), the default a 48 GB card's.
+
+
+def _runpod_workflow(path: str) -> dict:
+    """An API-format ComfyUI workflow exported to a JSON file, for a worker-comfyui endpoint (no path: none)."""
+    if not path:
+        return {}
+    with open(path, encoding="utf-8") as workflow:
+        return json.load(workflow)
+
+
 GENERATION_PROVIDERS["runpod"] = {
     "BACKEND": "generation.providers.runpod.RunPodProvider",
     "OPTIONS": {
@@ -96,6 +108,8 @@ GENERATION_PROVIDERS["runpod"] = {
         "models": {
             "flux-schnell": {
                 "endpoint_id": env("RUNPOD_FLUX_SCHNELL_ENDPOINT_ID", default=""),
+                # Its placeholders "{prompt}", "{seed}", "{width}", "{height}", "{num_images}" are filled per request.
+                "workflow": _runpod_workflow(env("RUNPOD_FLUX_SCHNELL_WORKFLOW_FILE", default="")),
                 "max_side": 1024,
                 "side_step": 64,
                 "cost_per_gpu_second": env.float("RUNPOD_FLUX_SCHNELL_COST_PER_GPU_SECOND", default=0.00034),
