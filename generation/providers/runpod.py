@@ -175,18 +175,34 @@ class RunPodProvider(HttpProvider):
 
     def _until_terminal(self, job: dict, base: str, job_id: str, model: str, context: CallContext, deadline: float) -> dict:
         reported = ""
+        running_since: float | None = None
         while job.get("status") not in TERMINAL:
             status = str(job.get("status"))
             if status not in WAITING:
                 # A state the notes do not name: keep polling (a new name for "running" is likelier
                 # than a new terminal one), the deadline still bounds the wait.
                 status = "IN_PROGRESS"
+            if status != "IN_QUEUE" and running_since is None:
+                running_since = self.clock()
             if status != reported:
                 reported = status
                 context.on_progress(*((10, "Waiting for a GPU worker") if status == "IN_QUEUE" else (40, "Generating the image")))
-            self.wait_for_next_poll(context, request_id=job_id, model=model, deadline=deadline)
+            try:
+                self.wait_for_next_poll(context, request_id=job_id, model=model, deadline=deadline)
+            except ProviderError as exc:  # canceled there (the user, or the deadline)
+                exc.cost_usd = self._billed_until_cancel(model, job, running_since)
+                raise
             job = self._status(base, job_id)
         return job
+
+    def _billed_until_cancel(self, model: str, job: dict, running_since: float | None) -> float:
+        """What a job canceled while running bills: its GPU-seconds so far, the last executionTime
+        seen or our own count since we saw it run, whichever is larger (nothing while it queued)."""
+        price = self.model_options(model).get("cost_per_gpu_second")
+        if running_since is None or price is None:
+            return 0.0
+        seconds = max(self.gpu_seconds(job, elapsed=0.0), self.clock() - running_since)
+        return round(float(price) * seconds, 6)
 
     # --- the outcome ---------------------------------------------------------------------------
     def gpu_seconds(self, job: dict, *, elapsed: float) -> float:

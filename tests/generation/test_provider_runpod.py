@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from generation.providers.base import (
     ContentRefusedError,
     GenerationRequest,
     PermanentProviderError,
+    ProviderCanceledError,
     RequestNotFoundError,
     TransientProviderError,
 )
@@ -364,3 +366,33 @@ def test_the_settings_read_a_models_workflow_from_its_file_and_set_it_up_with_ke
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=True)
 
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [True, "abc123", FLUX_WORKFLOW]
+
+
+def test_a_job_canceled_while_running_carries_the_gpu_seconds_it_ran_for_the_ledger(fake):
+    fake.next_outcomes.append("hang")
+    submitted: list[float] = []
+    provider = _provider(fake)
+
+    with pytest.raises(ProviderCanceledError) as caught:
+        provider.generate(
+            _request(),
+            CallContext(
+                on_submitted=lambda job_id: submitted.append(time.monotonic()),
+                should_cancel=lambda: bool(submitted) and time.monotonic() - submitted[0] > 0.5,
+            ),
+        )
+
+    # It queued 0.05 s, then ran about 0.45 s before the cancel: billed for that, at the model's price.
+    assert COST_PER_GPU_SECOND * 0.3 <= caught.value.cost_usd <= COST_PER_GPU_SECOND * 1.0
+    assert fake.cancellations == [caught.value.request_id]
+
+
+def test_a_job_canceled_while_still_queued_costs_nothing(fake):
+    fake.next_outcomes.append("hang")
+    fake.queue_seconds = 30.0
+
+    with pytest.raises(TransientProviderError) as caught:
+        _provider(fake).generate(_request(), CallContext(deadline=time.monotonic() + 0.3))
+
+    assert caught.value.cost_usd == 0
+    assert fake.cancellations == [caught.value.request_id]
