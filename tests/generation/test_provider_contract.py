@@ -27,10 +27,12 @@ from generation.providers.base import (
     ProviderCanceledError,
     TransientProviderError,
 )
+from generation.providers.comfyui import ComfyUIProvider
 from generation.providers.fal import FalProvider
 from generation.providers.local import LocalProvider
 from generation.providers.replicate import ReplicateProvider
 from generation.providers.runpod import RunPodProvider
+from tests.fakes.comfyui import FakeComfyUI
 from tests.fakes.fal import FakeFal
 from tests.fakes.replicate import FakeReplicate
 from tests.fakes.runpod import FakeRunPod
@@ -49,7 +51,7 @@ class Subject:
 
     name: str
     provider: Provider
-    fake: FakeFal | FakeReplicate | FakeRunPod | None = None
+    fake: FakeFal | FakeReplicate | FakeRunPod | FakeComfyUI | None = None
     # Is the provider's request still unfinished there (fake-specific, behind one question)?
     unfinished: Callable[[str], bool] = lambda request_id: False
     # Where the fake serves output files.
@@ -90,11 +92,20 @@ def _subject(name: str) -> Subject:
             unfinished=lambda request_id: runpod.status_of(request_id) not in ("COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"),
             output_prefix="/output/",
         )
+    if name == "comfyui":
+        comfyui = FakeComfyUI(latency=0.1).start()
+        return Subject(
+            name,
+            ComfyUIProvider(**comfyui.adapter_options()),
+            comfyui,
+            unfinished=lambda request_id: comfyui.status_of(request_id) in ("pending", "running", "unknown"),
+            output_prefix="/view",
+        )
     # --- end runpod ---
     return Subject(name, LocalProvider())
 
 
-@pytest.fixture(params=["fal", "replicate", "runpod"])
+@pytest.fixture(params=["fal", "replicate", "runpod", "comfyui"])
 def remote(request) -> Iterator[Subject]:
     """An adapter that calls a provider over HTTP, against its fake."""
     subject = _subject(request.param)
@@ -102,7 +113,7 @@ def remote(request) -> Iterator[Subject]:
     subject.fake.stop()
 
 
-@pytest.fixture(params=["fal", "replicate", "local", "runpod"])
+@pytest.fixture(params=["fal", "replicate", "local", "runpod", "comfyui"])
 def any_provider(request) -> Iterator[Subject]:
     """Every adapter, the local generator included."""
     subject = _subject(request.param)
@@ -345,7 +356,7 @@ def test_an_output_redirecting_to_the_metadata_address_is_refused_and_never_fetc
 
 # --- throttling and server errors at submit (added with the RunPod adapter, issue 19) ----------------
 # Each fake's queue of scripted answers to its submit call (an int status; 429 carries Retry-After).
-SUBMIT_FAULTS = {"fal": "submit_faults", "replicate": "create_faults", "runpod": "run_faults"}
+SUBMIT_FAULTS = {"fal": "submit_faults", "replicate": "create_faults", "runpod": "run_faults", "comfyui": "prompt_faults"}
 
 
 def _retry_after_of(fake: object) -> float:

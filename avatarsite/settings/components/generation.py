@@ -89,8 +89,8 @@ GENERATION_PROVIDERS = {
 # GPU-second of execution: the price is the endpoint's GPU type's (flex), the default a 48 GB card's.
 
 
-def _runpod_workflow(path: str) -> dict:
-    """An API-format ComfyUI workflow exported to a JSON file, for a worker-comfyui endpoint (no path: none)."""
+def _workflow_file(path: str) -> dict:
+    """An API-format ComfyUI workflow exported to a JSON file, for ComfyUI or a worker-comfyui endpoint (no path: none)."""
     if not path:
         return {}
     with open(path, encoding="utf-8") as workflow:
@@ -109,7 +109,7 @@ GENERATION_PROVIDERS["runpod"] = {
             "flux-schnell": {
                 "endpoint_id": env("RUNPOD_FLUX_SCHNELL_ENDPOINT_ID", default=""),
                 # Its placeholders "{prompt}", "{seed}", "{width}", "{height}", "{num_images}" are filled per request.
-                "workflow": _runpod_workflow(env("RUNPOD_FLUX_SCHNELL_WORKFLOW_FILE", default="")),
+                "workflow": _workflow_file(env("RUNPOD_FLUX_SCHNELL_WORKFLOW_FILE", default="")),
                 "max_side": 1024,
                 "side_step": 64,
                 "cost_per_gpu_second": env.float("RUNPOD_FLUX_SCHNELL_COST_PER_GPU_SECOND", default=0.00034),
@@ -119,7 +119,27 @@ GENERATION_PROVIDERS["runpod"] = {
         },
     },
 }
-# --- end RunPod ---
+# ComfyUI (self-hosted, issue 19): set up only with its address and a model's stored workflow (no key:
+# ComfyUI has none; COMFYUI_API_KEY is for a proxy in front). Billed at what the operator's GPU costs.
+GENERATION_PROVIDERS["comfyui"] = {
+    "BACKEND": "generation.providers.comfyui.ComfyUIProvider",
+    "OPTIONS": {
+        **_provider_common,
+        "api_url": env("COMFYUI_API_URL", default=""),
+        "api_key": env("COMFYUI_API_KEY", default=""),
+        "models": {
+            "flux-schnell": {
+                "workflow": _workflow_file(env("COMFYUI_FLUX_SCHNELL_WORKFLOW_FILE", default="")),
+                "max_side": 1024,
+                "side_step": 64,
+                "cost_per_gpu_second": env.float("COMFYUI_FLUX_SCHNELL_COST_PER_GPU_SECOND", default=0.0),
+                "licence": "FLUX.1 [schnell] (Apache-2.0), run on our own ComfyUI: the image may be used commercially.",
+                "commercial_use": True,
+            },
+        },
+    },
+}
+# --- end RunPod and ComfyUI ---
 # Sizes above a model's max_side are made by upscaling its largest image by at most this factor (named
 # on the image and the page); a plan may offer up to (largest max_side in its chain) x this.
 GENERATION_MAX_UPSCALE = env.float("GENERATION_MAX_UPSCALE", default=2.0)
