@@ -83,6 +83,47 @@ GENERATION_PROVIDERS = {
         },
     },
 }
+# Sizes above a model's max_side are made by upscaling its largest image by at most this factor (named
+# on the image and the page); a plan may offer up to (largest max_side in its chain) x this.
+GENERATION_MAX_UPSCALE = env.float("GENERATION_MAX_UPSCALE", default=2.0)
+# What sizes a plan's chain delivers and how: a function (provider_chain=, max_size=) the generation
+# app provides, named here so billing (plan checks, the pricing page) needs not import generation.
+BILLING_PLAN_SIZES = "generation.sizes.chain_sizes"
+# How long a job may wait in its queue, and how long a run may take, before it is given up (its
+# quota returned). The reconciler settles jobs past either limit, so none stays "running" forever.
+GENERATION_QUEUE_TIMEOUT_SECONDS = env.int("GENERATION_QUEUE_TIMEOUT_SECONDS", default=600)
+GENERATION_RUN_TIMEOUT_SECONDS = env.int("GENERATION_RUN_TIMEOUT_SECONDS", default=300)
+# The reconciler leaves a job this long past its deadline to the run that owns it (storing results).
+GENERATION_RECONCILE_GRACE_SECONDS = env.int("GENERATION_RECONCILE_GRACE_SECONDS", default=30)
+# A job whose runs keep dying (a poison message) fails after this many starts.
+GENERATION_MAX_RUNS = env.int("GENERATION_MAX_RUNS", default=3)
+# A run's lease on its job (renewed every third of it while the run lives): a second delivery of
+# the job's message waits it out; a dead run's job is taken over once it has expired.
+GENERATION_LEASE_SECONDS = env.float("GENERATION_LEASE_SECONDS", default=20.0)
+# A queued job whose message was sent this long ago is sent another (the broker may have lost it; a
+# message that could not be sent at all is sent at the reconciler's next pass).
+GENERATION_REQUEUE_AFTER_SECONDS = env.int("GENERATION_REQUEUE_AFTER_SECONDS", default=300)
+# Times a run is retried (with backoff, up to 15 s apart) after a database, broker or storage fault.
+GENERATION_INFRA_RETRIES = env.int("GENERATION_INFRA_RETRIES", default=30)
+GENERATION_PROVIDER_ATTEMPTS = env.int("GENERATION_PROVIDER_ATTEMPTS", default=3)
+GENERATION_PROVIDER_BACKOFF_SECONDS = env.float("GENERATION_PROVIDER_BACKOFF_SECONDS", default=1.0)
+# Worker processes per lane (as deployed) and each provider's expected time per image before
+# there are measurements: the ETA shown before a request is made comes from these and the queue depth.
+# The embedded default's worker is two threads of the web server's process for every lane, and its
+# drawings (the local generator, the encoding) take turns on one interpreter: one job at a time.
+GENERATION_QUEUE_CONCURRENCY = env.dict(
+    "GENERATION_QUEUE_CONCURRENCY",
+    cast={"value": int},
+    default={"enterprise": 2, "premium": 4, "standard": 4} if REDIS_URL else {"enterprise": 1, "premium": 1, "standard": 1},
+)
+GENERATION_EXPECTED_SECONDS = {"local": 1, "fal": 4, "replicate": 6}
+# Circuit breaker per provider, shared by all workers through the cache.
+GENERATION_BREAKER_FAILURES = env.int("GENERATION_BREAKER_FAILURES", default=5)
+GENERATION_BREAKER_WINDOW_SECONDS = env.int("GENERATION_BREAKER_WINDOW_SECONDS", default=60)
+GENERATION_BREAKER_COOLDOWN_SECONDS = env.int("GENERATION_BREAKER_COOLDOWN_SECONDS", default=30)
+GENERATION_BREAKER_PROBE_SECONDS = env.int("GENERATION_BREAKER_PROBE_SECONDS", default=60)
+
+
 # --- RunPod serverless (issue 19) ---------------------------------------------------------------
 # One serverless endpoint per model, running a text-to-image worker in worker-comfyui's shape (see
 # generation/providers/runpod.py); set up only with a key and the model's endpoint id. Billed per
@@ -140,42 +181,3 @@ GENERATION_PROVIDERS["comfyui"] = {
     },
 }
 # --- end RunPod and ComfyUI ---
-# Sizes above a model's max_side are made by upscaling its largest image by at most this factor (named
-# on the image and the page); a plan may offer up to (largest max_side in its chain) x this.
-GENERATION_MAX_UPSCALE = env.float("GENERATION_MAX_UPSCALE", default=2.0)
-# What sizes a plan's chain delivers and how: a function (provider_chain=, max_size=) the generation
-# app provides, named here so billing (plan checks, the pricing page) needs not import generation.
-BILLING_PLAN_SIZES = "generation.sizes.chain_sizes"
-# How long a job may wait in its queue, and how long a run may take, before it is given up (its
-# quota returned). The reconciler settles jobs past either limit, so none stays "running" forever.
-GENERATION_QUEUE_TIMEOUT_SECONDS = env.int("GENERATION_QUEUE_TIMEOUT_SECONDS", default=600)
-GENERATION_RUN_TIMEOUT_SECONDS = env.int("GENERATION_RUN_TIMEOUT_SECONDS", default=300)
-# The reconciler leaves a job this long past its deadline to the run that owns it (storing results).
-GENERATION_RECONCILE_GRACE_SECONDS = env.int("GENERATION_RECONCILE_GRACE_SECONDS", default=30)
-# A job whose runs keep dying (a poison message) fails after this many starts.
-GENERATION_MAX_RUNS = env.int("GENERATION_MAX_RUNS", default=3)
-# A run's lease on its job (renewed every third of it while the run lives): a second delivery of
-# the job's message waits it out; a dead run's job is taken over once it has expired.
-GENERATION_LEASE_SECONDS = env.float("GENERATION_LEASE_SECONDS", default=20.0)
-# A queued job whose message was sent this long ago is sent another (the broker may have lost it; a
-# message that could not be sent at all is sent at the reconciler's next pass).
-GENERATION_REQUEUE_AFTER_SECONDS = env.int("GENERATION_REQUEUE_AFTER_SECONDS", default=300)
-# Times a run is retried (with backoff, up to 15 s apart) after a database, broker or storage fault.
-GENERATION_INFRA_RETRIES = env.int("GENERATION_INFRA_RETRIES", default=30)
-GENERATION_PROVIDER_ATTEMPTS = env.int("GENERATION_PROVIDER_ATTEMPTS", default=3)
-GENERATION_PROVIDER_BACKOFF_SECONDS = env.float("GENERATION_PROVIDER_BACKOFF_SECONDS", default=1.0)
-# Worker processes per lane (as deployed) and each provider's expected time per image before
-# there are measurements: the ETA shown before a request is made comes from these and the queue depth.
-# The embedded default's worker is two threads of the web server's process for every lane, and its
-# drawings (the local generator, the encoding) take turns on one interpreter: one job at a time.
-GENERATION_QUEUE_CONCURRENCY = env.dict(
-    "GENERATION_QUEUE_CONCURRENCY",
-    cast={"value": int},
-    default={"enterprise": 2, "premium": 4, "standard": 4} if REDIS_URL else {"enterprise": 1, "premium": 1, "standard": 1},
-)
-GENERATION_EXPECTED_SECONDS = {"local": 1, "fal": 4, "replicate": 6}
-# Circuit breaker per provider, shared by all workers through the cache.
-GENERATION_BREAKER_FAILURES = env.int("GENERATION_BREAKER_FAILURES", default=5)
-GENERATION_BREAKER_WINDOW_SECONDS = env.int("GENERATION_BREAKER_WINDOW_SECONDS", default=60)
-GENERATION_BREAKER_COOLDOWN_SECONDS = env.int("GENERATION_BREAKER_COOLDOWN_SECONDS", default=30)
-GENERATION_BREAKER_PROBE_SECONDS = env.int("GENERATION_BREAKER_PROBE_SECONDS", default=60)
