@@ -363,27 +363,35 @@ def _retry_after_of(fake: object) -> float:
     return float(getattr(fake, "retry_after", 1))  # the fal fake always says 1
 
 
+@pytest.fixture(params=list(SUBMIT_FAULTS))
+def queued(request) -> Iterator[Subject]:
+    """An adapter that submits a request and polls it, against its fake."""
+    subject = _subject(request.param)
+    yield subject
+    subject.fake.stop()
+
+
 def _submit_posts(fake: object) -> int:
     """Submit calls received, answered or not (the fal fake's `submissions` counts jobs created)."""
     return int(getattr(fake, "submit_posts", fake.submissions))
 
 
-def test_a_throttled_submit_is_transient_with_the_providers_retry_after(remote: Subject) -> None:
-    getattr(remote.fake, SUBMIT_FAULTS[remote.name]).append(429)
+def test_a_throttled_submit_is_transient_with_the_providers_retry_after(queued: Subject) -> None:
+    getattr(queued.fake, SUBMIT_FAULTS[queued.name]).append(429)
 
     with pytest.raises(TransientProviderError) as caught:
-        remote.provider.generate(_request(remote), Recorder(remote).context())
+        queued.provider.generate(_request(queued), Recorder(queued).context())
 
-    assert caught.value.retry_after == _retry_after_of(remote.fake)
-    assert _submit_posts(remote.fake) == 1  # a billable create is never resent blindly
+    assert caught.value.retry_after == _retry_after_of(queued.fake)
+    assert _submit_posts(queued.fake) == 1  # a billable create is never resent blindly
 
 
 @pytest.mark.parametrize("status", [500, 503])
-def test_a_server_error_at_submit_is_transient(remote: Subject, status: int) -> None:
-    getattr(remote.fake, SUBMIT_FAULTS[remote.name]).append(status)
+def test_a_server_error_at_submit_is_transient(queued: Subject, status: int) -> None:
+    getattr(queued.fake, SUBMIT_FAULTS[queued.name]).append(status)
 
     with pytest.raises(TransientProviderError) as caught:
-        remote.provider.generate(_request(remote), Recorder(remote).context())
+        queued.provider.generate(_request(queued), Recorder(queued).context())
 
     assert caught.value.kind == "transient"
-    assert _submit_posts(remote.fake) == 1
+    assert _submit_posts(queued.fake) == 1
