@@ -1,6 +1,6 @@
 """The provider contract (generation/providers/base.py), one suite for every adapter.
 
-Every remote adapter (fal, Replicate, OpenAI, Together, Hugging Face, DeepInfra) runs against its
+Every remote adapter (fal, Replicate, RunPod, ComfyUI, OpenAI, Together, Hugging Face, DeepInfra) runs against its
 fake over loopback HTTP through the fakes' common interface (`adapter_options()`, `next_outcomes`,
 `submissions`, `cancellations`, `default_model`); the local generator joins the cases that apply to
 a provider without a remote request. Adapters whose one call answers the images (`synchronous`)
@@ -29,18 +29,22 @@ from generation.providers.base import (
     ProviderCanceledError,
     TransientProviderError,
 )
+from generation.providers.comfyui import ComfyUIProvider
 from generation.providers.deepinfra import DeepInfraProvider
 from generation.providers.fal import FalProvider
 from generation.providers.huggingface import HuggingFaceProvider
 from generation.providers.local import LocalProvider
 from generation.providers.openai import OpenAIImagesProvider
 from generation.providers.replicate import ReplicateProvider
+from generation.providers.runpod import RunPodProvider
 from generation.providers.together import TogetherProvider
+from tests.fakes.comfyui import FakeComfyUI
 from tests.fakes.deepinfra import FakeDeepInfra
 from tests.fakes.fal import FakeFal
 from tests.fakes.huggingface import FakeHuggingFace
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.replicate import FakeReplicate
+from tests.fakes.runpod import FakeRunPod
 from tests.fakes.together import FakeTogether
 
 pytestmark = pytest.mark.fast
@@ -57,7 +61,7 @@ class Subject:
 
     name: str
     provider: Provider
-    fake: FakeFal | FakeReplicate | FakeOpenAI | FakeTogether | FakeHuggingFace | FakeDeepInfra | None = None
+    fake: FakeFal | FakeReplicate | FakeOpenAI | FakeTogether | FakeHuggingFace | FakeDeepInfra | FakeRunPod | FakeComfyUI | None = None
     # Is the provider's request still unfinished there (fake-specific, behind one question)?
     unfinished: Callable[[str], bool] = lambda request_id: False
     # Where the fake serves output files.
@@ -99,10 +103,28 @@ def _subject(name: str) -> Subject:
         fake = (FakeOpenAI if name == "openai" else FakeTogether)(latency=0.1).start()
         provider = (OpenAIImagesProvider if name == "openai" else TogetherProvider)(**fake.adapter_options())
         return Subject(name, provider, fake, synchronous=True)
+    if name == "runpod":
+        runpod = FakeRunPod(latency=0.1).start()
+        return Subject(
+            name,
+            RunPodProvider(**runpod.adapter_options()),
+            runpod,
+            unfinished=lambda request_id: runpod.status_of(request_id) not in ("COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"),
+            output_prefix="/output/",
+        )
+    if name == "comfyui":
+        comfyui = FakeComfyUI(latency=0.1).start()
+        return Subject(
+            name,
+            ComfyUIProvider(**comfyui.adapter_options()),
+            comfyui,
+            unfinished=lambda request_id: comfyui.status_of(request_id) in ("pending", "running", "unknown"),
+            output_prefix="/view",
+        )
     return Subject(name, LocalProvider())
 
 
-@pytest.fixture(params=["fal", "replicate", "openai", "together", "huggingface", "deepinfra"])
+@pytest.fixture(params=["fal", "replicate", "runpod", "comfyui", "openai", "together", "huggingface", "deepinfra"])
 def remote(request) -> Iterator[Subject]:
     """An adapter that calls a provider over HTTP, against its fake."""
     subject = _subject(request.param)
@@ -110,7 +132,7 @@ def remote(request) -> Iterator[Subject]:
     subject.fake.stop()
 
 
-@pytest.fixture(params=["fal", "replicate", "local", "openai", "together", "huggingface", "deepinfra"])
+@pytest.fixture(params=["fal", "replicate", "local", "runpod", "comfyui", "openai", "together", "huggingface", "deepinfra"])
 def any_provider(request) -> Iterator[Subject]:
     """Every adapter, the local generator included."""
     subject = _subject(request.param)
@@ -323,7 +345,7 @@ def test_a_provider_side_infrastructure_failure_is_transient(remote: Subject) ->
         remote.provider.generate(_request(remote), Recorder(remote).context())
 
     assert caught.value.kind == "transient"
-    assert remote.fake.submissions == 1
+    assert _submit_posts(remote.fake) == 1
 
 
 # --- outputs: only allowlisted public https hosts, no redirects --------------------------------------
@@ -550,3 +572,46 @@ def test_a_resume_or_look_up_is_refused_without_a_new_call(blocking: Subject, op
         blocking.provider.generate(_request(blocking), CallContext(**options))
 
     assert blocking.fake.submissions == 0
+
+
+# --- queued providers: throttling and server errors at submit --------------------------------------
+# Each fake's queue of scripted answers to its submit call (an int status; 429 carries Retry-After).
+SUBMIT_FAULTS = {"fal": "submit_faults", "replicate": "create_faults", "runpod": "run_faults", "comfyui": "prompt_faults"}
+
+
+def _retry_after_of(fake: object) -> float:
+    return float(getattr(fake, "retry_after", 1))  # the fal fake always says 1
+
+
+@pytest.fixture(params=list(SUBMIT_FAULTS))
+def queued(request) -> Iterator[Subject]:
+    """An adapter that submits a request and polls it, against its fake."""
+    subject = _subject(request.param)
+    yield subject
+    subject.fake.stop()
+
+
+def _submit_posts(fake: object) -> int:
+    """Submit calls received, answered or not (the fal fake's `submissions` counts jobs created)."""
+    return int(getattr(fake, "submit_posts", fake.submissions))
+
+
+def test_a_throttled_submit_is_transient_with_the_providers_retry_after(queued: Subject) -> None:
+    getattr(queued.fake, SUBMIT_FAULTS[queued.name]).append(429)
+
+    with pytest.raises(TransientProviderError) as caught:
+        queued.provider.generate(_request(queued), Recorder(queued).context())
+
+    assert caught.value.retry_after == _retry_after_of(queued.fake)
+    assert _submit_posts(queued.fake) == 1  # a billable create is never resent blindly
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_server_error_at_submit_is_transient(queued: Subject, status: int) -> None:
+    getattr(queued.fake, SUBMIT_FAULTS[queued.name]).append(status)
+
+    with pytest.raises(TransientProviderError) as caught:
+        queued.provider.generate(_request(queued), Recorder(queued).context())
+
+    assert caught.value.kind == "transient"
+    assert _submit_posts(queued.fake) == 1

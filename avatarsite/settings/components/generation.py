@@ -1,5 +1,7 @@
 """Generation: provider adapters and their keys, client webhooks, timeouts, retries, queues, the breaker."""
 
+import json
+
 from .cache import REDIS_URL
 from .core import OUTBOUND_ALLOW_LOOPBACK
 from .env import env
@@ -279,3 +281,62 @@ GENERATION_PROVIDERS["together"] = {
     },
 }
 GENERATION_EXPECTED_SECONDS.update({"openai": 20, "together": 3})
+
+
+# --- RunPod serverless (issue 19) ---------------------------------------------------------------
+# One serverless endpoint per model, running a text-to-image worker in worker-comfyui's shape (see
+# generation/providers/runpod.py); set up only with a key and the model's endpoint id. Billed per
+# GPU-second of execution: the price is the endpoint's GPU type's (flex), the default a 48 GB card's.
+
+
+def _workflow_file(path: str) -> dict:
+    """An API-format ComfyUI workflow exported to a JSON file, for ComfyUI or a worker-comfyui endpoint (no path: none)."""
+    if not path:
+        return {}
+    with open(path, encoding="utf-8") as workflow:
+        return json.load(workflow)
+
+
+GENERATION_PROVIDERS["runpod"] = {
+    "BACKEND": "generation.providers.runpod.RunPodProvider",
+    "OPTIONS": {
+        **_provider_common,
+        "api_url": env("RUNPOD_API_URL", default="https://api.runpod.ai/v2"),
+        "api_key": env("RUNPOD_API_KEY", default=""),
+        # Empty: the worker answers base64 images; list its bucket's host when it uploads them.
+        "output_hosts": env.list("RUNPOD_OUTPUT_HOSTS", default=[]),
+        "models": {
+            "flux-schnell": {
+                "endpoint_id": env("RUNPOD_FLUX_SCHNELL_ENDPOINT_ID", default=""),
+                # Its placeholders "{prompt}", "{seed}", "{width}", "{height}", "{num_images}" are filled per request.
+                "workflow": _workflow_file(env("RUNPOD_FLUX_SCHNELL_WORKFLOW_FILE", default="")),
+                "max_side": 1024,
+                "side_step": 64,
+                "cost_per_gpu_second": env.float("RUNPOD_FLUX_SCHNELL_COST_PER_GPU_SECOND", default=0.00034),
+                "licence": "FLUX.1 [schnell] (Apache-2.0), run on our own RunPod endpoint: the image may be used commercially.",
+                "commercial_use": True,
+            },
+        },
+    },
+}
+# ComfyUI (self-hosted, issue 19): set up only with its address and a model's stored workflow (no key:
+# ComfyUI has none; COMFYUI_API_KEY is for a proxy in front). Billed at what the operator's GPU costs.
+GENERATION_PROVIDERS["comfyui"] = {
+    "BACKEND": "generation.providers.comfyui.ComfyUIProvider",
+    "OPTIONS": {
+        **_provider_common,
+        "api_url": env("COMFYUI_API_URL", default=""),
+        "api_key": env("COMFYUI_API_KEY", default=""),
+        "models": {
+            "flux-schnell": {
+                "workflow": _workflow_file(env("COMFYUI_FLUX_SCHNELL_WORKFLOW_FILE", default="")),
+                "max_side": 1024,
+                "side_step": 64,
+                "cost_per_gpu_second": env.float("COMFYUI_FLUX_SCHNELL_COST_PER_GPU_SECOND", default=0.0),
+                "licence": "FLUX.1 [schnell] (Apache-2.0), run on our own ComfyUI: the image may be used commercially.",
+                "commercial_use": True,
+            },
+        },
+    },
+}
+# --- end RunPod and ComfyUI ---
