@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from avatarsite.core import outbound
+from generation.providers.a1111 import A1111Provider
 from generation.providers.base import (
     CallContext,
     ContentRefusedError,
@@ -25,13 +26,17 @@ from generation.providers.base import (
     PermanentProviderError,
     Provider,
     ProviderCanceledError,
+    RequestNotFoundError,
     TransientProviderError,
 )
 from generation.providers.fal import FalProvider
 from generation.providers.local import LocalProvider
 from generation.providers.replicate import ReplicateProvider
+from generation.providers.stability import StabilityProvider
+from tests.fakes.a1111 import FakeA1111
 from tests.fakes.fal import FakeFal
 from tests.fakes.replicate import FakeReplicate
+from tests.fakes.stability import FakeStability
 
 pytestmark = pytest.mark.fast
 
@@ -52,6 +57,20 @@ class Subject:
     unfinished: Callable[[str], bool] = lambda request_id: False
     # Where the fake serves output files.
     output_prefix: str = ""
+    # --- i19-stab: what a provider whose answer is one blocking call (Stability, A1111) lacks ---
+    # It names its request before the answer (on_submitted, resume): False when the id comes with it.
+    names_request_early: bool = True
+    # It has a cancel (False: the call is abandoned, and nothing reaches the fake's `cancellations`).
+    cancels: bool = True
+    # It has a refusal signal of its own (A1111 has none: our own check, issue 19 point 4, does it).
+    refuses: bool = True
+    # It hands back output URLs (the guarded download): False when the answer is the image.
+    output_urls: bool = True
+    # Scripts the next submission to answer 429; returns the Retry-After the fake sends.
+    throttle: Callable[[], float] = lambda: 0.0
+    # What the call should cost by the fake's catalogue (for the billing case).
+    expected_cost: Callable[[GenerationRequest, object], float] | None = None
+    # --- end i19-stab ---
 
     def outputs_fetched(self) -> int:
         if self.fake is None:
@@ -68,6 +87,7 @@ def _subject(name: str) -> Subject:
             fal,
             unfinished=lambda request_id: fal.phase(request_id) != "COMPLETED",
             output_prefix="/files/",
+            throttle=lambda: fal.submit_faults.append(429) or 1.0,
         )
     if name == "replicate":
         replicate = FakeReplicate(latency=0.1).start()
@@ -77,11 +97,39 @@ def _subject(name: str) -> Subject:
             replicate,
             unfinished=lambda request_id: replicate.status_of(request_id) not in ("succeeded", "failed", "canceled"),
             output_prefix="/output/",
+            throttle=lambda: replicate.create_faults.append(429) or float(replicate.retry_after),
         )
+    # --- i19-stab ---
+    if name == "stability":
+        stability = FakeStability(latency=0.1).start()
+        return Subject(
+            name,
+            StabilityProvider(**stability.adapter_options()),
+            stability,
+            names_request_early=False,
+            cancels=False,
+            output_urls=False,
+            throttle=lambda: stability.next_outcomes.append("rate_limited") or float(stability.retry_after),
+            expected_cost=lambda request, result: 0.01 * 3.0 * request.num_images,  # core: 3 credits at $0.01
+        )
+    if name == "a1111":
+        a1111 = FakeA1111(latency=0.1).start()
+        return Subject(
+            name,
+            A1111Provider(**a1111.adapter_options()),
+            a1111,
+            unfinished=lambda request_id: a1111.state_of(request_id) == "sampling",
+            names_request_early=False,
+            refuses=False,
+            output_urls=False,
+            throttle=lambda: a1111.next_outcomes.append("rate_limited") or float(a1111.retry_after),
+            expected_cost=lambda request, result: round(0.0005 * result.metadata["gpu_seconds"], 6),
+        )
+    # --- end i19-stab ---
     return Subject(name, LocalProvider())
 
 
-@pytest.fixture(params=["fal", "replicate"])
+@pytest.fixture(params=["fal", "replicate", "stability", "a1111"])
 def remote(request) -> Iterator[Subject]:
     """An adapter that calls a provider over HTTP, against its fake."""
     subject = _subject(request.param)
@@ -89,7 +137,7 @@ def remote(request) -> Iterator[Subject]:
     subject.fake.stop()
 
 
-@pytest.fixture(params=["fal", "replicate", "local"])
+@pytest.fixture(params=["fal", "replicate", "local", "stability", "a1111"])
 def any_provider(request) -> Iterator[Subject]:
     """Every adapter, the local generator included."""
     subject = _subject(request.param)
@@ -120,6 +168,8 @@ class Recorder:
         )
 
     def should_cancel(self) -> bool:
+        if self.submitted_at is None and not self.subject.names_request_early:
+            self.submitted_at = time.monotonic()  # i19-stab: a blocking call is under way from its first look
         if self.cancel_after_submit is None or self.submitted_at is None:
             return False
         return time.monotonic() - self.submitted_at >= self.cancel_after_submit
@@ -141,7 +191,8 @@ def test_generate_returns_decodable_images_of_the_requested_size_with_provenance
     image = result.images[0]
     decoded = Image.open(io.BytesIO(image.data))
     decoded.load()  # the whole file decodes, not only its header
-    assert decoded.size == (image.width, image.height) == (SIZE, SIZE)
+    native = any_provider.provider.native_size(_request(any_provider).model, SIZE)  # SIZE, but Stability's one square
+    assert decoded.size == (image.width, image.height) == (native, native)
     assert decoded.format == CONTENT_FORMATS[image.content_type]
     assert result.provider == any_provider.provider.name == any_provider.name
     assert result.licence_note
@@ -179,6 +230,8 @@ def test_an_undersized_answer_is_returned_with_its_real_dimensions_for_the_pipel
 
 
 def test_on_submitted_is_called_once_with_the_request_id_before_the_request_completes(remote: Subject) -> None:
+    if not remote.names_request_early:
+        pytest.skip(f"{remote.name}: one blocking call, the id comes with the answer (tested below: never recorded)")
     # Well past Replicate's Prefer: wait (1 s in the fake's options): the create answers while it still runs.
     remote.fake.latency = 3.0
     recorder = Recorder(remote)
@@ -205,6 +258,8 @@ class Crash(Exception):
 
 
 def test_resuming_with_the_recorded_id_finishes_that_request_without_a_new_submission(remote: Subject) -> None:
+    if not remote.names_request_early:
+        pytest.skip(f"{remote.name}: nothing is recorded, so nothing is resumed (tested below)")
     recorded: list[str] = []
 
     def record_then_die(request_id: str) -> None:
@@ -231,9 +286,9 @@ def test_a_user_cancel_mid_run_cancels_at_the_provider_and_raises_canceled(remot
     with pytest.raises(ProviderCanceledError) as caught:
         remote.provider.generate(_request(remote), recorder.context())
 
-    request_id = recorder.submitted[0]["id"]
+    request_id = recorder.submitted[0]["id"] if remote.names_request_early else caught.value.request_id
     assert caught.value.request_id == request_id
-    assert remote.fake.cancellations == [request_id]
+    assert remote.fake.cancellations == ([request_id] if remote.cancels else [])
     assert remote.fake.submissions == 1
     assert time.monotonic() - started < 10
 
@@ -249,11 +304,14 @@ def test_a_deadline_cancels_at_the_provider_and_raises_transient(remote: Subject
     assert time.monotonic() - started >= 0.5
     assert time.monotonic() - started < 10
     assert not caught.value.resumable  # canceled there: nothing left to resume
-    assert remote.fake.cancellations == [recorder.submitted[0]["id"]]
+    request_id = recorder.submitted[0]["id"] if remote.names_request_early else caught.value.request_id
+    assert remote.fake.cancellations == ([request_id] if remote.cancels else [])
 
 
 # --- outcomes ----------------------------------------------------------------------------------------
 def test_every_image_flagged_nsfw_is_a_content_refusal(remote: Subject) -> None:
+    if not remote.refuses:
+        pytest.skip(f"{remote.name} has no refusal signal in its protocol")
     remote.fake.next_outcomes.append("nsfw")
 
     with pytest.raises(ContentRefusedError) as caught:
@@ -264,6 +322,8 @@ def test_every_image_flagged_nsfw_is_a_content_refusal(remote: Subject) -> None:
 
 
 def test_some_images_flagged_nsfw_are_withheld_and_counted_as_refused(remote: Subject) -> None:
+    if not remote.refuses:
+        pytest.skip(f"{remote.name} has no refusal signal in its protocol")
     remote.fake.next_outcomes.append("nsfw_partial")
 
     result = remote.provider.generate(_request(remote, num_images=2), Recorder(remote).context())
@@ -304,6 +364,8 @@ def test_an_output_redirecting_to_the_metadata_address_is_refused_and_never_fetc
     remote: Subject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A redirect is never followed: the output URL answers 302 to http://169.254.169.254/...; no connection goes there."""
+    if not remote.output_urls:
+        pytest.skip(f"{remote.name} answers with the image itself: no output URL to follow")
     resolved: list[str] = []
     connected: list[object] = []
     real_resolve, real_connect = outbound.resolve, socket.socket.connect
@@ -328,3 +390,46 @@ def test_an_output_redirecting_to_the_metadata_address_is_refused_and_never_fetc
     hosts = [address[0] for address in connected if isinstance(address, tuple)]
     assert "127.0.0.1" in hosts  # connections are seen here...
     assert METADATA_HOST not in hosts  # ...and none went to the metadata address
+
+
+# --- i19-stab: cases every remote adapter passes (throttling, billing) and the blocking-call ones ---
+def test_a_429_is_transient_and_carries_the_providers_retry_after(remote: Subject) -> None:
+    retry_after = remote.throttle()
+
+    with pytest.raises(TransientProviderError) as caught:
+        remote.provider.generate(_request(remote), Recorder(remote).context())
+
+    assert caught.value.status == 429
+    assert caught.value.retry_after == retry_after  # handed to the pipeline's backoff, not retried here
+
+
+def test_a_call_is_billed_as_the_catalogue_prices_it(remote: Subject) -> None:
+    if remote.expected_cost is None:
+        pytest.skip(f"{remote.name}'s billing is tested in test_provider_{remote.name}.py")
+    request = _request(remote, num_images=2)
+
+    result = remote.provider.generate(request, Recorder(remote).context())
+
+    assert result.cost_usd > 0
+    assert result.cost_usd == pytest.approx(remote.expected_cost(request, result))
+
+
+def test_a_blocking_call_records_no_request_and_refuses_to_resume_or_look_up(remote: Subject) -> None:
+    """One blocking call: nothing is recorded before the answer, so a re-run submits anew (never
+    "resumes" a request whose images only its lost answer held), and a look-up finds nothing."""
+    if remote.names_request_early:
+        pytest.skip(f"{remote.name} names its request early (the resume case above)")
+    recorder = Recorder(remote)
+
+    result = remote.provider.generate(_request(remote), recorder.context())
+
+    assert recorder.submitted == []
+    assert result.request_id
+    assert not remote.provider.can_look_up
+    for context in (CallContext(resume_id=result.request_id), CallContext(lookup_only=True, lookup_since=time.time() - 60)):
+        with pytest.raises(RequestNotFoundError):
+            remote.provider.generate(_request(remote), context)
+    assert remote.fake.submissions == 1
+
+
+# --- end i19-stab ---
