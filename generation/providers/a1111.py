@@ -58,12 +58,20 @@ class A1111Provider(HttpProvider):
     default_sizes = ModelSizes(max_side=1024, step=8)
 
     def __init__(
-        self, *, cost_per_gpu_second: float = 0.0, interrupt_on_cancel: bool = True, progress_timeout: float = 2.0, **options: Any
+        self,
+        *,
+        model: str = "",
+        cost_per_gpu_second: float = 0.0,
+        interrupt_on_cancel: bool = True,
+        progress_timeout: float = 2.0,
+        **options: Any,
     ) -> None:
-        """`interrupt_on_cancel`: `/sdapi/v1/interrupt` stops whatever job the server is running,
+        """`model`: the checkpoint a request without one runs ("" = the one loaded).
+        `interrupt_on_cancel`: `/sdapi/v1/interrupt` stops whatever job the server is running,
         which is ours only when nobody else shares the server (its queue runs one at a time);
         turn it off for a shared server. `progress_timeout`: read timeout of a progress look."""
         super().__init__(**options)
+        self.default_model = model
         self.cost_per_gpu_second = float(cost_per_gpu_second)
         self.interrupt_on_cancel = interrupt_on_cancel
         self.progress_timeout = progress_timeout

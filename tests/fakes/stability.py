@@ -17,7 +17,7 @@ The outcome of each POST is a marker `[fake:<outcome>]` in its prompt, else the 
 * "nsfw": 200 with finish reason CONTENT_FILTERED (a blurred image, as the service sends);
 * "nsfw_partial": this image SUCCESS, the next POST CONTENT_FILTERED;
 * "refused_prompt": 403 `content_moderation`;
-* "rate_limited": 429 with `Retry-After: <retry_after>`;
+* "rate_limited": 429 with `Retry-After: <retry_after>` (none when `retry_after` is 0);
 * "no_credits": 402 `payment_required`;
 * "error_permanent": 400 `bad_request`; "error_transient": 500 `internal_error`;
 * "hang": no answer until the client gives up or the fake stops;
@@ -239,7 +239,7 @@ class FakeStability(FakeControl, LoopbackServer):
                 time.sleep(fake.latency)
                 if outcome in ERRORS:
                     status, name, message = ERRORS[outcome]
-                    headers = {"Retry-After": str(fake.retry_after)} if status == 429 else None
+                    headers = {"Retry-After": str(fake.retry_after)} if status == 429 and fake.retry_after > 0 else None
                     return self._error(status, name, message, headers)
                 return self._image(form, outcome, request_id, accept)
 

@@ -6,6 +6,12 @@ common interface (`adapter_options()`, `next_outcomes`, `submissions`, `cancella
 request. Sizes: every adapter delivers `native_size(model, size)` px (at least the request up to
 its `max_side`) and reports the dimensions it really got ("undersized" answers included).
 Protocol details of each adapter are tested in test_provider_fal.py / test_provider_replicate.py.
+
+Stability and AUTOMATIC1111 answer with the image in one blocking call: they name no request
+before the answer (nothing to record or resume), Stability has no cancel (the call is abandoned),
+A1111 no refusal signal, neither an output URL; the Subject says so and those cases are skipped for
+them with the reason, the blocking-call case checking what they do instead (test_provider_stability.py,
+test_provider_a1111.py for their protocols).
 """
 
 import io
@@ -40,7 +46,8 @@ from tests.fakes.stability import FakeStability
 
 pytestmark = pytest.mark.fast
 
-# 512 px is a size every adapter can deliver exactly (Replicate's flux: 0.25 megapixels at 1:1).
+# 512 px is a size every adapter can deliver exactly (Replicate's flux: 0.25 megapixels at 1:1),
+# but Stability, whose models make one square each (1024): its native size is what it must match.
 SIZE = 512
 METADATA_HOST = "169.254.169.254"
 CONTENT_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
@@ -52,7 +59,7 @@ class Subject:
 
     name: str
     provider: Provider
-    fake: FakeFal | FakeReplicate | None = None
+    fake: FakeFal | FakeReplicate | FakeStability | FakeA1111 | None = None
     # Is the provider's request still unfinished there (fake-specific, behind one question)?
     unfinished: Callable[[str], bool] = lambda request_id: False
     # Where the fake serves output files.
