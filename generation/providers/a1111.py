@@ -72,6 +72,10 @@ class A1111Provider(HttpProvider):
         turn it off for a shared server. `progress_timeout`: read timeout of a progress look."""
         super().__init__(**options)
         self.default_model = model
+        # Progress and interrupt go out while txt2img holds `session` on another thread: their own.
+        self.side_session = requests.Session()
+        self.side_session.trust_env = False
+        self.side_session.headers["User-Agent"] = "avatarsite"
         self.cost_per_gpu_second = float(cost_per_gpu_second)
         self.interrupt_on_cancel = interrupt_on_cancel
         self.progress_timeout = progress_timeout
@@ -209,7 +213,7 @@ class A1111Provider(HttpProvider):
     def progress(self) -> tuple[int, str] | None:
         """The server's current job, as (percent, message); None when it cannot say. Best effort."""
         try:
-            response = self.session.get(
+            response = self.side_session.get(
                 f"{self.api_url}{PROGRESS}", headers=self.auth_headers(), timeout=(self.timeout[0], self.progress_timeout)
             )
             body = response.json() if response.status_code == 200 else None
@@ -223,11 +227,13 @@ class A1111Provider(HttpProvider):
         return 20 + int(min(1.0, max(0.0, float(body["progress"]))) * 70), "Generating the image"
 
     def cancel(self, request_id: str, *, model: str = "") -> None:
-        """Best effort `POST /sdapi/v1/interrupt` (stops the server's current job); never raises."""
-        if not self.interrupt_on_cancel:
+        """Best effort `POST /sdapi/v1/interrupt` (stops the server's current job); never raises.
+        Only for a call of ours under way (an id): the reconciler's cancel of a call that never
+        named one must not stop whatever the server runs now."""
+        if not request_id or not self.interrupt_on_cancel:
             return
         try:
-            self.session.post(f"{self.api_url}{INTERRUPT}", headers=self.auth_headers(), timeout=(self.timeout[0], 10.0))
+            self.side_session.post(f"{self.api_url}{INTERRUPT}", headers=self.auth_headers(), timeout=(self.timeout[0], 10.0))
         except requests.RequestException:
             return
 

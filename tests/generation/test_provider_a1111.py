@@ -128,6 +128,13 @@ def test_with_interrupt_off_a_cancel_leaves_a_shared_server_alone(fake):
     assert _calls(fake, "POST", "/sdapi/v1/interrupt") == []
 
 
+def test_a_cancel_without_a_request_id_interrupts_nothing(fake):
+    """The reconciler cancels calls by their recorded id; an A1111 call records none."""
+    _provider(fake).cancel("")
+
+    assert _calls(fake, "POST", "/sdapi/v1/interrupt") == []
+
+
 def test_the_deadline_interrupts_and_is_transient(fake):
     fake.next_outcomes.append("hang")
     started = time.monotonic()
