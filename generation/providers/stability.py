@@ -197,20 +197,23 @@ class StabilityProvider(HttpProvider):
                 timeout=(self.timeout[0], read_timeout),
             )
 
+        side = self.native_size(model, request.size)
+        price = self.cost(model, width=side, height=side, count=1)
         try:
-            response = call_watching(post, watch=lambda: self._stop_if_asked(context, deadline), interval=self.poll_interval)
+            response = call_watching(post, watch=lambda: self._stop_if_asked(context, deadline, price=price), interval=self.poll_interval)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TransientProviderError(f"stability unreachable: {type(exc).__name__}") from exc
         if not 200 <= response.status_code < 300:
             raise self.error_for(response)
         return self._image_of(response)
 
-    def _stop_if_asked(self, context: CallContext, deadline: float) -> None:
-        """No cancel in the protocol: the call is abandoned (and, UNCONFIRMED, still billed)."""
+    def _stop_if_asked(self, context: CallContext, deadline: float, *, price: float) -> None:
+        """No cancel in the protocol: the call is abandoned. UNCONFIRMED whether Stability bills an
+        image whose caller hung up: the ledger assumes it does (`price`), so spend is never understated."""
         if context.should_cancel():
-            raise ProviderCanceledError("canceled; stability has no cancel, the call was abandoned")
+            raise ProviderCanceledError("canceled; stability has no cancel, the call was abandoned", cost_usd=price)
         if self.clock() >= deadline:
-            raise TransientProviderError("stability did not answer in time; the call was abandoned")
+            raise TransientProviderError("stability did not answer in time; the call was abandoned", cost_usd=price)
 
     # --- the answer ----------------------------------------------------------------------------
     def _image_of(self, response: requests.Response) -> tuple[ProviderImage | None, str]:
