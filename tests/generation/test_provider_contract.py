@@ -1,12 +1,13 @@
 """The provider contract (generation/providers/base.py), one suite for every adapter.
 
-Every remote adapter (fal, Replicate, RunPod, ComfyUI, OpenAI, Together, Hugging Face, DeepInfra) runs against its
-fake over loopback HTTP through the fakes' common interface (`adapter_options()`, `next_outcomes`,
-`submissions`, `cancellations`, `default_model`); the local generator joins the cases that apply to
-a provider without a remote request. Adapters whose one call answers the images (`synchronous`)
-skip, saying why, the cases about request ids, resuming, cancel at the provider and output URLs,
-and have their own cases at the end. Sizes: every adapter delivers `native_size(model, size)` px (at least the request up to
-its `max_side`) and reports the dimensions it really got ("undersized" answers included).
+Every remote adapter (fal, Replicate, RunPod, ComfyUI, OpenAI, Together, Hugging Face, DeepInfra,
+Stability, AUTOMATIC1111) runs against its fake over loopback HTTP through the fakes' common
+interface (`adapter_options()`, `next_outcomes`, `submissions`, `cancellations`, `default_model`);
+the local generator joins the cases that apply to a provider without a remote request. Adapters
+whose one call answers the images (`synchronous`) skip, saying why, the cases about request ids,
+resuming, cancel at the provider and output URLs, and have their own cases at the end. Sizes:
+every adapter delivers `native_size(model, size)` px (at least the request up to its `max_side`)
+and reports the dimensions it really got ("undersized" answers included).
 Protocol details of each adapter are tested in test_provider_<name>.py.
 """
 
@@ -20,6 +21,7 @@ import pytest
 from PIL import Image
 
 from avatarsite.core import outbound
+from generation.providers.a1111 import A1111Provider
 from generation.providers.base import (
     CallContext,
     ContentRefusedError,
@@ -27,6 +29,7 @@ from generation.providers.base import (
     PermanentProviderError,
     Provider,
     ProviderCanceledError,
+    RequestNotFoundError,
     TransientProviderError,
 )
 from generation.providers.comfyui import ComfyUIProvider
@@ -37,7 +40,9 @@ from generation.providers.local import LocalProvider
 from generation.providers.openai import OpenAIImagesProvider
 from generation.providers.replicate import ReplicateProvider
 from generation.providers.runpod import RunPodProvider
+from generation.providers.stability import StabilityProvider
 from generation.providers.together import TogetherProvider
+from tests.fakes.a1111 import FakeA1111
 from tests.fakes.comfyui import FakeComfyUI
 from tests.fakes.deepinfra import FakeDeepInfra
 from tests.fakes.fal import FakeFal
@@ -45,11 +50,13 @@ from tests.fakes.huggingface import FakeHuggingFace
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.replicate import FakeReplicate
 from tests.fakes.runpod import FakeRunPod
+from tests.fakes.stability import FakeStability
 from tests.fakes.together import FakeTogether
 
 pytestmark = pytest.mark.fast
 
-# 512 px is a size every adapter can deliver exactly (Replicate's flux: 0.25 megapixels at 1:1).
+# 512 px is a size every adapter can deliver exactly (Replicate's flux: 0.25 megapixels at 1:1),
+# but Stability, whose models make one square each (1024): its native size is what it must match.
 SIZE = 512
 METADATA_HOST = "169.254.169.254"
 CONTENT_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
@@ -61,14 +68,33 @@ class Subject:
 
     name: str
     provider: Provider
-    fake: FakeFal | FakeReplicate | FakeOpenAI | FakeTogether | FakeHuggingFace | FakeDeepInfra | FakeRunPod | FakeComfyUI | None = None
+    fake: (
+        FakeFal
+        | FakeReplicate
+        | FakeOpenAI
+        | FakeTogether
+        | FakeHuggingFace
+        | FakeDeepInfra
+        | FakeRunPod
+        | FakeComfyUI
+        | FakeStability
+        | FakeA1111
+        | None
+    ) = None
     # Is the provider's request still unfinished there (fake-specific, behind one question)?
     unfinished: Callable[[str], bool] = lambda request_id: False
     # Where the fake serves output files.
     output_prefix: str = ""
     # One call answers with the images inline: no request id before the end, nothing to resume,
-    # poll or cancel at the provider, no output URL (OpenAI, Together, Hugging Face, DeepInfra).
+    # poll or cancel at the provider, no output URL (OpenAI, Together, Hugging Face, DeepInfra,
+    # Stability, AUTOMATIC1111).
     synchronous: bool = False
+    # It has a refusal signal of its own (A1111 has none: a check of our own has to do it).
+    refuses: bool = True
+    # Scripts the next submission to answer 429 and returns the Retry-After the fake sends; and what a
+    # call should cost by the fake's catalogue (the cases over `priced` below).
+    throttle: Callable[[], float] | None = None
+    expected_cost: Callable[[GenerationRequest, object], float] | None = None
 
     def outputs_fetched(self) -> int:
         if self.fake is None:
@@ -85,6 +111,8 @@ def _subject(name: str) -> Subject:
             fal,
             unfinished=lambda request_id: fal.phase(request_id) != "COMPLETED",
             output_prefix="/files/",
+            throttle=lambda: fal.submit_faults.append(429) or 1.0,
+            expected_cost=lambda request, result: 0.003 * len(result.images),  # schnell: each image a megapixel at most
         )
     if name == "replicate":
         replicate = FakeReplicate(latency=0.1).start()
@@ -94,6 +122,8 @@ def _subject(name: str) -> Subject:
             replicate,
             unfinished=lambda request_id: replicate.status_of(request_id) not in ("succeeded", "failed", "canceled"),
             output_prefix="/output/",
+            throttle=lambda: replicate.create_faults.append(429) or float(replicate.retry_after),
+            expected_cost=lambda request, result: 0.003 * len(result.images),  # schnell: per image
         )
     if name in ("huggingface", "deepinfra"):
         fake = (FakeHuggingFace if name == "huggingface" else FakeDeepInfra)(latency=0.05).start()
@@ -121,10 +151,32 @@ def _subject(name: str) -> Subject:
             unfinished=lambda request_id: comfyui.status_of(request_id) in ("pending", "running", "unknown"),
             output_prefix="/view",
         )
+    if name == "stability":
+        stability = FakeStability(latency=0.1).start()
+        return Subject(
+            name,
+            StabilityProvider(**stability.adapter_options()),
+            stability,
+            synchronous=True,
+            throttle=lambda: stability.next_outcomes.append("rate_limited") or float(stability.retry_after),
+            expected_cost=lambda request, result: 0.01 * 3.0 * request.num_images,  # core: 3 credits at $0.01
+        )
+    if name == "a1111":
+        a1111 = FakeA1111(latency=0.1).start()
+        return Subject(
+            name,
+            A1111Provider(**a1111.adapter_options()),
+            a1111,
+            unfinished=lambda request_id: a1111.state_of(request_id) == "sampling",
+            synchronous=True,
+            refuses=False,
+            throttle=lambda: a1111.next_outcomes.append("rate_limited") or float(a1111.retry_after),
+            expected_cost=lambda request, result: round(0.0005 * result.metadata["gpu_seconds"], 6),
+        )
     return Subject(name, LocalProvider())
 
 
-@pytest.fixture(params=["fal", "replicate", "runpod", "comfyui", "openai", "together", "huggingface", "deepinfra"])
+@pytest.fixture(params=["fal", "replicate", "runpod", "comfyui", "openai", "together", "huggingface", "deepinfra", "stability", "a1111"])
 def remote(request) -> Iterator[Subject]:
     """An adapter that calls a provider over HTTP, against its fake."""
     subject = _subject(request.param)
@@ -132,7 +184,9 @@ def remote(request) -> Iterator[Subject]:
     subject.fake.stop()
 
 
-@pytest.fixture(params=["fal", "replicate", "local", "runpod", "comfyui", "openai", "together", "huggingface", "deepinfra"])
+@pytest.fixture(
+    params=["fal", "replicate", "local", "runpod", "comfyui", "openai", "together", "huggingface", "deepinfra", "stability", "a1111"]
+)
 def any_provider(request) -> Iterator[Subject]:
     """Every adapter, the local generator included."""
     subject = _subject(request.param)
@@ -184,7 +238,8 @@ def test_generate_returns_decodable_images_of_the_requested_size_with_provenance
     image = result.images[0]
     decoded = Image.open(io.BytesIO(image.data))
     decoded.load()  # the whole file decodes, not only its header
-    assert decoded.size == (image.width, image.height) == (SIZE, SIZE)
+    native = any_provider.provider.native_size(_request(any_provider).model, SIZE)  # SIZE, but Stability's one square
+    assert decoded.size == (image.width, image.height) == (native, native)
     assert decoded.format == CONTENT_FORMATS[image.content_type]
     assert result.provider == any_provider.provider.name == any_provider.name
     assert result.licence_note
@@ -301,6 +356,8 @@ def test_a_deadline_cancels_at_the_provider_and_raises_transient(remote: Subject
 
 # --- outcomes ----------------------------------------------------------------------------------------
 def test_every_image_flagged_nsfw_is_a_content_refusal(remote: Subject) -> None:
+    if not remote.refuses:
+        pytest.skip(f"{remote.name} has no refusal signal in its protocol")
     remote.fake.next_outcomes.append("nsfw")
 
     with pytest.raises(ContentRefusedError) as caught:
@@ -311,8 +368,10 @@ def test_every_image_flagged_nsfw_is_a_content_refusal(remote: Subject) -> None:
 
 
 def test_some_images_flagged_nsfw_are_withheld_and_counted_as_refused(remote: Subject) -> None:
-    if remote.name in ("openai", "together"):  # Hugging Face and DeepInfra withhold the flagged images only
+    if remote.name in ("openai", "together"):  # Hugging Face, DeepInfra and Stability withhold the flagged images only
         pytest.skip(f"{remote.name} refuses the whole call")
+    if not remote.refuses:
+        pytest.skip(f"{remote.name} has no refusal signal in its protocol")
     remote.fake.next_outcomes.append("nsfw_partial")
 
     result = remote.provider.generate(_request(remote, num_images=2), Recorder(remote).context())
@@ -615,3 +674,48 @@ def test_a_server_error_at_submit_is_transient(queued: Subject, status: int) -> 
 
     assert caught.value.kind == "transient"
     assert _submit_posts(queued.fake) == 1
+
+
+# --- priced adapters: throttling and billing by the fake's catalogue; blocking calls (Stability, A1111) ---
+@pytest.fixture(params=["fal", "replicate", "stability", "a1111"])
+def priced(request) -> Iterator[Subject]:
+    subject = _subject(request.param)
+    yield subject
+    subject.fake.stop()
+
+
+def test_a_throttled_call_is_transient_and_carries_the_providers_retry_after(priced: Subject) -> None:
+    retry_after = priced.throttle()
+
+    with pytest.raises(TransientProviderError) as caught:
+        priced.provider.generate(_request(priced), Recorder(priced).context())
+
+    assert caught.value.status == 429
+    assert caught.value.retry_after == retry_after  # handed to the pipeline's backoff, not retried here
+
+
+def test_a_call_is_billed_as_the_catalogue_prices_it(priced: Subject) -> None:
+    request = _request(priced, num_images=2)
+
+    result = priced.provider.generate(request, Recorder(priced).context())
+
+    assert result.cost_usd > 0
+    assert result.cost_usd == pytest.approx(priced.expected_cost(request, result))
+
+
+def test_a_blocking_call_records_no_request_and_refuses_to_resume_or_look_up(priced: Subject) -> None:
+    """One blocking call: nothing is recorded before the answer, so a re-run submits anew (never
+    "resumes" a request whose images only its lost answer held), and a look-up finds nothing."""
+    if not priced.synchronous:
+        pytest.skip(f"{priced.name} names its request early (the resume case above)")
+    recorder = Recorder(priced)
+
+    result = priced.provider.generate(_request(priced), recorder.context())
+
+    assert recorder.submitted == []
+    assert result.request_id
+    assert not priced.provider.can_look_up
+    for context in (CallContext(resume_id=result.request_id), CallContext(lookup_only=True, lookup_since=time.time() - 60)):
+        with pytest.raises(RequestNotFoundError):
+            priced.provider.generate(_request(priced), context)
+    assert priced.fake.submissions == 1

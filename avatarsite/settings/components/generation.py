@@ -340,3 +340,69 @@ GENERATION_PROVIDERS["comfyui"] = {
     },
 }
 # --- end RunPod and ComfyUI ---
+
+# --- Issue 19 adapters: Stability AI and AUTOMATIC1111 ------------------------------------------
+# Like fal and Replicate, neither is set up without its key (Stability) or its server's URL
+# (AUTOMATIC1111, self-hosted): a site that sets neither runs exactly as before.
+STABILITY_API_KEY = env("STABILITY_API_KEY", default="")
+STABILITY_API_URL = env("STABILITY_API_URL", default="https://api.stability.ai")
+
+
+def _stability_model(title: str, credits: float) -> dict:
+    # Each model makes one square at aspect_ratio 1:1 (no size parameter). UNCONFIRMED: its side
+    # (1024 assumed; core is said to make ~1.5 megapixels), and the licence wording: Stability's
+    # API terms let the customer use the outputs commercially (check before relying on it).
+    return {
+        "max_side": 1024,
+        "credits": credits,
+        "licence": f"Stability AI {title} through Stability's API: the image may be used commercially under its terms.",
+        "commercial_use": True,
+    }
+
+
+GENERATION_PROVIDERS["stability"] = {
+    "BACKEND": "generation.providers.stability.StabilityProvider",
+    "OPTIONS": {
+        **_provider_common,
+        "api_url": STABILITY_API_URL,
+        "api_key": STABILITY_API_KEY,
+        # Stability bills credits per image; a credit's price in USD.
+        "usd_per_credit": env.float("STABILITY_USD_PER_CREDIT", default=0.01),
+        # What each image costs, in credits (Stability's price list).
+        "models": {
+            "core": _stability_model("Stable Image Core", env.float("STABILITY_CORE_CREDITS", default=3.0)),
+            "ultra": _stability_model("Stable Image Ultra", env.float("STABILITY_ULTRA_CREDITS", default=8.0)),
+            "sd3.5-large": _stability_model("Stable Diffusion 3.5 Large", env.float("STABILITY_SD35_LARGE_CREDITS", default=6.5)),
+            "sd3.5-large-turbo": _stability_model(
+                "Stable Diffusion 3.5 Large Turbo", env.float("STABILITY_SD35_LARGE_TURBO_CREDITS", default=4.0)
+            ),
+            "sd3.5-medium": _stability_model("Stable Diffusion 3.5 Medium", env.float("STABILITY_SD35_MEDIUM_CREDITS", default=3.5)),
+        },
+    },
+}
+A1111_API_URL = env("A1111_API_URL", default="")
+A1111_MODEL = env("A1111_MODEL", default="")
+GENERATION_PROVIDERS["a1111"] = {
+    "BACKEND": "generation.providers.a1111.A1111Provider",
+    "OPTIONS": {
+        **_provider_common,
+        # The server's base URL (A1111's own default: http://127.0.0.1:7860); empty = not set up.
+        "api_url": A1111_API_URL,
+        # "user:pass" when the server runs with --api-auth.
+        "api_key": env("A1111_API_AUTH", default=""),
+        "model": A1111_MODEL,
+        # The operator's price of the server's GPU time (self-hosted: nothing is billed by a vendor).
+        "cost_per_gpu_second": env.float("A1111_COST_PER_GPU_SECOND", default=0.0),
+        # /sdapi/v1/interrupt stops the server's current job: off for a server others share.
+        "interrupt_on_cancel": env.bool("A1111_INTERRUPT_ON_CANCEL", default=True),
+        "models": {
+            A1111_MODEL: {
+                "max_side": env.int("A1111_MAX_SIDE", default=1024),
+                "side_step": 8,
+                "licence": env("A1111_LICENCE", default="The operator's own checkpoint: its licence applies."),
+                "commercial_use": env.bool("A1111_COMMERCIAL_USE", default=False),
+            }
+        },
+    },
+}
+GENERATION_EXPECTED_SECONDS |= {"stability": 8, "a1111": 15}
