@@ -104,10 +104,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     global _services
-    if config.option.help or config.option.version or hasattr(config, "workerinput"):
+    if config.option.help or config.option.version:
         return
     if config.getoption("fast"):
-        _configure_fast_tier()
+        _configure_fast_tier()  # in each xdist worker too: the fast tier starts nothing to share
+        return
+    if hasattr(config, "workerinput"):
         return
     _services = TestServices()
     try:
