@@ -28,7 +28,6 @@ from .base import (
     ProviderCanceledError,
     ProviderError,
     ProviderImage,
-    RequestNotFoundError,
     TransientProviderError,
 )
 from .blocking import call_watching
@@ -141,8 +140,9 @@ class A1111Provider(HttpProvider):
         context = context or CallContext()
         model = request.model or self.default_model
         if context.resume_id or context.lookup_only:
-            # The images come only in txt2img's own answer: a lost answer cannot be fetched again.
-            raise RequestNotFoundError("a1111 answers in one call: there is no request of ours to resume or find")
+            # Never reached through the pipeline (no id is recorded, can_look_up is False). Not "not found":
+            # a call may have been made and billed, and the books must not close it at $0.
+            raise PermanentProviderError("a1111: one blocking call, which cannot be resumed or looked up")
         if not 1 <= request.num_images <= 8:
             raise PermanentProviderError("a1111: 1 to 8 images per request")
         deadline = self.deadline_for(context)

@@ -26,7 +26,6 @@ from .base import (
     ProviderCanceledError,
     ProviderError,
     ProviderImage,
-    RequestNotFoundError,
     TransientProviderError,
 )
 from .blocking import call_watching
@@ -140,8 +139,9 @@ class StabilityProvider(HttpProvider):
         context = context or CallContext()
         model = request.model or self.default_model
         if context.resume_id or context.lookup_only:
-            # Nothing is ever recorded (on_submitted is not called): an answer lost is lost.
-            raise RequestNotFoundError("stability answers in one call: there is no request of ours to resume or find")
+            # Never reached through the pipeline (no id is recorded, can_look_up is False). Not "not found":
+            # a call may have been made and billed, and the books must not close it at $0.
+            raise PermanentProviderError("stability: one blocking call, which cannot be resumed or looked up")
         if not 1 <= request.num_images <= 4:
             raise PermanentProviderError("stability: 1 to 4 images per request")
         deadline = self.deadline_for(context)

@@ -29,7 +29,6 @@ from generation.providers.base import (
     PermanentProviderError,
     Provider,
     ProviderCanceledError,
-    RequestNotFoundError,
     TransientProviderError,
 )
 from generation.providers.comfyui import ComfyUIProvider
@@ -704,19 +703,20 @@ def test_a_call_is_billed_as_the_catalogue_prices_it(priced: Subject) -> None:
     assert result.cost_usd == pytest.approx(priced.expected_cost(request, result))
 
 
-def test_a_blocking_call_records_no_request_and_refuses_to_resume_or_look_up(priced: Subject) -> None:
-    """One blocking call: nothing is recorded before the answer, so a re-run submits anew (never
-    "resumes" a request whose images only its lost answer held), and a look-up finds nothing."""
-    if not priced.synchronous:
-        pytest.skip(f"{priced.name} names its request early (the resume case above)")
-    recorder = Recorder(priced)
+def test_a_one_call_adapter_records_no_request_and_refuses_to_resume_or_look_up(remote: Subject) -> None:
+    """One call answers the images: nothing is recorded before the answer, so a re-run submits anew
+    (never "resumes" a request whose images only its lost answer held), and a resume or a look-up is
+    refused as permanent: never "not found", which would close a call that may have been billed at $0."""
+    if not remote.synchronous:
+        pytest.skip(f"{remote.name} names its request early (the resume case above)")
+    recorder = Recorder(remote)
 
-    result = priced.provider.generate(_request(priced), recorder.context())
+    result = remote.provider.generate(_request(remote), recorder.context())
 
     assert recorder.submitted == []
     assert result.request_id
-    assert not priced.provider.can_look_up
+    assert not remote.provider.can_look_up
     for context in (CallContext(resume_id=result.request_id), CallContext(lookup_only=True, lookup_since=time.time() - 60)):
-        with pytest.raises(RequestNotFoundError):
-            priced.provider.generate(_request(priced), context)
-    assert priced.fake.submissions == 1
+        with pytest.raises(PermanentProviderError):  # never "not found": the books must not close a call at $0
+            remote.provider.generate(_request(remote), context)
+    assert remote.fake.submissions == 1

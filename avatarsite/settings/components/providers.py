@@ -223,6 +223,8 @@ GENERATION_PROVIDERS["comfyui"] = {
         },
     },
 }
+# Until the ledger has measured times (the ETA prefers them): a serverless cold start, a local GPU.
+GENERATION_EXPECTED_SECONDS |= {"runpod": 12, "comfyui": 8}
 # --- end RunPod and ComfyUI ---
 
 # --- Issue 19 adapters: Stability AI and AUTOMATIC1111 ------------------------------------------
