@@ -10,7 +10,6 @@ shape of API and its adapter (together.py) builds on this one.
 import base64
 import binascii
 import io
-import threading
 from typing import Any
 
 import requests
@@ -30,6 +29,7 @@ from .base import (
     ProviderImage,
     TransientProviderError,
 )
+from .blocking import call_watching
 from .http import HttpProvider
 
 # The error codes of a request the safety system refused (HTTP 400). gpt-image answers
@@ -193,29 +193,18 @@ class OpenAIImagesProvider(HttpProvider):
         """The create, sent once (never retried here: it is billable), answered on a helper thread
         while this one watches for a cancel and the deadline every `poll_interval`. On either it
         stops waiting; the helper's read times out by the deadline, so it does not linger."""
-        outcome: dict[str, Any] = {}
-        answered = threading.Event()
         read_timeout = max(0.5, min(self.timeout[1], deadline - self.clock()) + 1.0)
 
-        def call() -> None:
-            try:
-                outcome["response"] = self.send(
-                    "POST", self.api_url + self.generations_path, json=body, retry=False, timeout=(self.timeout[0], read_timeout)
-                )
-            except BaseException as exc:  # handed to the waiting thread, which raises it
-                outcome["error"] = exc
-            finally:
-                answered.set()
+        def call() -> requests.Response:
+            return self.send("POST", self.api_url + self.generations_path, json=body, retry=False, timeout=(self.timeout[0], read_timeout))
 
-        threading.Thread(target=call, name=f"{self.name}-images-call", daemon=True).start()
-        while not answered.wait(max(0.001, min(self.poll_interval, deadline - self.clock()))):
+        def stop_if_asked() -> None:
             if context.should_cancel():
                 raise ProviderCanceledError(f"canceled; {self.name} has no cancel, the answer is no longer awaited")
             if self.clock() >= deadline:
                 raise TransientProviderError(f"{self.name} did not answer in time; the answer is no longer awaited")
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["response"]
+
+        return call_watching(call, watch=stop_if_asked, interval=lambda: max(0.001, min(self.poll_interval, deadline - self.clock())))
 
     # --- the answer ----------------------------------------------------------------------------
     def images_of(self, answer: dict[str, Any], *, request_id: str) -> list[ProviderImage]:
