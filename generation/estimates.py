@@ -16,7 +16,7 @@ from django.utils import timezone
 from billing.entitlements import Entitlements
 
 from .models import GenerationJob
-from .providers.registry import provider_get
+from .providers.registry import entry_get
 from .quotas import quota_status
 from .styles import LOCAL_CHAIN, LOCAL_PROVIDER, LOCAL_STYLES, style_label, style_unavailable_reason
 
@@ -41,7 +41,7 @@ class LaneEstimate:
 
 def ai_available(*, chain: tuple[str, ...] | list[str]) -> bool:
     """Is any provider of this chain set up here (with its key)?"""
-    return any(provider_get(entry.split(":", 1)[0]) is not None for entry in chain)
+    return any(entry_get(entry) is not None for entry in chain)
 
 
 # How far back the ETA looks for measurements, and how many it needs before it trusts them.
@@ -234,7 +234,7 @@ def generate_estimate(*, user_id: int, plan: Entitlements, style: str, size: int
     window = quota_status(user_id=user_id, plan=plan, now=timezone.now()).tightest if units else None
     lane = None
     if not reason:
-        chain = LOCAL_CHAIN if instant else tuple(e for e in plan.provider_chain if provider_get(e.split(":", 1)[0]) is not None)
+        chain = LOCAL_CHAIN if instant else tuple(e for e in plan.provider_chain if entry_get(e) is not None)
         lane = lane_estimate(queue=plan.queue, chain=chain, size=size, num_images=num_images)
     return GenerateEstimate(
         style=style,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from billing.entitlements import Entitlements
 
 from .providers import local as local_generator
-from .providers.registry import provider_get, provider_names
+from .providers.registry import entry_get, provider_get, provider_names
 
 AI_STYLE = "photo"
 LOCAL_STYLES: tuple[str, ...] = tuple(local_generator.STYLES)
@@ -54,7 +54,7 @@ def ai_providers_set_up() -> list[str]:
 def ai_unavailable_reason(*, plan: Entitlements) -> str:
     """Why this plan's AI photos cannot be made here; empty when they can."""
     chain = [entry.split(":", 1)[0] for entry in plan.provider_chain]
-    if any(provider_get(name) is not None for name in chain):
+    if any(entry_get(entry) is not None for entry in plan.provider_chain):
         return ""
     if not ai_providers_set_up():
         return NO_AI_SERVICE

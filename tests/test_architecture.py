@@ -11,7 +11,7 @@ import pytest
 pytestmark = pytest.mark.fast
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("avatarsite", "gallery", "generation", "billing")
+PACKAGES = ("avatarsite", "gallery", "generation", "billing", "catalogue")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
@@ -39,6 +39,7 @@ def test_every_import_follows_the_documented_directions():
         ("gallery/views.py", "import stripe", "Only billing.stripe_client imports stripe"),
         ("generation/dispatch.py", "import generation.tasks", "Inside each app: entry points -> tasks"),
         ("generation/payloads.py", "import generation.views", "Inside each app: entry points -> tasks"),
+        ("catalogue/selectors.py", "import generation.providers.registry", "The provider catalogue knows no other app"),
     ],
     ids=[
         "gallery-to-generation",
@@ -51,6 +52,7 @@ def test_every_import_follows_the_documented_directions():
         "stripe",
         "dispatch-to-tasks",
         "payloads-to-views",
+        "catalogue-to-generation",
     ],
 )
 def test_an_import_against_a_direction_breaks_its_contract(tmp_path, module, line, contract):

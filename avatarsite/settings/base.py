@@ -12,6 +12,7 @@ from .components.accounts import _SOCIAL_CLIENTS, email_verification  # noqa: F4
 from .components.api import *  # noqa: F403
 from .components.billing import *  # noqa: F403
 from .components.cache import *  # noqa: F403
+from .components.catalogue import *  # noqa: F403
 from .components.celery import *  # noqa: F403
 from .components.core import *  # noqa: F403
 from .components.database import *  # noqa: F403

@@ -22,3 +22,6 @@ OUTBOUND_ALLOW_LOOPBACK = True
 for _adapter in (*GALLERY_IMPORTERS.values(), *GENERATION_PROVIDERS.values()):  # noqa: F405
     if "allow_loopback" in _adapter["OPTIONS"]:
         _adapter["OPTIONS"]["allow_loopback"] = True
+# Providers come from GENERATION_PROVIDERS, which each test shapes (fakes on loopback ports); the
+# catalogue's own tests switch its rows on (tests/catalogue/), in this process and in workers.
+GENERATION_PROVIDER_CATALOGUE = env("GENERATION_PROVIDER_CATALOGUE", default="")

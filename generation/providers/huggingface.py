@@ -121,9 +121,9 @@ class HuggingFaceProvider(HttpProvider):
         )
 
     def call_cost(self, model: str, *, width: int, height: int, count: int, seconds: float) -> float:
-        """hf-inference bills compute time: with "cost_per_second" the wall time of our calls (an upper
+        """hf-inference bills compute time: with "cost_per_gpu_second" the wall time of our calls (an upper
         bound: UNCONFIRMED whether the router reports the billed time), else per image / megapixel."""
-        per_second = self.model_options(model).get("cost_per_second")
+        per_second = self.model_options(model).get("cost_per_gpu_second")
         if per_second is not None:
             return round(float(per_second) * seconds, 6)
         return self.cost(model, width=width, height=height, count=count) if count else 0.0

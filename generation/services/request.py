@@ -20,7 +20,7 @@ from .. import dispatch
 from ..deliveries import webhook_job_ended
 from ..errors import GenerationError, PromptRefusedError, StyleUnavailableError
 from ..models import GenerationJob
-from ..providers.registry import provider_get
+from ..providers.registry import entry_get
 from ..quotas import quota_check_locked, quota_counted
 from ..selectors import LANE_LABELS
 from ..sizes import plan_sizes
@@ -57,7 +57,7 @@ def _chain_for(*, style: str, plan: Entitlements) -> tuple[str, ...]:
     never stands in for a model, so a job is always what its style says it is."""
     if style in LOCAL_STYLES:
         return LOCAL_CHAIN
-    available = tuple(entry for entry in plan.provider_chain if provider_get(entry.split(":", 1)[0]) is not None)
+    available = tuple(entry for entry in plan.provider_chain if entry_get(entry) is not None)
     if not available:
         reason = style_unavailable_reason(style=style, plan=plan) or "No AI service of your plan is set up here."
         available_styles = [choice.value for choice in style_choices(plan=plan) if choice.available]

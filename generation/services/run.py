@@ -16,7 +16,7 @@ from ..breaker import breaker_record_success
 from ..lease import JobBusyError, LeaseKeeper, LeaseLostError, RunInterruptedError, lease_expiry, lease_token_new
 from ..models import ErrorKind, GenerationJob
 from ..providers.base import ContentRefusedError, GenerationRequest, ProviderCanceledError, ProviderError
-from ..providers.registry import provider_get
+from ..providers.registry import catalogue, entry_get
 from ..sizes import within_upscale
 from .calls import call_with_retries
 from .images import native_size
@@ -124,10 +124,11 @@ def generation_job_run(*, job_id: str, lease: str = "") -> GenerationJob | None:
 
 
 def _job_run_chain(*, job: GenerationJob, keeper: LeaseKeeper, resuming: bool) -> GenerationJob:
+    catalogue(fresh=True)  # a provider switched off or moved in the admin counts from this job on
     progress = JobProgressRelay(job, lease=keeper.token)
     run_deadline = time.monotonic() + max(1.0, (job.deadline_at - timezone.now()).total_seconds())
     watch = CancelWatch(job.pk)
-    chain = [(name, model, provider_get(name)) for name, _, model in (entry.partition(":") for entry in job.provider_chain)]
+    chain = [(entry.partition(":")[0], entry.partition(":")[2], entry_get(entry)) for entry in job.provider_chain]
     failures: list[str] = []
     error_kind: str = ErrorKind.PERMANENT
     for position, (name, model, provider) in enumerate(chain):

@@ -31,7 +31,7 @@ class FakeHuggingFace(SyncImageFake):
     default_model = "black-forest-labs/FLUX.1-schnell"
     costs: ClassVar[dict] = {
         "black-forest-labs/FLUX.1-schnell": {"cost_per_image": 0.002},
-        "stabilityai/stable-diffusion-xl-base-1.0": {"cost_per_second": 0.001},
+        "stabilityai/stable-diffusion-xl-base-1.0": {"cost_per_gpu_second": 0.001},
     }
     outcomes: ClassVar[tuple] = HF_OUTCOMES
     # `estimated_time` of a "loading" answer.

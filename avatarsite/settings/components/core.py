@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "avatarsite.accounts",
     "gallery",
     "generation",
+    "catalogue",
     "billing",
 ]
 

@@ -20,8 +20,11 @@ _provider_common = {
     "poll_interval": env.float("GENERATION_POLL_INTERVAL_SECONDS", default=0.5),
     "max_wait": env.float("GENERATION_PROVIDER_MAX_WAIT_SECONDS", default=240.0),
 }
-# Provider adapters by name (a plan's chain names them as "<provider>:<model>"); an adapter without
-# its key counts as not set up. Costs are what the provider bills, for the ledger and spend alerts.
+# The provider catalogue the code ships: the catalogue app's first migration turns it into rows,
+# which the operator then edits in the admin (catalogue/); it is in force only while that table is
+# empty. Adapters by name (a plan's chain names them as "<provider>:<model>"); "KEY_ENV" names the
+# variable holding the key (rows keep the name, never the key); an adapter without its key counts as
+# not set up. Costs are what the provider bills, for the ledger and spend alerts.
 # "max_side" (and fal's "side_step") per model: the square sides it makes, so each is asked for a
 # size it can deliver (base.ModelSizes); above max_side the pipeline upscales (GENERATION_MAX_UPSCALE).
 GENERATION_PROVIDERS = {
@@ -30,6 +33,7 @@ GENERATION_PROVIDERS = {
     "local": {"BACKEND": "generation.providers.local.LocalProvider", "OPTIONS": {"commercial_use": True}},
     "fal": {
         "BACKEND": "generation.providers.fal.FalProvider",
+        "KEY_ENV": "FAL_KEY",
         "OPTIONS": {
             **_provider_common,
             "api_url": FAL_QUEUE_URL,
@@ -41,6 +45,7 @@ GENERATION_PROVIDERS = {
                 "fal-ai/flux/schnell": {
                     "max_side": 1024,
                     "side_step": 16,
+                    "images_per_call": 4,
                     "cost_per_megapixel": env.float("FAL_FLUX_SCHNELL_COST_PER_MEGAPIXEL", default=0.003),
                     "licence": "FLUX.1 [schnell] (Apache-2.0): the image may be used commercially.",
                     "commercial_use": True,
@@ -48,6 +53,7 @@ GENERATION_PROVIDERS = {
                 "fal-ai/flux/dev": {
                     "max_side": 1024,
                     "side_step": 16,
+                    "images_per_call": 4,
                     "cost_per_megapixel": env.float("FAL_FLUX_DEV_COST_PER_MEGAPIXEL", default=0.025),
                     "licence": "FLUX.1 [dev] through fal's commercial licence: the image may be used commercially.",
                     "commercial_use": True,
@@ -57,6 +63,7 @@ GENERATION_PROVIDERS = {
     },
     "replicate": {
         "BACKEND": "generation.providers.replicate.ReplicateProvider",
+        "KEY_ENV": "REPLICATE_API_TOKEN",
         "OPTIONS": {
             **_provider_common,
             "api_url": REPLICATE_API_URL,
@@ -67,12 +74,14 @@ GENERATION_PROVIDERS = {
                 # megapixels "0.25" / "1" at 1:1 make 512 / 1024 px squares (cog-flux): nothing larger.
                 "black-forest-labs/flux-schnell": {
                     "max_side": 1024,
+                    "images_per_call": 4,
                     "cost_per_image": env.float("REPLICATE_FLUX_SCHNELL_COST_PER_IMAGE", default=0.003),
                     "licence": "FLUX.1 [schnell] (Apache-2.0): the image may be used commercially.",
                     "commercial_use": True,
                 },
                 "black-forest-labs/flux-dev": {
                     "max_side": 1024,
+                    "images_per_call": 4,
                     "cost_per_image": env.float("REPLICATE_FLUX_DEV_COST_PER_IMAGE", default=0.025),
                     "licence": "FLUX.1 [dev] through Replicate's commercial licence: the image may be used commercially.",
                     "commercial_use": True,

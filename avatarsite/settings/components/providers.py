@@ -16,6 +16,7 @@ DEEPINFRA_API_KEY = env("DEEPINFRA_API_KEY", default="")
 DEEPINFRA_API_URL = env("DEEPINFRA_API_URL", default="https://api.deepinfra.com")
 GENERATION_PROVIDERS["huggingface"] = {
     "BACKEND": "generation.providers.huggingface.HuggingFaceProvider",
+    "KEY_ENV": "HF_TOKEN",
     "OPTIONS": {
         **_provider_common,
         "api_url": HF_API_URL,
@@ -27,18 +28,20 @@ GENERATION_PROVIDERS["huggingface"] = {
             "black-forest-labs/FLUX.1-schnell": {
                 "provider": "hf-inference",
                 "max_side": 1024,
+                "images_per_call": 4,
                 "side_step": 16,
                 "parameters": {"num_inference_steps": 4},
-                "cost_per_second": env.float("HF_COST_PER_SECOND", default=0.00012),
+                "cost_per_gpu_second": env.float("HF_COST_PER_SECOND", default=0.00012),
                 "licence": "FLUX.1 [schnell] (Apache-2.0): the image may be used commercially.",
                 "commercial_use": True,
             },
             "black-forest-labs/FLUX.1-dev": {
                 "provider": "hf-inference",
                 "max_side": 1024,
+                "images_per_call": 4,
                 "side_step": 16,
                 "parameters": {"num_inference_steps": 28},
-                "cost_per_second": env.float("HF_COST_PER_SECOND", default=0.00012),
+                "cost_per_gpu_second": env.float("HF_COST_PER_SECOND", default=0.00012),
                 "licence": "FLUX.1 [dev] Non-Commercial License: not cleared for commercial use.",
                 "commercial_use": False,
             },
@@ -47,6 +50,7 @@ GENERATION_PROVIDERS["huggingface"] = {
 }
 GENERATION_PROVIDERS["deepinfra"] = {
     "BACKEND": "generation.providers.deepinfra.DeepInfraProvider",
+    "KEY_ENV": "DEEPINFRA_API_KEY",
     "OPTIONS": {
         **_provider_common,
         "api_url": DEEPINFRA_API_URL,
@@ -57,6 +61,7 @@ GENERATION_PROVIDERS["deepinfra"] = {
             # fallback when it is missing ($ x w/1024 x h/1024 per image, as DeepInfra's pages quote).
             "black-forest-labs/FLUX-1-schnell": {
                 "max_side": 1024,
+                "images_per_call": 4,
                 "side_step": 16,
                 # UNCONFIRMED price: not in the protocol notes.
                 "cost_per_megapixel": env.float("DEEPINFRA_FLUX_SCHNELL_COST_PER_MEGAPIXEL", default=0.0005),
@@ -65,6 +70,7 @@ GENERATION_PROVIDERS["deepinfra"] = {
             },
             "black-forest-labs/FLUX-2-dev": {
                 "max_side": 1024,
+                "images_per_call": 4,
                 "side_step": 16,
                 # $0.01 x (w/1024) x (h/1024) x (steps/28): 28 steps sent, so $0.01 per megapixel.
                 "input": {"num_inference_steps": 28},
@@ -86,6 +92,7 @@ OPENAI_API_URL = env("OPENAI_API_URL", default="https://api.openai.com/v1")
 _openai_licence = "OpenAI's terms assign the output to the user: the image may be used commercially."
 GENERATION_PROVIDERS["openai"] = {
     "BACKEND": "generation.providers.openai.OpenAIImagesProvider",
+    "KEY_ENV": "OPENAI_API_KEY",
     "OPTIONS": {
         **_provider_common,
         "api_url": OPENAI_API_URL,
@@ -97,6 +104,7 @@ GENERATION_PROVIDERS["openai"] = {
             # gpt-image and dall-e-3 make 1024 px squares only; dall-e-2 256, 512 or 1024.
             "gpt-image-1-mini": {
                 "max_side": 1024,
+                "images_per_call": 10,
                 "cost_per_million_input_tokens": env.float("OPENAI_GPT_IMAGE_1_MINI_COST_PER_MILLION_INPUT_TOKENS", default=2.0),
                 "cost_per_million_output_tokens": env.float("OPENAI_GPT_IMAGE_1_MINI_COST_PER_MILLION_OUTPUT_TOKENS", default=8.0),
                 "cost_per_image": env.float("OPENAI_GPT_IMAGE_1_MINI_COST_PER_IMAGE", default=0.011),  # when no usage comes
@@ -106,6 +114,7 @@ GENERATION_PROVIDERS["openai"] = {
             },
             "gpt-image-1": {
                 "max_side": 1024,
+                "images_per_call": 10,
                 "cost_per_million_input_tokens": env.float("OPENAI_GPT_IMAGE_1_COST_PER_MILLION_INPUT_TOKENS", default=5.0),
                 "cost_per_million_output_tokens": env.float("OPENAI_GPT_IMAGE_1_COST_PER_MILLION_OUTPUT_TOKENS", default=40.0),
                 "cost_per_image": env.float("OPENAI_GPT_IMAGE_1_COST_PER_IMAGE", default=0.042),
@@ -115,12 +124,14 @@ GENERATION_PROVIDERS["openai"] = {
             },
             "dall-e-3": {
                 "max_side": 1024,
+                "images_per_call": 1,
                 "cost_per_image": env.float("OPENAI_DALL_E_3_COST_PER_IMAGE", default=0.04),
                 "licence": _openai_licence,
                 "commercial_use": True,
             },
             "dall-e-2": {
                 "max_side": 1024,
+                "images_per_call": 10,
                 "cost_per_image_by_side": {"256": 0.016, "512": 0.018, "1024": env.float("OPENAI_DALL_E_2_COST_PER_IMAGE", default=0.02)},
                 "licence": _openai_licence,
                 "commercial_use": True,
@@ -132,6 +143,7 @@ TOGETHER_API_KEY = env("TOGETHER_API_KEY", default="")
 TOGETHER_API_URL = env("TOGETHER_API_URL", default="https://api.together.xyz/v1")
 GENERATION_PROVIDERS["together"] = {
     "BACKEND": "generation.providers.together.TogetherProvider",
+    "KEY_ENV": "TOGETHER_API_KEY",
     "OPTIONS": {
         **_provider_common,
         "api_url": TOGETHER_API_URL,
@@ -141,6 +153,7 @@ GENERATION_PROVIDERS["together"] = {
             # width/height in 16 px steps. UNCONFIRMED: Together's largest side (its client's default is 1024).
             "black-forest-labs/FLUX.1-schnell-Free": {
                 "max_side": 1024,
+                "images_per_call": 4,
                 "side_step": 16,
                 "cost_per_megapixel": 0.0,  # Together's free FLUX endpoint (rate limited)
                 "licence": "FLUX.1 [schnell] (Apache-2.0): the image may be used commercially.",
@@ -148,6 +161,7 @@ GENERATION_PROVIDERS["together"] = {
             },
             "black-forest-labs/FLUX.1-schnell": {
                 "max_side": 1024,
+                "images_per_call": 4,
                 "side_step": 16,
                 "cost_per_megapixel": env.float("TOGETHER_FLUX_SCHNELL_COST_PER_MEGAPIXEL", default=0.0027),
                 "licence": "FLUX.1 [schnell] (Apache-2.0): the image may be used commercially.",
@@ -155,6 +169,7 @@ GENERATION_PROVIDERS["together"] = {
             },
             "black-forest-labs/FLUX.1-dev": {
                 "max_side": 1024,
+                "images_per_call": 4,
                 "side_step": 16,
                 "cost_per_megapixel": env.float("TOGETHER_FLUX_DEV_COST_PER_MEGAPIXEL", default=0.025),
                 # UNCONFIRMED whether Together's serving clears FLUX.1 [dev] for commercial use: not claimed.
@@ -183,6 +198,7 @@ def _workflow_file(path: str) -> dict:
 
 GENERATION_PROVIDERS["runpod"] = {
     "BACKEND": "generation.providers.runpod.RunPodProvider",
+    "KEY_ENV": "RUNPOD_API_KEY",
     "OPTIONS": {
         **_provider_common,
         "api_url": env("RUNPOD_API_URL", default="https://api.runpod.ai/v2"),
@@ -195,6 +211,7 @@ GENERATION_PROVIDERS["runpod"] = {
                 # Its placeholders "{prompt}", "{seed}", "{width}", "{height}", "{num_images}" are filled per request.
                 "workflow": _workflow_file(env("RUNPOD_FLUX_SCHNELL_WORKFLOW_FILE", default="")),
                 "max_side": 1024,
+                "images_per_call": 4,
                 "side_step": 64,
                 "cost_per_gpu_second": env.float("RUNPOD_FLUX_SCHNELL_COST_PER_GPU_SECOND", default=0.00034),
                 "licence": "FLUX.1 [schnell] (Apache-2.0), run on our own RunPod endpoint: the image may be used commercially.",
@@ -207,6 +224,7 @@ GENERATION_PROVIDERS["runpod"] = {
 # ComfyUI has none; COMFYUI_API_KEY is for a proxy in front). Billed at what the operator's GPU costs.
 GENERATION_PROVIDERS["comfyui"] = {
     "BACKEND": "generation.providers.comfyui.ComfyUIProvider",
+    "KEY_ENV": "COMFYUI_API_KEY",
     "OPTIONS": {
         **_provider_common,
         "api_url": env("COMFYUI_API_URL", default=""),
@@ -215,6 +233,7 @@ GENERATION_PROVIDERS["comfyui"] = {
             "flux-schnell": {
                 "workflow": _workflow_file(env("COMFYUI_FLUX_SCHNELL_WORKFLOW_FILE", default="")),
                 "max_side": 1024,
+                "images_per_call": 4,
                 "side_step": 64,
                 "cost_per_gpu_second": env.float("COMFYUI_FLUX_SCHNELL_COST_PER_GPU_SECOND", default=0.0),
                 "licence": "FLUX.1 [schnell] (Apache-2.0), run on our own ComfyUI: the image may be used commercially.",
@@ -240,6 +259,7 @@ def _stability_model(title: str, credits: float) -> dict:
     # API terms let the customer use the outputs commercially (check before relying on it).
     return {
         "max_side": 1024,
+        "images_per_call": 4,
         "credits": credits,
         "licence": f"Stability AI {title} through Stability's API: the image may be used commercially under its terms.",
         "commercial_use": True,
@@ -248,6 +268,7 @@ def _stability_model(title: str, credits: float) -> dict:
 
 GENERATION_PROVIDERS["stability"] = {
     "BACKEND": "generation.providers.stability.StabilityProvider",
+    "KEY_ENV": "STABILITY_API_KEY",
     "OPTIONS": {
         **_provider_common,
         "api_url": STABILITY_API_URL,
@@ -270,6 +291,7 @@ A1111_API_URL = env("A1111_API_URL", default="")
 A1111_MODEL = env("A1111_MODEL", default="")
 GENERATION_PROVIDERS["a1111"] = {
     "BACKEND": "generation.providers.a1111.A1111Provider",
+    "KEY_ENV": "A1111_API_AUTH",
     "OPTIONS": {
         **_provider_common,
         # The server's base URL (A1111's own default: http://127.0.0.1:7860); empty = not set up.
@@ -284,6 +306,7 @@ GENERATION_PROVIDERS["a1111"] = {
         "models": {
             A1111_MODEL: {
                 "max_side": env.int("A1111_MAX_SIDE", default=1024),
+                "images_per_call": 8,
                 "side_step": 8,
                 "licence": env("A1111_LICENCE", default="The operator's own checkpoint: its licence applies."),
                 "commercial_use": env.bool("A1111_COMMERCIAL_USE", default=False),
