@@ -20,7 +20,18 @@ class PlanAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "slug", "display_order", "price_usd_per_month", "contracted", "stripe_price_id", "is_default"]}),
         (
             "Generation",
-            {"fields": ["queue", "priority", "provider_chain", "max_size", "max_images_per_request", "daily_quota", "hourly_quota"]},
+            {
+                "fields": [
+                    "queue",
+                    "priority",
+                    "provider_chain",
+                    "routing",
+                    "max_size",
+                    "max_images_per_request",
+                    "daily_quota",
+                    "hourly_quota",
+                ]
+            },
         ),
         ("API", {"fields": ["api_access", "api_rate_per_minute", "api_keys_max"]}),
     ]

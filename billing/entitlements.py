@@ -22,6 +22,8 @@ class Entitlements:
     api_access: bool
     api_rate_per_minute: int
     api_keys_max: int
+    # How each job orders the chain (billing.models.Plan.Routing's values).
+    routing: str = "ordered"
 
     @classmethod
     def of(cls, plan: Plan) -> "Entitlements":
@@ -38,6 +40,7 @@ class Entitlements:
             api_access=plan.api_access,
             api_rate_per_minute=plan.api_rate_per_minute,
             api_keys_max=plan.api_keys_max,
+            routing=plan.routing,
         )
 
 

@@ -25,8 +25,23 @@ class Plan(models.Model):
     )
     queue = models.CharField(max_length=32, help_text="The Celery queue its generations run on.")
     priority = models.PositiveSmallIntegerField(default=5, help_text="Celery priority within the queue (0 = first).")
+
+    class Routing(models.TextChoices):
+        # Each job's chain is ordered when it is requested, from the providers' live health (success
+        # rate, latency and breaker over the last hour of the ledger); failures fall to the next entry.
+        ORDERED = "ordered", "In the order given"
+        CHEAPEST = "cheapest", "Cheapest healthy first"
+        FASTEST = "fastest", "Fastest healthy first"
+        FREE_FIRST = "free_first", "Free first, then the others in order"
+
     provider_chain = models.JSONField(
         default=list, help_text='Providers tried in order, e.g. ["fal:fal-ai/flux/schnell", "replicate:black-forest-labs/flux-schnell"].'
+    )
+    routing = models.CharField(
+        max_length=16,
+        choices=Routing.choices,
+        default=Routing.ORDERED,
+        help_text="How each job orders the chain: as given, or by price or speed among the healthy providers (unhealthy ones last).",
     )
     max_size = models.PositiveIntegerField(default=1024, help_text="Largest square side (px) a generation may ask for.")
     daily_quota = models.PositiveIntegerField(null=True, blank=True, help_text="Generations per UTC day; empty = no daily cap.")
@@ -51,16 +66,18 @@ class Plan(models.Model):
         path = getattr(settings, "BILLING_PLAN_SIZES", "")
         if not path or not _is_chain(self.provider_chain):
             return None
-        return import_string(path)(provider_chain=list(self.provider_chain), max_size=self.max_size)
+        return import_string(path)(provider_chain=list(self.provider_chain), max_size=self.max_size, max_images=self.max_images_per_request)
 
     def clean(self) -> None:
-        """A plan offers only sizes its chain can deliver (checked wherever plans are edited: the admin)."""
+        """A plan offers only sizes and image counts its chain can deliver (checked wherever plans are edited: the admin)."""
         super().clean()
         if not _is_chain(self.provider_chain):
             raise ValidationError({"provider_chain": 'A list of "provider:model" entries, e.g. ["fal:fal-ai/flux/schnell"].'})
         sizes = self.sizes() if self.max_size else None
         if sizes is not None and sizes.problem:
             raise ValidationError({"max_size": sizes.problem})
+        if sizes is not None and getattr(sizes, "images_problem", ""):
+            raise ValidationError({"max_images_per_request": sizes.images_problem})
 
 
 def _is_chain(value: object) -> bool:

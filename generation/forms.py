@@ -44,8 +44,9 @@ class GenerateForm(forms.Form):
         # Only sizes the plan's chain can deliver; one made by upscaling says so.
         sizes = plan_sizes(plan)
         self.fields["size"].choices = [(size, _size_label(size, sizes.upscaled_from(size))) for size in SIZES if size <= sizes.offered_max]
-        self.fields["num_images"].choices = [(n, str(n)) for n in range(1, plan.max_images_per_request + 1)]
-        if plan.max_images_per_request == 1:
+        # Only as many images as a model of the chain makes in one request.
+        self.fields["num_images"].choices = [(n, str(n)) for n in range(1, sizes.offered_images + 1)]
+        if sizes.offered_images == 1:
             self.fields["num_images"].widget = forms.HiddenInput()
         for name in ("size", "num_images"):
             self.fields[name].widget.attrs.setdefault("class", "input")

@@ -25,6 +25,16 @@ def within_upscale(*, native: int, size: int) -> bool:
     return size <= native or size <= math.floor(native * max_upscale())
 
 
+def entry_images_per_call(entry: str) -> int | None:
+    """How many images one request to the model of a chain entry can make, as the catalogue says
+    ("images_per_call"); None when it does not say (the adapter checks each request itself)."""
+    name, _, model = entry.partition(":")
+    provider = provider_build(name)
+    options = (getattr(provider, "models", None) or {}).get(model) or {}
+    value = options.get("images_per_call")
+    return int(value) if value else None
+
+
 def entry_max_side(entry: str) -> int:
     """The largest side the model of a chain entry ("provider:model") makes; 0 when the settings
     have no such provider. Read from the adapter, whether or not it has its key here."""
@@ -49,6 +59,25 @@ class PlanSizes:
     max_upscale: float
     # The chain's entries, as the problem names them.
     chain: tuple[str, ...] = ()
+    # What the plan says: images per request; and the most one request to a model of the chain
+    # makes (None: no model of the chain says, so the plan's number stands).
+    max_images: int = 1
+    chain_images: int | None = None
+
+    @property
+    def offered_images(self) -> int:
+        """The most images per request to offer: the plan's, unless no model of its chain makes that many."""
+        return self.max_images if self.chain_images is None else max(1, min(self.max_images, self.chain_images))
+
+    @property
+    def images_problem(self) -> str:
+        """Why the plan's images per request cannot be delivered ("" when they can): for the plan's editor."""
+        if self.offered_images >= self.max_images:
+            return ""
+        return (
+            f"No model of the provider chain makes more than {self.chain_images} image(s) per request "
+            f'(the catalogue\'s "images per call"): lower this to {self.chain_images} or put such a model in the chain.'
+        )
 
     @property
     def max_with_upscaling(self) -> int:
@@ -91,13 +120,16 @@ class PlanSizes:
         )
 
 
-def chain_sizes(*, provider_chain: Sequence[str], max_size: int) -> PlanSizes:
+def chain_sizes(*, provider_chain: Sequence[str], max_size: int, max_images: int = 1) -> PlanSizes:
     """What a chain ("provider:model" entries, tried in order) delivers for a plan of `max_size`
     px. An empty chain is the local generator's (instant styles only). settings.BILLING_PLAN_SIZES
     names this function, for the plan checks and the pricing page."""
     chain = tuple(provider_chain) or (LOCAL_ENTRY,)
     sides = [side for side in (entry_max_side(entry) for entry in chain) if side > 0]
+    counts = [entry_images_per_call(entry) for entry in chain if entry != LOCAL_ENTRY]
     return PlanSizes(
+        max_images=max_images,
+        chain_images=None if not counts or None in counts else max(counts),
         max_size=max_size,
         native_max=max(sides, default=0),
         native_min=min(sides, default=0),
@@ -108,4 +140,4 @@ def chain_sizes(*, provider_chain: Sequence[str], max_size: int) -> PlanSizes:
 
 def plan_sizes(plan: Entitlements) -> PlanSizes:
     """What the user's plan delivers: for the generate page (the sizes offered) and the pipeline."""
-    return chain_sizes(provider_chain=plan.provider_chain, max_size=plan.max_size)
+    return chain_sizes(provider_chain=plan.provider_chain, max_size=plan.max_size, max_images=plan.max_images_per_request)

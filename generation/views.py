@@ -108,11 +108,12 @@ def estimate(request: HttpRequest) -> JsonResponse:
     problems = {}
     if style not in STYLES:
         problems["style"] = [f"Choose one of {', '.join(STYLES)}."]
-    offered = [s for s in SIZES if s <= plan_sizes(plan).offered_max]
+    offer = plan_sizes(plan)
+    offered = [s for s in SIZES if s <= offer.offered_max]
     if size not in offered:
         problems["size"] = [f"Choose one of {', '.join(str(s) for s in offered)}."]
-    if not 1 <= count <= plan.max_images_per_request:
-        problems["num_images"] = [f"Your plan allows 1 to {plan.max_images_per_request} images per request."]
+    if not 1 <= count <= offer.offered_images:
+        problems["num_images"] = [f"Your plan allows 1 to {offer.offered_images} images per request."]
     if problems:
         return JsonResponse({"error": {"code": "invalid", "message": "Check the choices.", "details": problems}}, status=400)
     found = generate_estimate(user_id=request.user.pk, plan=plan, style=style, size=size, num_images=count)

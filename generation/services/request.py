@@ -17,10 +17,10 @@ from django.utils import timezone
 from billing.entitlements import Entitlements, entitlements
 
 from .. import dispatch
+from ..chains import chain_route
 from ..deliveries import webhook_job_ended
 from ..errors import GenerationError, PromptRefusedError, StyleUnavailableError
 from ..models import GenerationJob
-from ..providers.registry import entry_get
 from ..quotas import quota_check_locked, quota_counted
 from ..selectors import LANE_LABELS
 from ..sizes import plan_sizes
@@ -51,13 +51,14 @@ class NormalisedRequest:
         return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
 
 
-def _chain_for(*, style: str, plan: Entitlements) -> tuple[str, ...]:
-    """The local generator for its own styles; for AI photos, the plan's chain minus the providers
-    not set up here. A style nobody here can make is refused with the reason: the local generator
-    never stands in for a model, so a job is always what its style says it is."""
+def _chain_for(*, style: str, plan: Entitlements, size: int, num_images: int) -> tuple[str, ...]:
+    """The local generator for its own styles; for AI photos, the plan's chain as its routing
+    policy orders it for this request, minus the providers not set up here or unable to make it
+    (generation.chains). A style nobody here can make is refused with the reason: the local
+    generator never stands in for a model, so a job is always what its style says it is."""
     if style in LOCAL_STYLES:
         return LOCAL_CHAIN
-    available = tuple(entry for entry in plan.provider_chain if entry_get(entry) is not None)
+    available = chain_route(chain=plan.provider_chain, policy=plan.routing, size=size, num_images=num_images)
     if not available:
         reason = style_unavailable_reason(style=style, plan=plan) or "No AI service of your plan is set up here."
         available_styles = [choice.value for choice in style_choices(plan=plan) if choice.available]
@@ -86,16 +87,17 @@ def generation_request_normalise(
     style = style or default_style(plan=plan)
     if style not in STYLES:
         raise GenerationError(f"Unknown style; choose one of {', '.join(STYLES)}.", field="style")
-    largest = plan_sizes(plan).offered_max  # the plan's, unless its chain cannot get there
+    offer = plan_sizes(plan)
+    largest = offer.offered_max  # the plan's, unless its chain cannot get there
     size = size or min(1024, largest)
     if not 256 <= size <= largest:
         raise GenerationError(f"Your plan allows sizes from 256 to {largest} px.", field="size")
-    if not 1 <= num_images <= plan.max_images_per_request:
-        raise GenerationError(f"Your plan allows up to {plan.max_images_per_request} image(s) per request.", field="num_images")
+    if not 1 <= num_images <= offer.offered_images:
+        raise GenerationError(f"Your plan allows up to {offer.offered_images} image(s) per request.", field="num_images")
     seed = _default_seed(prompt=prompt, style=style, size=size, num_images=num_images) if seed is None else seed
     if not 0 <= seed < 2**31:
         raise GenerationError("The seed must be between 0 and 2147483647.", field="seed")
-    return NormalisedRequest(prompt, style, size, seed, num_images, _chain_for(style=style, plan=plan))
+    return NormalisedRequest(prompt, style, size, seed, num_images, _chain_for(style=style, plan=plan, size=size, num_images=num_images))
 
 
 FOLLOWING_MESSAGE = "Waiting for the same request, made a moment ago, to finish: its result will be yours at no cost."

@@ -129,3 +129,7 @@ GENERATION_BREAKER_FAILURES = env.int("GENERATION_BREAKER_FAILURES", default=5)
 GENERATION_BREAKER_WINDOW_SECONDS = env.int("GENERATION_BREAKER_WINDOW_SECONDS", default=60)
 GENERATION_BREAKER_COOLDOWN_SECONDS = env.int("GENERATION_BREAKER_COOLDOWN_SECONDS", default=30)
 GENERATION_BREAKER_PROBE_SECONDS = env.int("GENERATION_BREAKER_PROBE_SECONDS", default=60)
+# Routing (a plan's policy, generation/chains.py): health is read over this recent window of the
+# ledger, and a provider answering less than this share of its calls well is tried last.
+GENERATION_ROUTING_WINDOW_SECONDS = env.int("GENERATION_ROUTING_WINDOW_SECONDS", default=3600)
+GENERATION_ROUTING_MIN_SUCCESS = env.float("GENERATION_ROUTING_MIN_SUCCESS", default=0.8)
