@@ -324,3 +324,6 @@ def test_try_it_on_the_local_generator(staff) -> None:
     assert "data:image/png;base64," in response.content.decode()
     call = CostEntry.objects.get()
     assert (call.outcome, call.cost_usd, call.plan) == ("succeeded", 0, "try-it")
+    # A line without a job reads in the ledger's own pages.
+    assert staff.get(reverse("admin:generation_costentry_changelist")).status_code == 200
+    assert staff.get(reverse("admin:generation_costentry_change", args=[call.pk])).status_code == 200
