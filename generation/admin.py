@@ -1,11 +1,31 @@
-"""Admin for generation jobs (with their provider calls and images), the cost ledger and API webhooks."""
+"""Admin for generation jobs (with their provider calls and images), the cost ledger (with its provider
+health page) and API webhooks."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
 
+from .breaker import CLOSED, HALF_OPEN, OPEN
 from .deliveries import webhook_deliveries_retry
+from .health import UNKNOWN_BREAKER, catalogue_models, model_health
 from .models import CostEntry, GeneratedImage, GenerationJob, WebhookDelivery
+from .providers.registry import provider_get
 from .services import JobNotCancelableError, generation_job_cancel
+from .services.tryout import TryItUnavailableError, provider_try
 from .spend import spend_totals
+
+HEALTH_WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+# A breaker state, its colour on the health page and what it means for the jobs.
+BREAKER_WORDS = {
+    CLOSED: ("#1a7f37", "closed: calls go through"),
+    OPEN: ("#cf222e", "open: jobs skip this provider until its cool-down ends"),
+    HALF_OPEN: ("#9a6700", "half-open: the next call is a probe; its success closes the circuit"),
+    UNKNOWN_BREAKER: ("#57606a", "unknown: the cache is unreachable, so calls go through uncounted"),
+}
 
 
 class CostEntryInline(admin.TabularInline):
@@ -70,6 +90,57 @@ class CostEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # the books are kept
+
+    change_list_template = "admin/generation/costentry/change_list.html"
+
+    def get_urls(self):
+        health = path("health/", self.admin_site.admin_view(self.health_view), name="generation_costentry_health")
+        return [health, *super().get_urls()]
+
+    def health_view(self, request):
+        """Provider health per provider and model over a window; POST = "try it" on one model (a real,
+        billed call, so it needs the right to change the ledger, not only to view it)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        window = request.POST.get("window") or request.GET.get("window") or "24h"
+        window = window if window in HEALTH_WINDOWS else "24h"
+        tried, refusal, status = None, "", 200
+        if request.method == "POST":
+            if not self.has_change_permission(request):
+                raise PermissionDenied
+            try:
+                tried = provider_try(provider=request.POST.get("provider", ""), model=request.POST.get("model", ""))
+            except TryItUnavailableError as exc:
+                refusal, status = exc.message, 400
+        can_try = self.has_change_permission(request)
+        providers: dict[str, dict] = {}
+        for row in model_health(window=HEALTH_WINDOWS[window]):
+            if row.provider not in providers:
+                adapter = provider_get(row.provider)
+                colour, meaning = BREAKER_WORDS.get(row.breaker, BREAKER_WORDS[UNKNOWN_BREAKER])
+                providers[row.provider] = {
+                    "name": row.provider,
+                    "breaker": row.breaker,
+                    "colour": colour,
+                    "meaning": meaning,
+                    "set_up": adapter is not None,
+                    "models": set(catalogue_models(adapter)) if adapter is not None else set(),
+                    "rows": [],
+                }
+            group = providers[row.provider]
+            group["rows"].append({"health": row, "try": can_try and row.model in group["models"]})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Provider health",
+            "opts": self.model._meta,
+            "providers": list(providers.values()),
+            "window": window,
+            "windows": list(HEALTH_WINDOWS),
+            "tried": tried,
+            "refusal": refusal,
+            "time_zone": settings.TIME_ZONE,
+        }
+        return TemplateResponse(request, "admin/generation/provider_health.html", context, status=status)
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context=extra_context)

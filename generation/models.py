@@ -154,7 +154,9 @@ class CostEntry(models.Model):
         # be asked): booked at the model's price, as the provider may have billed it.
         UNKNOWN = "unknown", "Outcome unknown"
 
-    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="cost_entries")
+    # None for an operator's "try it" call from the admin's provider health page (plan "try-it"):
+    # a real, billed call that belongs to no job.
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="cost_entries", null=True, blank=True)
     provider = models.CharField(max_length=32)
     model = models.CharField(max_length=100)
     plan = models.CharField(max_length=32, blank=True)

@@ -129,6 +129,16 @@ GENERATION_BREAKER_FAILURES = env.int("GENERATION_BREAKER_FAILURES", default=5)
 GENERATION_BREAKER_WINDOW_SECONDS = env.int("GENERATION_BREAKER_WINDOW_SECONDS", default=60)
 GENERATION_BREAKER_COOLDOWN_SECONDS = env.int("GENERATION_BREAKER_COOLDOWN_SECONDS", default=30)
 GENERATION_BREAKER_PROBE_SECONDS = env.int("GENERATION_BREAKER_PROBE_SECONDS", default=60)
+# --- Issue 19 point 5: provider health ---
+# The admin's provider health page and routing read success rates and latencies from the ledger:
+# routing shares the figures for this many seconds (the breaker is read live), and the latency
+# percentiles are taken over at most this many of a model's most recent succeeded calls in the window.
+GENERATION_HEALTH_CACHE_SECONDS = env.int("GENERATION_HEALTH_CACHE_SECONDS", default=20)
+GENERATION_HEALTH_LATENCY_SAMPLE = env.int("GENERATION_HEALTH_LATENCY_SAMPLE", default=5000)
+# The page's "try it" call: one image of the smallest side the model makes at or above this size,
+# given up (and canceled at the provider) after this many seconds. It is billed and booked.
+GENERATION_TRY_IT_SIZE = env.int("GENERATION_TRY_IT_SIZE", default=256)
+GENERATION_TRY_IT_TIMEOUT_SECONDS = env.float("GENERATION_TRY_IT_TIMEOUT_SECONDS", default=45.0)
 # Routing (a plan's policy, generation/chains.py): health is read over this recent window of the
 # ledger, and a provider answering less than this share of its calls well is tried last.
 GENERATION_ROUTING_WINDOW_SECONDS = env.int("GENERATION_ROUTING_WINDOW_SECONDS", default=3600)
