@@ -131,6 +131,24 @@ def test_the_policy_orders_a_real_jobs_chain_from_the_ledgers_health(fakes, sett
     assert (fakes.openai.submissions, fakes.fal.submissions) == (0, 0)
 
 
+def test_a_provider_failing_in_the_ledger_goes_last_for_the_next_job(fakes, settings):
+    """Health is measured, not declared: five failed calls of the free model in the last hour put it
+    behind the paid ones that have none."""
+    settings.GENERATION_HEALTH_CACHE_SECONDS = 0
+    Plan.objects.filter(slug="free").update(provider_chain=[OPENAI, FAL, TOGETHER_FREE], routing="cheapest")
+    provider, model = TOGETHER_FREE.split(":", 1)
+    CostEntry.objects.bulk_create(
+        CostEntry(job=None, provider=provider, model=model, outcome="failed", error_kind="transient", error="HTTP 503") for _ in range(5)
+    )
+    user = user_create(username="di", email="di@example.com", password="a-long-password-1")
+
+    job = generation_job_create(user_id=user.pk, prompt=PROMPT)
+
+    assert job.provider_chain == [FAL, OPENAI, TOGETHER_FREE]
+    assert generation_job_run(job_id=str(job.id)).status == "succeeded"
+    assert (fakes.fal.submissions, fakes.together.submissions) == (1, 0)
+
+
 def test_a_chain_of_three_whose_first_two_fail_ends_at_the_third(fakes):
     Plan.objects.filter(slug="free").update(provider_chain=[OPENAI, TOGETHER, FAL], routing="ordered")
     fakes.openai.next_outcomes.append("error_transient")
