@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.fast]
 def _admin_form(plan: Plan, **changes: object) -> dict:
     data = {
         field: getattr(plan, field)
-        for field in ("name", "slug", "display_order", "price_usd_per_month", "stripe_price_id", "queue", "priority", "max_size")
+        for field in ("name", "slug", "display_order", "price_usd_per_month", "stripe_price_id", "queue", "priority", "max_size", "routing")
     }
     data.update(
         provider_chain=str(plan.provider_chain).replace("'", '"'),
