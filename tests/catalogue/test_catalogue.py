@@ -234,3 +234,24 @@ def test_prices_keep_their_units():
     assert (flux.price_unit, flux.price_usd) == ("gpu_second", Decimal("0.00034"))
     assert model_options(core)["cost_per_image"] == 0.03
     assert "credits" not in model_options(core)
+
+
+@pytest.mark.django_db
+def test_catalogue_import_adds_only_missing_providers_unless_told_to_replace(settings, from_rows):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    catalogue_import(providers={"fal": settings.GENERATION_PROVIDERS["fal"]})
+    ImageProvider.objects.filter(name="fal").update(base_url="https://fal.example.test")  # the operator's edit
+    out = StringIO()
+    call_command("catalogue_import", stdout=out)
+    assert ImageProvider.objects.get(name="fal").base_url == "https://fal.example.test"
+    assert set(ImageProvider.objects.values_list("name", flat=True)) == set(settings.GENERATION_PROVIDERS)
+    assert "fal" not in out.getvalue().split("Written:", 1)[1]
+
+    call_command("catalogue_import", replace=["fal"], stdout=StringIO())
+    assert ImageProvider.objects.get(name="fal").base_url == settings.GENERATION_PROVIDERS["fal"]["OPTIONS"]["api_url"]
+    with pytest.raises(CommandError, match="Not in the settings catalogue: nowhere"):
+        call_command("catalogue_import", replace=["nowhere"])
