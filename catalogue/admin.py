@@ -7,16 +7,21 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils.module_loading import import_string
 
 from .conversion import ProviderRow, config_from_row
 from .models import ImageModel, ImageProvider
 from .selectors import model_row
 
+# The JSON columns hold short lists and small objects: two rows, not Django's ten.
+SHORT_JSON = {models.JSONField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 60})}}
+
 
 class ImageModelInline(admin.StackedInline):
     model = ImageModel
     extra = 0
+    formfield_overrides = SHORT_JSON
     fieldsets = [
         (None, {"fields": [("model_id", "enabled")]}),
         (
@@ -102,6 +107,7 @@ class ImageProviderForm(forms.ModelForm):
 @admin.register(ImageProvider)
 class ImageProviderAdmin(admin.ModelAdmin):
     form = ImageProviderForm
+    formfield_overrides = SHORT_JSON
     list_display = ("name", "enabled", "adapter", "key_variable", "base_url", "model_count", "updated_at")
     list_filter = ("enabled",)
     list_editable = ("enabled",)

@@ -23,7 +23,9 @@ class ImageProvider(models.Model):
         verbose_name="key variable",
         help_text="The name of the environment variable holding its key (the key itself is never stored here). Empty: no key.",
     )
-    base_url = models.CharField(max_length=300, blank=True, help_text="Its API's address; empty: the adapter's default (the real service).")
+    base_url = models.CharField(
+        max_length=300, blank=True, verbose_name="address", help_text="Its API's address; empty: the adapter's default (the real service)."
+    )
     timeout_seconds = models.FloatField(
         null=True, blank=True, validators=[MinValueValidator(1)], help_text="The longest one call may take; empty: the adapter's default."
     )
@@ -63,7 +65,9 @@ class ImageModel(models.Model):
     supports_reference_image = models.BooleanField(default=False, verbose_name="reference image")
     # Price: what the provider bills, for the ledger, spend alerts and "cheapest first" routing.
     price_unit = models.CharField(max_length=16, choices=PriceUnit.choices, default=PriceUnit.IMAGE)
-    price_usd = models.DecimalField(max_digits=10, decimal_places=6, default=0, validators=[MinValueValidator(0)])
+    price_usd = models.DecimalField(
+        max_digits=10, decimal_places=6, default=0, validators=[MinValueValidator(0)], verbose_name="price (USD)"
+    )
     licence = models.CharField(max_length=300, blank=True, help_text="What its licence says about using the images (shown with them).")
     commercial_use = models.BooleanField(default=False, help_text="Its images may be used commercially (the API tells clients).")
     options = models.JSONField(
