@@ -43,7 +43,7 @@ class GeneratedImageInline(admin.TabularInline):
     model = GeneratedImage
     extra = 0
     can_delete = False
-    fields = ("index", "width", "height", "provider", "model", "model_version", "seed", "licence_note", "content_rating")
+    fields = ("index", "width", "height", "provider", "model", "model_version", "seed", "licence_note", "content_rating", "nsfw_score")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:

@@ -20,7 +20,7 @@ SUCCEEDED = {
                       "bytes": 183004}],
         "provenance": {"provider": "fal", "model": "fal-ai/flux/schnell", "model_version": "", "seed": 1234567,
                        "prompt": "A smiling woman with curly red hair", "licence_note": "FLUX.1 [schnell]: Apache-2.0",
-                       "content_rating": "general", "upscaled_from": None,
+                       "content_rating": "general", "upscaled_from": None, "nsfw_score": 0.0031,
                        "applied": {"requested": {"style": "photo", "style_label": "Photo (AI)", "model": "fal-ai/flux/schnell",
                                                  "size": 1024},
                                    "style": "photo", "style_label": "Photo (AI)", "model": "fal-ai/flux/schnell", "size": 1024,

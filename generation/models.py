@@ -126,6 +126,8 @@ class GeneratedImage(models.Model):
     # made), "drawn" and "not_understood" (the local generator's reading of the prompt; empty for AI
     # models), "attributes" (what the local generator drew)}. Empty for images made before it was kept.
     applied = models.JSONField(default=dict, blank=True)
+    # Our own classifier's P(nsfw) for it before it was stored (GENERATION_NSFW_CLASSIFIER); null: not scored.
+    nsfw_score = models.FloatField("NSFW score", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

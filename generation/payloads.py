@@ -115,6 +115,11 @@ class ProvenanceStateSerializer(serializers.Serializer):
         help_text="The side the model made when it tops out below the size asked for: the image was upscaled from it "
         "(Lanczos, at most 2x). Null when the model made the size itself.",
     )
+    nsfw_score = serializers.FloatField(
+        allow_null=True,
+        help_text="Our own safety check's probability (0-1) that the image is NSFW, taken before it was stored (images at "
+        "or above the site's threshold are withheld and not charged). Null when it was not scored.",
+    )
     applied = AppliedSerializer(source="*", help_text="What was applied, against what the job asked (its style and size).")
 
 

@@ -86,7 +86,7 @@ def call_with_retries(
         )
         try:
             result = provider.generate(request, context)
-            stored = store_results(result, size=request.size, expected=expected)
+            result, stored = store_results(result, size=request.size, expected=expected)
         except TransientProviderError as exc:
             last = _call_transient(
                 call=call,

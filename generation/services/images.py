@@ -2,6 +2,7 @@
 background while the run records the result, then render the other sizes and formats later
 (generation_job_images_finish); copy them to a job that reuses another's result."""
 
+import dataclasses
 from dataclasses import dataclass
 
 from django.core.files.storage import storages
@@ -14,6 +15,7 @@ from .. import dispatch
 from .. import progress as listeners
 from ..models import GeneratedImage, GenerationJob
 from ..providers.base import ContentRefusedError, GenerationResult
+from ..safety import ImagesWithheldError, image_nsfw_verdict
 from ..sizes import within_upscale
 
 
@@ -27,6 +29,10 @@ class StoredImage:
     write: StartedWrite
     # The side the model delivered, when it was below the size asked for (then upscaled).
     upscaled_from: int | None = None
+    # Its place in the provider's answer (images withheld before it leave gaps) and our classifier's
+    # P(nsfw) for it (None: the check is off).
+    delivered_index: int = 0
+    nsfw_score: float | None = None
 
     def variants(self) -> list[dict]:
         return [{"size": self.width, "format": "jpeg", "key": self.write.key, "bytes": self.write.size}]
@@ -64,29 +70,54 @@ def native_size(provider, model: str, size: int) -> int:
     return int(native_size(model, size)) if native_size is not None else size
 
 
-def _store_image(*, data: bytes, size: int, expected: int) -> StoredImage:
+def _store_image(*, data: bytes, size: int, expected: int, delivered_index: int) -> StoredImage | None:
     """Verify the provider's bytes (type, size, pixel count, integrity), check that they hold the
     `expected` side (what the model was asked for), re-encode them at the `size` asked for (nothing
     of the provider's file but its pixels is kept, so no metadata or hidden payload goes out) and store one JPEG privately under a
     content-addressed key: the result goes out with that; the other sizes and formats follow
     (`generation_job_images_finish`). A model that tops out below `size` is upscaled to it
     (Lanczos resampling, at most GENERATION_MAX_UPSCALE times), and the image says so.
+    Our NSFW classifier scores the provider's bytes once Pillow has verified them, before anything
+    is stored: None when it withholds the image (nothing of it is stored).
     Raises imaging.UnsafeImageError for bytes that are not an image we accept, or too small."""
     square = imaging.square_crop(imaging.decode_image(data))
     delivered = square.width
     if delivered < expected or not within_upscale(native=delivered, size=size):
         raise UndersizedImageError(f"it delivered {delivered} px where {expected} px were asked for")
+    score, withheld = image_nsfw_verdict(data)
+    if withheld:
+        return None
     # Without the second pass: on the way to the result, it doubled the time for 1-2 % of the bytes.
     jpeg = imaging.render_variant(square, size=size, fmt="jpeg", optimize=False).data
     # Uploaded while the run records the result (job_succeed waits for it before committing).
     write = store_content_started(storage="default", prefix="generated", data=jpeg, fmt="jpeg")
-    return StoredImage(size, size, write, upscaled_from=delivered if delivered < size else None)
+    return StoredImage(
+        size, size, write, upscaled_from=delivered if delivered < size else None, delivered_index=delivered_index, nsfw_score=score
+    )
 
 
-def store_results(result: GenerationResult, *, size: int, expected: int) -> list[StoredImage]:
+def store_results(result: GenerationResult, *, size: int, expected: int) -> tuple[GenerationResult, list[StoredImage]]:
+    """Store what the provider delivered, less what our classifier withholds: those count in the
+    result's `refused_count` as the provider's own refusals do (not charged to the quota). Raises
+    ImagesWithheldError when it withholds them all, with what the provider billed for them (the
+    ledger keeps it; the user's quota comes back)."""
     if not result.images:
         raise ContentRefusedError(f"{result.provider} delivered no image", request_id=result.request_id)
-    return [_store_image(data=image.data, size=size, expected=expected) for image in result.images]
+    stored = [
+        _store_image(data=image.data, size=size, expected=expected, delivered_index=index) for index, image in enumerate(result.images)
+    ]
+    kept = [image for image in stored if image is not None]
+    if not kept:
+        pixels = sum(image.width * image.height for image in result.images)
+        raise ImagesWithheldError(
+            f"our safety check withheld all {len(result.images)} image(s) {result.provider} delivered",
+            request_id=result.request_id,
+            cost_usd=result.cost_usd,
+            megapixels=pixels / 1_000_000,
+        )
+    if len(kept) < len(result.images):
+        result = dataclasses.replace(result, refused_count=result.refused_count + len(result.images) - len(kept))
+    return result, kept
 
 
 def generation_job_images_finish(*, job_id: str) -> int:

