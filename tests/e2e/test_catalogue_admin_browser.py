@@ -33,6 +33,7 @@ def test_the_catalogue_pages_read_well(site, new_page, artifacts_dir, viewport, 
 
     page.goto(f"{site}/admin/catalogue/imageprovider/")
     assert page.locator("#result_list").get_by_text("FAL_KEY (not set here)").is_visible()
+    assert page.get_by_role("link", name="Provider health").get_attribute("href") == "/admin/generation/costentry/health/"
     page.screenshot(path=str(artifacts_dir / f"catalogue-list-{name}.png"), full_page=True)
     listed = page.evaluate(SIDEWAYS)
 
