@@ -2,8 +2,9 @@
 
 Protocol: providers.md §5.7 and providers_additions.md C.7. Each model is an API-format workflow
 stored in the catalogue ("workflow"), its "{prompt}", "{seed}", "{width}", "{height}",
-"{num_images}" placeholders filled per request. Progress comes from polling `/queue` (pending or
-running), not from ComfyUI's websocket (not used here). ComfyUI has no safety checker of its own:
+"{num_images}" placeholders filled per request. Whether it waits or runs comes from polling `/queue`;
+the sampler's steps and the moment it ends from ComfyUI's websocket (comfyui_events.py), opened
+before the prompt is sent; the history stays the truth about the end. ComfyUI has no safety checker of its own:
 UNCONFIRMED convention, a workflow's checker node either drops flagged images (counted as refused)
 or raises an error that mentions NSFW (a content refusal). Cost: what the operator's GPU costs per
 second of execution, from the history's execution_start / execution_success timestamps.
@@ -30,6 +31,7 @@ from .base import (
     RequestNotFoundError,
     TransientProviderError,
 )
+from .comfyui_events import PromptEvents, prompt_events
 from .http import OUTPUT_CONTENT_TYPES, HttpProvider
 from .runpod import REFUSAL_MARKERS, fill_placeholders, sniff_content_type
 
@@ -85,21 +87,24 @@ class ComfyUIProvider(HttpProvider):
         graph = self.graph_for(model, request)  # checks the model before anything is sent
         deadline = self.deadline_for(context)
         started = self.clock()
-        if context.resume_id:
-            prompt_id = context.resume_id
-        elif context.lookup_only:
+        if context.lookup_only and not context.resume_id:
             raise RequestNotFoundError("comfyui: a prompt cannot be looked up without its id")
-        else:
-            prompt_id = str(uuid.uuid4())  # the form ComfyUI makes itself
-            # Never retried: it would run (and cost GPU time) twice.
-            body = {"prompt": graph, "client_id": self.client_id, "prompt_id": prompt_id}
-            answer = self.json_of(self.send("POST", f"{self.api_url}/prompt", json=body, retry=False))
-            if answer.get("prompt_id") not in (None, prompt_id):
-                self.cancel(str(answer["prompt_id"]))  # nobody would collect it
-                raise PermanentProviderError("comfyui ignored our prompt id (a version before prompt_id support?)")
-            context.on_submitted(prompt_id)
-        entry = self._until_done(prompt_id, model, context, deadline)
+        # Before the prompt is sent: its events go only to the socket of the client that sent it.
+        with prompt_events(self.api_url, self.client_id, headers=self.auth_headers(), timeout=self.timeout[0]) as events:
+            prompt_id = context.resume_id or self._submit(graph, context)
+            entry = self._until_done(prompt_id, model, context, deadline, events)
         return self._result(entry, prompt_id, model, request, elapsed=self.clock() - started)
+
+    def _submit(self, graph: dict, context: CallContext) -> str:
+        prompt_id = str(uuid.uuid4())  # the form ComfyUI makes itself
+        # Never retried: it would run (and cost GPU time) twice.
+        body = {"prompt": graph, "client_id": self.client_id, "prompt_id": prompt_id}
+        answer = self.json_of(self.send("POST", f"{self.api_url}/prompt", json=body, retry=False))
+        if answer.get("prompt_id") not in (None, prompt_id):
+            self.cancel(str(answer["prompt_id"]))  # nobody would collect it
+            raise PermanentProviderError("comfyui ignored our prompt id (a version before prompt_id support?)")
+        context.on_submitted(prompt_id)
+        return prompt_id
 
     def _history(self, prompt_id: str) -> dict | None:
         history = self.json_of(self.send("GET", f"{self.api_url}/history/{prompt_id}", request_id=prompt_id), request_id=prompt_id)
@@ -115,7 +120,7 @@ class ComfyUIProvider(HttpProvider):
                 return state
         return "unknown"
 
-    def _until_done(self, prompt_id: str, model: str, context: CallContext, deadline: float) -> dict:
+    def _until_done(self, prompt_id: str, model: str, context: CallContext, deadline: float, events: PromptEvents | None) -> dict:
         reported = ""
         while (entry := self._history(prompt_id)) is None:
             state = self._queue_state(prompt_id)
@@ -124,7 +129,14 @@ class ComfyUIProvider(HttpProvider):
             if state != reported:
                 reported = state
                 context.on_progress(*((10, "Waiting in the queue") if state == "pending" else (40, "Generating the image")))
-            self.wait_for_next_poll(context, request_id=prompt_id, model=model, deadline=deadline)
+            if events is None:
+                self.wait_for_next_poll(context, request_id=prompt_id, model=model, deadline=deadline)
+                continue
+            self.stop_if_asked(context, request_id=prompt_id, model=model, deadline=deadline)
+            try:
+                events.wait(prompt_id, seconds=min(self.poll_interval, max(0.0, deadline - self.clock())), on_progress=context.on_progress)
+            except ConnectionError:
+                events = None
         return entry
 
     # --- the outcome ---------------------------------------------------------------------------

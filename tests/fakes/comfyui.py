@@ -6,6 +6,10 @@ It speaks providers.md §5.7 / C.7: `POST /prompt` takes `{"prompt": graph, "cli
 `GET /queue` lists `queue_running` / `queue_pending` items `[number, prompt_id, graph, extra, outputs]`;
 `POST /queue {"delete": [ids]}` drops pending ones, `POST /interrupt {"prompt_id"}` stops it if running;
 `GET /view?filename&subfolder&type` serves the PNG. Every route is also under `/api/`. No auth.
+`GET /ws?clientId=…` is ComfyUI's websocket (`websocket=False`: 404, as behind a proxy that drops
+it): a `status` message first, then, for the prompts that client sent only, `progress` per sampler
+step (`steps` of them over the run), and at the end `executing` with node null and
+`execution_success` / `execution_error` / `execution_interrupted`.
 
 The graph is read as a FLUX workflow (`tests.fakes.runpod.workflow_params`). A prompt waits
 `queue_seconds`, runs `latency` seconds, then ends in its outcome: a `[fake:<outcome>]` marker in
@@ -21,8 +25,11 @@ its text, else the next of `next_outcomes`, else `default_outcome`:
 (429 with `Retry-After: retry_after`), or ("slow", seconds).
 """
 
+import base64
+import hashlib
 import json
 import re
+import select
 import threading
 import time
 import uuid
@@ -54,6 +61,7 @@ class FakePrompt:
     queue_seconds: float
     latency: float
     interrupted_at: float | None = None
+    client_id: str = ""
 
     @property
     def count(self) -> int:
@@ -86,6 +94,9 @@ class FakeComfyUI(LoopbackServer):
     requests: list = field(default_factory=list)
     prompts: dict = field(default_factory=dict)
     default_model: str = "flux-schnell"
+    websocket: bool = True
+    steps: int = 4
+    ws_clients: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -119,7 +130,27 @@ class FakeComfyUI(LoopbackServer):
         with self._lock:
             return self.next_outcomes.popleft() if self.next_outcomes else self.default_outcome
 
-    def create(self, graph: dict, prompt_id: str = "") -> FakePrompt:
+    def events_due(self, prompt: FakePrompt, now: float) -> list[dict]:
+        """Every websocket event of `prompt` up to `now`, in order (the socket sends the new ones)."""
+        start = prompt.created + prompt.queue_seconds
+        if now < start:
+            return []
+        ran = min(now, prompt.interrupted_at or now) - start
+        done = prompt.state(now) not in ("pending", "running")
+        last = self.steps if done and prompt.state(now) == "success" else min(self.steps - 1, int(ran / prompt.latency * self.steps))
+        events = [{"type": "execution_start", "data": {"prompt_id": prompt.id}}]
+        events += [
+            {"type": "progress", "data": {"value": k, "max": self.steps, "prompt_id": prompt.id, "node": "31"}} for k in range(1, last + 1)
+        ]
+        if done:
+            ending = {"success": "execution_success", "error": "execution_error", "interrupted": "execution_interrupted"}[prompt.state(now)]
+            events += [
+                {"type": "executing", "data": {"node": None, "prompt_id": prompt.id}},
+                {"type": ending, "data": {"prompt_id": prompt.id}},
+            ]
+        return events
+
+    def create(self, graph: dict, prompt_id: str = "", client_id: str = "") -> FakePrompt:
         params = workflow_params(graph)
         with self._lock:
             number = len(self.prompts)
@@ -132,6 +163,7 @@ class FakeComfyUI(LoopbackServer):
             created=time.monotonic(),
             queue_seconds=self.queue_seconds,
             latency=self.latency,
+            client_id=client_id,
         )
         with self._lock:
             self.prompts[prompt.id] = prompt
@@ -200,8 +232,53 @@ class FakeComfyUI(LoopbackServer):
                     self._send(200, {"queue_running": items["running"], "queue_pending": items["pending"]})
                 elif path == "/view":
                     self._view(query)
+                elif path == "/ws" and fake.websocket and self.headers.get("Upgrade", "").lower() == "websocket":
+                    self._websocket(query.get("clientId", [""])[0])
                 else:
                     self._send(404, b"404: Not Found", "text/plain")
+
+            def _websocket(self, client_id: str) -> None:
+                key = self.headers.get("Sec-WebSocket-Key", "")
+                # RFC 6455 fixes SHA-1 for the handshake: not a security use.
+                accept = base64.b64encode(
+                    hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode(), usedforsecurity=False).digest()
+                ).decode()
+                # Written raw: the handler's own status line says HTTP/1.0, which a websocket client refuses.
+                handshake = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                handshake += f"Sec-WebSocket-Accept: {accept}\r\n\r\n"
+                self.wfile.write(handshake.encode())
+                self.wfile.flush()
+                self.close_connection = True
+                fake.ws_clients.append(client_id)
+                sent: dict[str, int] = {}
+                try:
+                    self._frame({"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 0}}, "sid": client_id}})
+                    while not self._client_closed():
+                        for prompt in [p for p in list(fake.prompts.values()) if p.client_id == client_id]:
+                            events = fake.events_due(prompt, time.monotonic())
+                            for event in events[sent.get(prompt.id, 0) :]:
+                                self._frame(event)
+                            sent[prompt.id] = len(events)
+                except OSError:  # the client went away
+                    pass
+
+            def _frame(self, event: dict) -> None:
+                payload = json.dumps(event).encode()  # a text frame, unmasked (server to client), short
+                length = bytes([len(payload)]) if len(payload) < 126 else bytes([126]) + len(payload).to_bytes(2, "big")
+                self.connection.sendall(bytes([0x81]) + length + payload)
+
+            def _client_closed(self) -> bool:
+                """Waits 20 ms for the client; True when it closed (a close frame, or the socket ended)."""
+                readable, _, _ = select.select([self.connection], [], [], 0.02)
+                if not readable:
+                    return False
+                head = self.connection.recv(2)
+                if len(head) < 2 or head[0] & 0x0F == 0x8:
+                    return True
+                size = head[1] & 0x7F
+                size = int.from_bytes(self.connection.recv(2 if size == 126 else 8), "big") if size >= 126 else size
+                self.connection.recv(4 + size)  # mask and payload: a client's message is not used
+                return False
 
             def _view(self, query: dict) -> None:
                 name = query.get("filename", [""])[0]
@@ -248,7 +325,7 @@ class FakeComfyUI(LoopbackServer):
                     error = {"type": "no_prompt", "message": "No prompt provided", "details": "No prompt provided", "extra_info": {}}
                     self._send(400, {"error": error, "node_errors": {}})
                     return
-                prompt = fake.create(body["prompt"], str(body.get("prompt_id") or ""))
+                prompt = fake.create(body["prompt"], str(body.get("prompt_id") or ""), str(body.get("client_id") or ""))
                 self._send(200, {"prompt_id": prompt.id, "number": prompt.number, "node_errors": {}})
 
         return Handler

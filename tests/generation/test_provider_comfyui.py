@@ -58,11 +58,48 @@ def test_the_workflow_is_queued_under_our_own_prompt_id_with_the_request_filled_
 
 def test_pending_then_running_is_reported_from_the_queue(fake):
     fake.queue_seconds, fake.latency = 0.3, 0.3
+    fake.websocket = False  # a proxy in front that drops websockets: polling alone
     progress: list = []
 
     _provider(fake).generate(_request(), CallContext(on_progress=lambda *report: progress.append(report)))
 
     assert progress == [(10, "Waiting in the queue"), (40, "Generating the image")]
+
+
+def test_the_sampler_steps_come_over_the_websocket_opened_before_the_prompt(fake):
+    fake.queue_seconds, fake.latency = 0.2, 0.8
+    progress: list = []
+    provider = _provider(fake)
+
+    provider.generate(_request(), CallContext(on_progress=lambda *report: progress.append(report)))
+
+    (prompt,) = fake.prompts.values()
+    assert fake.ws_clients == [provider.client_id] == [prompt.client_id]  # events go only to the submitter's socket
+    steps = [report for report in progress if "step" in report[1]]
+    # Each step as it happens (the last may be overtaken by the history saying it ended).
+    assert steps[:3] == [(40 + 50 * k // 4, f"Generating the image (step {k} of 4)") for k in range(1, 4)]
+    assert [percent for percent, _ in progress] == sorted(percent for percent, _ in progress)
+
+
+def test_the_end_event_wakes_the_wait_instead_of_the_next_poll(fake):
+    """Polls 30 s apart: the result comes when the websocket says the prompt ended, not at the next poll."""
+    started = time.monotonic()
+
+    result = _provider(fake, poll_interval=30.0).generate(_request())
+
+    assert result.images
+    assert time.monotonic() - started < 10
+
+
+def test_a_resumed_prompt_whose_socket_is_not_the_submitters_is_finished_by_polling(fake):
+    first = _provider(fake)
+    fake.latency = 0.5
+    prompt = fake.create(first.graph_for("flux-schnell", _request()), client_id="a run that died")
+
+    result = first.generate(_request(), CallContext(resume_id=prompt.id))
+
+    assert result.request_id == prompt.id
+    assert fake.submissions == 0
 
 
 def test_a_prompt_comfyui_does_not_know_is_not_found(fake):
@@ -134,7 +171,7 @@ def test_it_is_set_up_only_with_an_address_and_a_workflow(fake):
 def test_a_server_that_ignores_our_prompt_id_is_refused(fake, monkeypatch):
     provider = _provider(fake)
     real_create = fake.create
-    monkeypatch.setattr(fake, "create", lambda graph, prompt_id="": real_create(graph))
+    monkeypatch.setattr(fake, "create", lambda graph, prompt_id="", client_id="": real_create(graph, client_id=client_id))
 
     with pytest.raises(PermanentProviderError, match="prompt id"):
         provider.generate(_request())
