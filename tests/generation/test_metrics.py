@@ -2,9 +2,12 @@
 rows: jobs by lane, provider and outcome, the ledger's calls, errors and spend, the breakers, the
 queues, and the latency of the request before by its view's name."""
 
+import json
+import re
 import time
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -220,3 +223,17 @@ def test_a_scrape_of_ten_thousand_jobs_stays_cheap():
     assert value(samples, "avatarsite_spend_usd_total", provider="fal", plan="free") == pytest.approx(30.0)
     print(f"scrape of 10,000 jobs and ledger lines: {elapsed * 1000:.0f} ms")
     assert elapsed < 2.0
+
+
+def test_every_metric_the_sample_grafana_dashboard_queries_is_served():
+    dashboard = json.loads((Path(__file__).resolve().parents[2] / "docker" / "grafana" / "avatarsite-dashboard.json").read_text())
+    queried = {
+        re.sub(r"_(bucket|count|sum|total)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bavatarsite_[a-z_]+", target["expr"])
+    }
+    assert len(queried) >= 10
+    response = Client().get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    served = {family.name for family in text_string_to_metric_families(response.content.decode())}
+    assert queried <= served, queried - served
