@@ -4,6 +4,7 @@ prometheus-client's own parser, then by a real Prometheus when its binary is ins
 
 import json
 import shutil
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -14,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from avatarsite.accounts.services import user_create
 from generation.models import GenerationJob
 from generation.services import generation_job_create
+from tests.generation.factories import GenerationJobFactory
 from tests.support.processes import project_env, running, subprocess_database_url, uvicorn_args
 from tests.support.services import free_port
 from tests.support.workers import log_tail, wait_for, worker_args
@@ -123,3 +125,23 @@ def _ready(port: int, query: str) -> list[dict] | None:
         return prometheus_query(port, query) or None
     except OSError:
         return None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_unreachable_the_scrape_still_answers_and_says_which_sources_are_missing(tmp_path, artifacts_dir):
+    """Redis (cache, broker) at an address where nothing listens: /metrics answers 200 within seconds with
+    the database's figures, and avatarsite_metrics_source_up says the cache and the broker could not be read."""
+    dead = free_port()
+    env = project_env(DATABASE_URL=subprocess_database_url(), REDIS_URL=f"redis://127.0.0.1:{dead}/0", METRICS_TOKEN=TOKEN)
+    web_port, web_log = free_port(), artifacts_dir / "metrics-web-redis-down.log"
+    GenerationJobFactory(queue="premium", provider_chain=["fal:fal-ai/flux/schnell"], status="failed")
+    with running(uvicorn_args(web_port), env=env, port=web_port, log=web_log):
+        started = time.monotonic()
+        samples = scrape(web_port)
+        elapsed = time.monotonic() - started
+    up = {labels[0][1]: value for (name, *labels), value in samples.items() if name == "avatarsite_metrics_source_up"}
+    assert up == {"database": 1.0, "cache": 0.0, "broker": 0.0}, log_tail(web_log)
+    finished = ("avatarsite_generation_jobs_total", ("lane", "premium"), ("outcome", "failed"), ("provider", "fal"))
+    assert samples[finished] == 1  # the database's figures are all there
+    assert not any(name == "avatarsite_queue_messages" for name, *_ in samples)
+    assert elapsed < 15, f"the scrape took {elapsed:.1f} s with Redis down"
