@@ -80,8 +80,9 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 
 def _latency_observe(request: HttpRequest, response: HttpResponse, started: float) -> None:
     match = getattr(request, "resolver_match", None)
-    # The URL's name, never the path: one series per view, however many ids and files are asked for.
-    view = (match.view_name or match._func_path) if match is not None else "unresolved"
+    # The URL's name (namespaced; the view's dotted path when unnamed), never the path: one series
+    # per view, however many ids and files are asked for.
+    view = match.view_name if match is not None else "unresolved"
     method = request.method if request.method in _METHODS else "other"
     status = f"{response.status_code // 100}xx"
     HTTP_REQUEST_SECONDS.labels(view=view, method=method, status=status).observe(time.perf_counter() - started)
