@@ -21,6 +21,9 @@ RUN DJANGO_DEBUG=false DJANGO_SETTINGS_MODULE=avatarsite.settings.base \
     python manage.py collectstatic --noinput \
     && python -m compileall -q avatarsite gallery generation billing
 
+# The metrics' multiprocess folder (docker-compose.yml mounts a shared volume here, which takes this owner).
+RUN mkdir -p /var/lib/avatarsite/metrics && chown avatarsite:avatarsite /var/lib/avatarsite/metrics
+
 USER avatarsite
 ENV DJANGO_SETTINGS_MODULE=avatarsite.settings.production
 EXPOSE 8000

@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init, worker_process_shutdown
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "avatarsite.settings.base")
@@ -51,3 +51,11 @@ def _set_up_the_server_process(**kwargs) -> None:
     from .runtime.server_process import server_process_setup
 
     server_process_setup()
+
+
+@worker_process_shutdown.connect
+def _metrics_process_exit(**kwargs) -> None:
+    """A pool child that ends leaves the metrics' multiprocess folder as prometheus-client asks."""
+    from .core.metrics import process_exit
+
+    process_exit()

@@ -10,6 +10,7 @@ from django.views.static import serve as serve_file
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from avatarsite.core import views as core_views
+from avatarsite.core.metrics import metrics_view
 from gallery import views as gallery_views
 
 # The admin signs in through the site's sign-in page, with its rate limits and two-factor, not a
@@ -19,6 +20,7 @@ admin.site.login = secure_admin_login(admin.site.login)
 urlpatterns = [
     path("", gallery_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),  # Prometheus: staff or the METRICS_TOKEN bearer
     path("api/", core_views.api_overview, name="api"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -19,6 +19,7 @@ from .components.database import *  # noqa: F403
 from .components.env import BASE_DIR, env  # noqa: F401 - production.py and test.py import env from here
 from .components.gallery import *  # noqa: F403
 from .components.generation import *  # noqa: F403
+from .components.metrics import *  # noqa: F403
 from .components.providers import *  # noqa: F403
 from .components.security import *  # noqa: F403
 from .components.storage import *  # noqa: F403

@@ -14,6 +14,7 @@ from avatarsite.core.infrastructure import INFRASTRUCTURE_ERRORS, is_infrastruct
 
 from ..breaker import breaker_record_success
 from ..lease import JobBusyError, LeaseKeeper, LeaseLostError, RunInterruptedError, lease_expiry, lease_token_new
+from ..metrics import job_finished_observe
 from ..models import ErrorKind, GenerationJob
 from ..providers.base import ContentRefusedError, GenerationRequest, ProviderCanceledError, ProviderError
 from ..providers.registry import catalogue, entry_get
@@ -109,9 +110,12 @@ def generation_job_run(*, job_id: str, lease: str = "") -> GenerationJob | None:
     keeper = LeaseKeeper(job.pk, token, renew_until=time.monotonic() + (job.deadline_at - timezone.now()).total_seconds())
     try:
         if job.runs > settings.GENERATION_MAX_RUNS:
-            return generation_job_fail(job=job, lease=token, kind=ErrorKind.LOST, message=LOST_MESSAGE)
-        keeper.start()
-        return _job_run_chain(job=job, keeper=keeper, resuming=job.runs > 1 or bool(lease))
+            ended = generation_job_fail(job=job, lease=token, kind=ErrorKind.LOST, message=LOST_MESSAGE)
+        else:
+            keeper.start()
+            ended = _job_run_chain(job=job, keeper=keeper, resuming=job.runs > 1 or bool(lease))
+        job_finished_observe(job=ended)  # this run held the lease: it is the one that ended the job
+        return ended
     except LeaseLostError:
         logger.info("job %s: taken over by another run; this one stops", job_id)
         return GenerationJob.objects.filter(pk=job_id).first()

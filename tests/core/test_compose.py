@@ -384,3 +384,33 @@ def test_dockerfile_serves_the_asgi_app():
     check_command(command, "Dockerfile CMD")
     port = int(option(command, "--port"))
     assert port in published_ports(SERVICES["web"]), "web does not publish the port uvicorn listens on"
+
+
+# --- Metrics -------------------------------------------------------------------------------------
+
+
+def test_prometheus_scrapes_the_web_servers_metrics_with_the_token_and_the_processes_share_one_metrics_folder():
+    prometheus = SERVICES["prometheus"]
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in prometheus["volumes"]}
+    config = yaml.safe_load((PROJECT_DIR / mounts["/etc/prometheus/prometheus.yml"]).read_text())
+    (job,) = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["static_configs"][0]["targets"] == [f"web:{option(dockerfile_exec_form('CMD'), '--port')}"]
+    # The token reaches Prometheus only through the file its entrypoint writes from METRICS_TOKEN.
+    credentials = job["authorization"]["credentials_file"]
+    assert f'"$$METRICS_TOKEN" > {credentials}' in argv(prometheus["entrypoint"])[-1]
+    assert "METRICS_TOKEN" in prometheus["environment"]
+    assert "METRICS_TOKEN" in settings_variables()
+    assert "METRICS_TOKEN" in env_example()[0]
+
+    folders = set()
+    for name, spec in project_services().items():
+        if name == "migrate":
+            continue
+        folder = spec["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+        assert f"metrics-data:{folder}" in spec["volumes"], f"{name} writes its metrics outside the shared volume"
+        folders.add(folder)
+    (folder,) = folders
+    created = [args for name, args in dockerfile_instructions() if name == "RUN" and folder in args]
+    assert created, f"the Dockerfile does not make {folder}"
+    assert "chown avatarsite" in created[0], "the volume takes its owner from the image's folder"

@@ -194,6 +194,7 @@ PAGES = [*PUBLIC, *MEMBER, TWO_FACTOR_SIGN_IN, *TWO_FACTOR]
 # URL names without arguments that are not a page to look at, each with the reason.
 NOT_PAGES = {
     "healthz": "JSON for monitors",
+    "metrics": "the Prometheus text format for scrapers (staff or the METRICS_TOKEN bearer)",
     "api-schema": "the OpenAPI document (YAML), shown by api-docs",
     "accounts:login": "the same path as account_login (allauth's view)",
     "accounts:signup": "the same path as account_signup",
