@@ -1,7 +1,7 @@
 """Charts drawn as inline SVG on the server (no script, nothing fetched): stacked bars and lines over
 days, and horizontal bars over named things, each with axis labels, a legend, a <title> and an
 aria-label. The viewBox scales to the page's width (width 100%), so a phone shows the whole chart;
-the text is sized for that (a 480-unit-wide chart on a 360 px phone draws 15-unit text at 11 px)."""
+the text is sized for that (a 420-unit-wide chart in a 320 px phone card draws 15-unit text at 11-12 px)."""
 
 import math
 from collections.abc import Sequence
@@ -10,10 +10,11 @@ from html import escape
 
 from django.utils.safestring import SafeString, mark_safe
 
-WIDTH = 480
-PLOT_HEIGHT = 200
-LEFT, RIGHT, TOP = 56, 12, 12
-AXIS_FONT = 14
+WIDTH = 420
+PLOT_HEIGHT = 190
+LEFT, RIGHT, TOP = 56, 22, 12
+AXIS_FONT = 15
+LABEL_CHARS = 44  # a horizontal bar's name is cut to this (the table under the chart has it whole)
 LEGEND_ROW = 24
 # Distinct on white and for the common colour blindnesses (Okabe-Ito), the brand's violet first.
 PALETTE = ("#6a4cff", "#e69f00", "#009e73", "#d55e00", "#0072b2", "#cc79a7", "#56b4e9", "#8a8a8a")
@@ -56,7 +57,7 @@ def _legend(series: Sequence[Series], *, top: float) -> tuple[list[str], float]:
     """Swatches and names in rows across the chart's width; the parts and the height they take."""
     parts, x, y = [], LEFT, top
     for index, one in enumerate(series):
-        width = 24 + 8.2 * len(one.name)
+        width = 24 + 8.6 * len(one.name)
         if x + width > WIDTH - RIGHT and x > LEFT:
             x, y = LEFT, y + LEGEND_ROW
         colour = PALETTE[index % len(PALETTE)]
@@ -80,10 +81,11 @@ def _y_axis(*, top: float, unit: str) -> tuple[list[str], float]:
 
 
 def _x_labels(labels: Sequence[str], *, slot: float) -> list[str]:
-    """At most six labels under the axis, evenly picked (the first and the last among them)."""
+    """At most five labels under the axis (so they never touch on a phone), evenly picked, the
+    first and the last among them."""
     if not labels:
         return []
-    every = max(1, math.ceil(len(labels) / 6))
+    every = max(1, math.ceil(len(labels) / 5))
     picked = sorted({*range(0, len(labels), every), len(labels) - 1})
     if len(picked) > 1 and picked[-1] - picked[-2] < every:
         picked.pop(-2)  # the last label would crowd the one before it
@@ -174,7 +176,8 @@ def hbar_chart(*, title: str, labels: Sequence[str], series: Sequence[Series], u
         )
     for row, label in enumerate(labels):
         y = plot_top + group * row
-        parts.append(f'<text x="{left}" y="{y + 14}" font-size="{AXIS_FONT}">{escape(label)}</text>')
+        name = label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
+        parts.append(f'<text x="{left}" y="{y + 14}" font-size="{AXIS_FONT}">{escape(name)}</text>')
         for index, one in enumerate(series):
             value = one.values[row]
             width = span * value / axis_top if value > 0 else 0

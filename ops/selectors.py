@@ -93,7 +93,7 @@ def _daily_chart(
 ) -> Chart:
     table, keys, values = _daily_table(series, days=days, value_name=value_name, money=money)
     total = table.rows[-1][-1]
-    summary = f"{'$' + cell_text(total) if money else total} {value_name} in the range"
+    summary = f"${cell_text(total)} spent in the range" if money else f"{total} {value_name} in the range"
     svg = draw(
         title=title,
         labels=_day_labels(days),
@@ -133,7 +133,7 @@ def _health_chart(*, start: date, end: date) -> Chart:
     called = [r for r in rows if r.calls]
     svg = hbar_chart(
         title="Latency per provider and model",
-        labels=[f"{r.provider}:{r.model} · {_percent(r.success_rate)} ok" for r in called],
+        labels=[f"{_percent(r.success_rate)} ok · {r.provider}:{r.model}" for r in called],
         series=[Series("p50 ms", [r.p50_ms or 0 for r in called]), Series("p95 ms", [r.p95_ms or 0 for r in called])],
         unit="",
         summary=f"{sum(r.calls for r in rows)} finished provider calls",

@@ -151,7 +151,7 @@ def test_generations_by_plan_and_outcome_and_the_reuse_share_equal_the_job_rows(
     html = staff.get(URL, RANGE).content.decode()
     # 1 of 6 jobs reused; 2 of 6 (the reused one and the instant one) made no paid call.
     assert "16.7 % answered without a provider call (reused); 33.3 % without a paid call" in html
-    assert "$0.02100 USD in the range" in html
+    assert "$0.02100 spent in the range" in html
 
 
 def test_the_page_shows_every_chart_with_its_table_and_csv_link(staff, known_rows):
