@@ -281,3 +281,8 @@ def test_the_default_range_is_the_last_30_days(staff):
     assert f'type="date" name="start" value="{(today - timedelta(days=29)).isoformat()}"' in html
     assert f'type="date" name="end" value="{today.isoformat()}"' in html
     assert html.count('role="img"') == 11
+
+
+def test_the_admin_index_links_to_the_dashboard(staff):
+    html = staff.get("/admin/").content.decode()
+    assert '<a href="/ops/">Operator\'s dashboard</a>' in html
