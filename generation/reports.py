@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.db.models.expressions import Window
+from django.db.models.functions import RowNumber, TruncDate
 from django.utils import timezone
 
 from .estimates import LANE_LABELS
@@ -36,6 +37,7 @@ from .styles import LOCAL_CHAIN, style_label
 DailySeries = list[tuple[date, str, Decimal | int]]
 NO_PLAN = "(none)"
 REUSED, INSTANT, PROVIDER = "reused", "instant", "provider"
+WAIT_SAMPLE = 5000  # the latest started jobs per lane the wait percentiles are taken over
 
 
 def range_bounds(*, start: date, end: date) -> tuple[datetime, datetime]:
@@ -114,9 +116,10 @@ class ReuseShare:
         return (self.reused + self.instant) / self.jobs if self.jobs else None
 
 
-def reuse_share(*, start: date, end: date) -> ReuseShare:
+def reuse_share(*, start: date, end: date, series: DailySeries | None = None) -> ReuseShare:
+    """The range's totals (from `series` when the caller has read reuse_by_day already)."""
     totals: dict[str, int] = {}
-    for _day, key, n in reuse_by_day(start=start, end=end):
+    for _day, key, n in reuse_by_day(start=start, end=end) if series is None else series:
         totals[key] = totals.get(key, 0) + int(n)
     return ReuseShare(jobs=sum(totals.values()), reused=totals.get(REUSED, 0), instant=totals.get(INSTANT, 0))
 
@@ -137,7 +140,7 @@ class LaneFigures:
     queued: int  # waiting now
     running: int  # running now
     started: int  # the range's jobs that a worker started (reused ones never wait: left out)
-    wait_p50_s: float | None  # started_at - created_at, nearest-rank
+    wait_p50_s: float | None  # started_at - created_at, nearest-rank, over the lane's latest WAIT_SAMPLE
     wait_p95_s: float | None
     wait_mean_s: float | None
 
@@ -156,24 +159,31 @@ def lane_figures(*, start: date, end: date) -> list[LaneFigures]:
         .annotate(n=Count("id"))
         .order_by()
     }
-    waits: dict[str, list[float]] = {}
     started = GenerationJob.objects.filter(created_at__gte=since, created_at__lt=until, started_at__isnull=False, reused_from=None)
-    for queue, created, began in started.values_list("queue", "created_at", "started_at").iterator():
+    wait = ExpressionWrapper(F("started_at") - F("created_at"), output_field=DurationField())
+    totals = {row["queue"]: row for row in started.values("queue").annotate(n=Count("id"), mean=Avg(wait)).order_by()}
+    # The percentiles over at most WAIT_SAMPLE of each lane's latest jobs (one windowed query), as
+    # generation.health does for latency: the read stays bounded however busy the range was.
+    latest_first = Window(RowNumber(), partition_by=[F("queue")], order_by=[F("created_at").desc(), F("id").desc()])
+    waits: dict[str, list[float]] = {}
+    sample = started.annotate(rank=latest_first).filter(rank__lte=WAIT_SAMPLE)
+    for queue, created, began in sample.values_list("queue", "created_at", "started_at"):
         waits.setdefault(queue, []).append(max(0.0, (began - created).total_seconds()))
-    lanes = sorted({queue for queue, _status in depth} | set(waits))
+    lanes = sorted({queue for queue, _status in depth} | set(totals))
     figures = []
     for queue in lanes:
         found = sorted(waits.get(queue, []))
+        mean = totals[queue]["mean"] if queue in totals else None
         figures.append(
             LaneFigures(
                 queue=queue or NO_PLAN,
                 lane=LANE_LABELS.get(queue, queue or NO_PLAN),
                 queued=depth.get((queue, "queued"), 0),
                 running=depth.get((queue, "running"), 0),
-                started=len(found),
+                started=totals[queue]["n"] if queue in totals else 0,
                 wait_p50_s=_percentile(found, 0.50),
                 wait_p95_s=_percentile(found, 0.95),
-                wait_mean_s=sum(found) / len(found) if found else None,
+                wait_mean_s=max(0.0, mean.total_seconds()) if mean is not None else None,
             )
         )
     return figures

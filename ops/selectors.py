@@ -110,7 +110,7 @@ def _percent(share: float | None) -> str:
 
 def _reuse_chart(*, start: date, end: date, days: list[date]) -> Chart:
     series = generation_reports.reuse_by_day(start=start, end=end)
-    share = generation_reports.reuse_share(start=start, end=end)
+    share = generation_reports.reuse_share(start=start, end=end, series=series)
     chart = _daily_chart(name="reuse", title="How requests were answered", series=series, days=days, value_name="jobs")
     summary = (
         f"{_percent(share.reused_share)} answered without a provider call (reused); "

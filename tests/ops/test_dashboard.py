@@ -31,6 +31,7 @@ DAY1, DAY2 = date(2026, 11, 1), date(2026, 11, 2)
 BEFORE = date(2026, 10, 31)  # outside the range asked for: must count nowhere
 RANGE = {"start": "2026-11-01", "end": "2026-11-03"}
 URL = "/ops/"
+QUERIES = 18  # the session, the user, and a grouped query or two per chart (eleven charts)
 REPLICATE_MODEL = "black-forest-labs/flux-schnell"
 CHARTS = (
     "spend-provider",
@@ -184,8 +185,8 @@ def test_health_and_lanes_read_the_ledger_and_the_jobs(staff, known_rows):
     )
     _job(DAY2, plan="free", status="queued", queue="standard")  # waiting now
     lanes = {row[1]: row for row in _csv(staff, "lanes")[1:]}
-    assert lanes["standard"][2:7] == ["1", "0", "2", "2", "2"]  # waiting, running, started, p50 s, p95 s
-    assert lanes["premium"][2:7] == ["0", "0", "1", "4", "4"]
+    assert lanes["standard"][2:8] == ["1", "0", "2", "2", "2", "2"]  # waiting, running, started, p50 s, p95 s, mean s
+    assert lanes["premium"][2:8] == ["0", "0", "1", "4", "4", "4"]
 
 
 def test_signups_and_conversions_to_paid_by_day(staff):
@@ -286,3 +287,16 @@ def test_the_default_range_is_the_last_30_days(staff):
 def test_the_admin_index_links_to_the_dashboard(staff):
     html = staff.get("/admin/").content.decode()
     assert '<a href="/ops/">Operator\'s dashboard</a>' in html
+
+
+def test_the_page_s_queries_do_not_grow_with_the_rows(staff, known_rows, django_assert_max_num_queries):
+    """Grouped queries per chart: as many for a busy range as for a quiet one."""
+    staff.get(URL, RANGE)  # the session and the user, read once
+    with django_assert_max_num_queries(QUERIES) as few:
+        staff.get(URL, RANGE)
+    for day in (DAY1, DAY2):
+        for _ in range(5):
+            job = _job(day, plan="free", status="succeeded", provider_chain=["fal:fal-ai/flux/schnell"], queue="standard")
+            _cost(day, job, provider="fal", plan="free", outcome="succeeded", cost_usd=Decimal("0.001"))
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        staff.get(URL, RANGE)
