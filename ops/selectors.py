@@ -93,7 +93,7 @@ def _daily_chart(
 ) -> Chart:
     table, keys, values = _daily_table(series, days=days, value_name=value_name, money=money)
     total = table.rows[-1][-1]
-    summary = f"${cell_text(total)} spent in the range" if money else f"{total} {value_name} in the range"
+    summary = f"Spent in the range: ${cell_text(total)}" if money else f"{value_name.capitalize()} in the range: {total}"
     svg = draw(
         title=title,
         labels=_day_labels(days),
@@ -136,14 +136,14 @@ def _health_chart(*, start: date, end: date) -> Chart:
         labels=[f"{_percent(r.success_rate)} ok · {r.provider}:{r.model}" for r in called],
         series=[Series("p50 ms", [r.p50_ms or 0 for r in called]), Series("p95 ms", [r.p95_ms or 0 for r in called])],
         unit="",
-        summary=f"{sum(r.calls for r in rows)} finished provider calls",
+        summary=f"Finished provider calls: {sum(r.calls for r in rows)}",
     )
     return Chart(
         name="health",
         title="Success rate and latency per provider and model",
         svg=svg,
         table=table,
-        summary=f"{sum(r.calls for r in rows)} finished provider calls",
+        summary=f"Finished provider calls: {sum(r.calls for r in rows)}",
         notes=["Success rate: succeeded / (succeeded + failed + unknown); refusals and cancels say nothing of the provider."],
     )
 
@@ -166,7 +166,7 @@ def _lanes_chart(*, start: date, end: date) -> Chart:
         title="Queue depth and wait per lane",
         svg=svg,
         table=table,
-        summary=f"{waiting} jobs waiting now",
+        summary=f"Jobs waiting now: {waiting}",
         notes=["Wait: started_at - created_at of the range's jobs a worker started (reused jobs never wait)."],
     )
 
@@ -175,13 +175,13 @@ def _styles_chart(*, start: date, end: date) -> Chart:
     styles = generation_reports.top_styles(start=start, end=end)
     table = Table(["Style", "Label", "Jobs"], [[s.style, s.label, s.jobs] for s in styles])
     svg = hbar_chart(title="Top styles", labels=[s.label for s in styles], series=[Series("jobs", [s.jobs for s in styles])])
-    return Chart(name="styles", title="Top styles", svg=svg, table=table, summary=f"{len(styles)} styles asked for")
+    return Chart(name="styles", title="Top styles", svg=svg, table=table, summary=f"Styles asked for: {len(styles)}")
 
 
 def _gallery_chart(*, start: date, end: date, days: list[date]) -> Chart:
     series = gallery_reports.gallery_counts_by_day(start=start, end=end)
     chart = _daily_chart(
-        name="gallery", title="Gallery views and downloads", series=series, days=days, value_name="events", draw=line_chart
+        name="gallery", title="Gallery views and downloads", series=series, days=days, value_name="views and downloads", draw=line_chart
     )
     notes = [f"All-time downloads: {gallery_reports.downloads_all_time()}."]
     return Chart(name=chart.name, title=chart.title, svg=chart.svg, table=chart.table, summary=chart.summary, notes=notes)
@@ -195,7 +195,7 @@ def _signups_chart(*, start: date, end: date, days: list[date]) -> Chart:
     )
     total_signups = sum(n for _d, _k, n in signups)
     total_paid = sum(n for _d, _k, n in conversions)
-    summary = f"{total_signups} sign-ups, {total_paid} conversions to a paid plan"
+    summary = f"Sign-ups: {total_signups}; conversions to a paid plan: {total_paid}"
     table = Table([*chart.table.headers[:-1]], [row[:-1] for row in chart.table.rows])  # a sum of the two means nothing
     return Chart(
         name=chart.name,

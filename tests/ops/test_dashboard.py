@@ -152,7 +152,7 @@ def test_generations_by_plan_and_outcome_and_the_reuse_share_equal_the_job_rows(
     html = staff.get(URL, RANGE).content.decode()
     # 1 of 6 jobs reused; 2 of 6 (the reused one and the instant one) made no paid call.
     assert "16.7 % answered without a provider call (reused); 33.3 % without a paid call" in html
-    assert "$0.02100 spent in the range" in html
+    assert "Spent in the range: $0.02100" in html
 
 
 def test_the_page_shows_every_chart_with_its_table_and_csv_link(staff, known_rows):
@@ -206,7 +206,7 @@ def test_signups_and_conversions_to_paid_by_day(staff):
         ["2026-11-02", "1", "0", "1"],
         ["Total", "1", "1", "3"],
     ]
-    assert "3 sign-ups, 2 conversions to a paid plan" in staff.get(URL, RANGE).content.decode()
+    assert "Sign-ups: 3; conversions to a paid plan: 2" in staff.get(URL, RANGE).content.decode()
 
 
 def test_a_quota_refusal_is_counted_by_day_and_plan_even_through_the_api_s_idempotent_path(staff, providers):  # noqa: F811
@@ -237,7 +237,7 @@ def test_gallery_views_and_downloads_are_counted_per_day(staff):
     today = DailyCount.objects.first().day
     assert sorted(DailyCount.objects.values_list("kind", "count")) == [("download", 1), ("view", 3)]  # a HEAD is not a download
     DailyCount.objects.create(day=DAY1, kind="view", count=7)
-    assert _csv(staff, "gallery") == [["Day", "view", "All events"], ["2026-11-01", "7", "7"], ["Total", "7", "7"]]
+    assert _csv(staff, "gallery") == [["Day", "view", "All views and downloads"], ["2026-11-01", "7", "7"], ["Total", "7", "7"]]
     rows = staff.get(URL, {"start": today.isoformat(), "end": today.isoformat(), "format": "csv", "chart": "gallery"}).content.decode()
     assert rows.splitlines()[1] == f"{today.isoformat()},1,3,4"
 
