@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 WIDTH = 420
 PLOT_HEIGHT = 190
-LEFT, RIGHT, TOP = 56, 22, 12
+LEFT, RIGHT, TOP = 66, 22, 12
 AXIS_FONT = 15
 LABEL_CHARS = 44  # a horizontal bar's name is cut to this (the table under the chart has it whole)
 LEGEND_ROW = 24
