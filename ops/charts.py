@@ -29,7 +29,8 @@ class Series:
 
 
 def nice_top(peak: float) -> tuple[float, float]:
-    """An axis top at or above `peak` on a 1-2-5 step, and its step (four steps up the axis)."""
+    """An axis top at or above `peak`, a whole number of steps of 1, 2, 2.5 or 5 times a power of
+    ten (at most four steps up the axis), and that step."""
     if peak <= 0:
         return 1.0, 0.25
     raw = peak / 4
@@ -70,7 +71,7 @@ def _legend(series: Sequence[Series], *, top: float) -> tuple[list[str], float]:
 def _y_axis(*, top: float, unit: str) -> tuple[list[str], float]:
     axis_top, step = nice_top(top)
     parts = []
-    for i in range(5):
+    for i in range(round(axis_top / step) + 1):
         value = step * i
         y = TOP + PLOT_HEIGHT - PLOT_HEIGHT * value / axis_top
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e6e4f0"/>')
@@ -167,8 +168,9 @@ def hbar_chart(*, title: str, labels: Sequence[str], series: Sequence[Series], u
     legend, legend_height = _legend(series, top=plot_top + plot_height + 28)
     parts = _open(title=title, summary=summary, height=plot_top + plot_height + 28 + legend_height + 6)
     left, span = 8, WIDTH - 8 - RIGHT - 40
-    for i in range(5):
-        x = left + span * i / 4
+    steps = round(axis_top / step)
+    for i in range(steps + 1):
+        x = left + span * i / steps
         parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{plot_top}" y2="{plot_top + plot_height}" stroke="#e6e4f0"/>')
         parts.append(
             f'<text x="{x:.1f}" y="{plot_top + plot_height + 20}" font-size="{AXIS_FONT}" text-anchor="middle">'
