@@ -4,22 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('gallery', '0004_avatar_attributes'),
+        ("gallery", "0004_avatar_attributes"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DailyCount',
+            name="DailyCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('kind', models.CharField(choices=[('view', 'Views'), ('download', 'Downloads')], max_length=16)),
-                ('count', models.PositiveIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField()),
+                ("kind", models.CharField(choices=[("view", "Views"), ("download", "Downloads")], max_length=16)),
+                ("count", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('day', 'kind'), name='gallery_daily_count_one_row_per_day_kind')],
+                "constraints": [models.UniqueConstraint(fields=("day", "kind"), name="gallery_daily_count_one_row_per_day_kind")],
             },
         ),
     ]

@@ -4,22 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('generation', '0010_generated_image_nsfw_score'),
+        ("generation", "0010_generated_image_nsfw_score"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='QuotaRefusal',
+            name="QuotaRefusal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('plan', models.CharField(max_length=32)),
-                ('count', models.PositiveIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField()),
+                ("plan", models.CharField(max_length=32)),
+                ("count", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('day', 'plan'), name='generation_quota_refusal_one_row_per_day_plan')],
+                "constraints": [models.UniqueConstraint(fields=("day", "plan"), name="generation_quota_refusal_one_row_per_day_plan")],
             },
         ),
     ]
