@@ -34,6 +34,7 @@ urlpatterns = [
     path("gallery/", include("gallery.urls")),
     path("generate/", include("generation.urls")),
     path("", include("billing.urls")),
+    path("ops/", include("ops.urls")),
     path("admin/", admin.site.urls),
 ]
 

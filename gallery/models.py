@@ -206,3 +206,23 @@ class AvatarVariant(models.Model):
     def url(self) -> str:
         """The CDN URL (public storage): never streamed through Django."""
         return storages["public"].url(self.key)
+
+
+class DailyCount(models.Model):
+    """Gallery views (an avatar's page) and downloads, counted per UTC day (issue 20: the operator's
+    dashboard); `Avatar.download_count` keeps only the all-time total. One row a day per kind,
+    raised by one UPDATE."""
+
+    class Kind(models.TextChoices):
+        VIEW = "view", "Views"
+        DOWNLOAD = "download", "Downloads"
+
+    day = models.DateField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "kind"], name="gallery_daily_count_one_row_per_day_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind}: {self.count}"

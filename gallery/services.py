@@ -4,11 +4,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -23,7 +23,7 @@ from .importers.base import (
     ResultPage,
     TransientSourceError,
 )
-from .models import Avatar, AvatarVariant, Source
+from .models import Avatar, AvatarVariant, DailyCount, Source
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +113,28 @@ class ImportSummary:
 
 @transaction.atomic
 def avatar_download_record(*, avatar_id: int) -> None:
-    """Count one download (a single UPDATE, so concurrent downloads are all counted)."""
+    """Count one download (a single UPDATE, so concurrent downloads are all counted), in the
+    avatar's total and in the day's count."""
     Avatar.objects.filter(pk=avatar_id).update(download_count=F("download_count") + 1)
+    daily_count_add(kind=DailyCount.Kind.DOWNLOAD)
+
+
+def avatar_view_record() -> None:
+    """Count one view of an avatar's page in the day's count."""
+    daily_count_add(kind=DailyCount.Kind.VIEW)
+
+
+def daily_count_add(*, kind: str, day: date | None = None) -> None:
+    """Add one to the day's count of `kind`: one UPDATE (F(), so concurrent requests are all
+    counted); the day's first request inserts its row, and one that loses that race updates."""
+    day = day or timezone.now().date()
+    if DailyCount.objects.filter(day=day, kind=kind).update(count=F("count") + 1):
+        return
+    try:
+        with transaction.atomic():  # a savepoint: a clash on the unique (day, kind) spoils no caller's transaction
+            DailyCount.objects.create(day=day, kind=kind, count=1)
+    except IntegrityError:
+        DailyCount.objects.filter(day=day, kind=kind).update(count=F("count") + 1)
 
 
 def source_get_or_create(*, slug: str) -> Source:

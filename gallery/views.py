@@ -25,7 +25,7 @@ from .selectors import (
     library_summary,
     source_choices,
 )
-from .services import avatar_download_record
+from .services import avatar_download_record, avatar_view_record
 
 PAGE_SIZE = 48
 
@@ -88,6 +88,7 @@ def detail(request: HttpRequest, avatar_id: int) -> HttpResponse:
     avatar = avatar_get(avatar_id=avatar_id)
     if avatar is None:
         raise Http404("No such avatar")
+    avatar_view_record()
     return render(request, "gallery/detail.html", {"avatar": avatar, "similar": avatar_similar(avatar=avatar)})
 
 

@@ -12,10 +12,11 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.entitlements import Entitlements
+from billing.entitlements import Entitlements, entitlements
 
-from .errors import IdempotencyConflictError
+from .errors import IdempotencyConflictError, QuotaExceededError
 from .models import ApiIdempotencyKey, GenerationJob
+from .quotas import quota_refusal_record
 from .services import generation_job_create
 
 MAX_KEY_LENGTH = 255
@@ -66,6 +67,10 @@ def generation_job_create_idempotent(
         except IntegrityError:
             if attempt:  # the second attempt reads the winner's record, so this is another fault
                 raise
+        except QuotaExceededError:
+            # The refusal generation_job_create counted was rolled back with this transaction.
+            quota_refusal_record(plan=(plan or entitlements(user_id=user_id)).plan)
+            raise
     raise AssertionError("unreachable: the second attempt returns or raises")
 
 

@@ -231,3 +231,19 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} {self.status}"
+
+
+class QuotaRefusal(models.Model):
+    """Requests refused because the plan's quota was spent, counted per UTC day and plan (issue 20:
+    the operator's dashboard). A refused request makes no job, so nothing else records it; one row a
+    day per plan, raised by one UPDATE."""
+
+    day = models.DateField()
+    plan = models.CharField(max_length=32)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "plan"], name="generation_quota_refusal_one_row_per_day_plan")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.plan}: {self.count}"

@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Sum
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
 
 from billing.entitlements import Entitlements
 
 from .errors import QuotaExceededError
-from .models import GenerationJob
+from .models import GenerationJob, QuotaRefusal
 
 WARN_AT = 0.8
 
@@ -96,3 +98,18 @@ def quota_check_locked(*, user_id: int, plan: Entitlements, units: int, now: dat
 def quota_refund(*, job_id) -> bool:
     """Give a job's units back, once; True if this call did it."""
     return bool(GenerationJob.objects.filter(pk=job_id, quota_refunded=False, quota_units__gt=0).update(quota_refunded=True))
+
+
+def quota_refusal_record(*, plan: str) -> None:
+    """Count one request refused for a spent quota, on the UTC day and the plan (the operator's
+    dashboard reads it). One UPDATE with F() (concurrent refusals are all counted); the day's first
+    inserts its row, in a savepoint, and one that loses that race updates. Called after the
+    refused request's own transaction has rolled back, so the count is not rolled back with it."""
+    day = timezone.now().date()
+    if QuotaRefusal.objects.filter(day=day, plan=plan).update(count=F("count") + 1):
+        return
+    try:
+        with transaction.atomic():
+            QuotaRefusal.objects.create(day=day, plan=plan, count=1)
+    except IntegrityError:
+        QuotaRefusal.objects.filter(day=day, plan=plan).update(count=F("count") + 1)

@@ -11,7 +11,7 @@ import pytest
 pytestmark = pytest.mark.fast
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("avatarsite", "gallery", "generation", "billing", "catalogue")
+PACKAGES = ("avatarsite", "gallery", "generation", "billing", "catalogue", "ops")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
@@ -40,6 +40,8 @@ def test_every_import_follows_the_documented_directions():
         ("generation/dispatch.py", "import generation.tasks", "Inside each app: entry points -> tasks"),
         ("generation/payloads.py", "import generation.views", "Inside each app: entry points -> tasks"),
         ("catalogue/selectors.py", "import generation.providers.registry", "The provider catalogue knows no other app"),
+        ("ops/views.py", "import generation.models", "ops reads apps only through their reports modules"),
+        ("ops/selectors.py", "import billing.models", "ops reads apps only through their reports modules"),
     ],
     ids=[
         "gallery-to-generation",
@@ -53,6 +55,8 @@ def test_every_import_follows_the_documented_directions():
         "dispatch-to-tasks",
         "payloads-to-views",
         "catalogue-to-generation",
+        "ops-to-generation-models",
+        "ops-to-billing-models",
     ],
 )
 def test_an_import_against_a_direction_breaks_its_contract(tmp_path, module, line, contract):

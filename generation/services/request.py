@@ -19,9 +19,9 @@ from billing.entitlements import Entitlements, entitlements
 from .. import dispatch
 from ..chains import chain_route
 from ..deliveries import webhook_job_ended
-from ..errors import GenerationError, PromptRefusedError, StyleUnavailableError
+from ..errors import GenerationError, PromptRefusedError, QuotaExceededError, StyleUnavailableError
 from ..models import GenerationJob
-from ..quotas import quota_check_locked, quota_counted
+from ..quotas import quota_check_locked, quota_counted, quota_refusal_record
 from ..selectors import LANE_LABELS
 from ..sizes import plan_sizes
 from ..styles import LOCAL_CHAIN, LOCAL_STYLES, STYLES, default_style, style_choices, style_unavailable_reason
@@ -148,6 +148,11 @@ def generation_job_create(
                 return _job_reuse(earlier=earlier, fields=fields, now=now)
         try:
             return _job_insert(fields=fields, units=units, plan=plan, leader=leader, now=now)
+        except QuotaExceededError:
+            # Counted for the operator's dashboard (the check's transaction is rolled back by now; a
+            # caller's own transaction that rolls back takes this count with it, and counts itself).
+            quota_refusal_record(plan=plan.plan)
+            raise
         except IntegrityError:
             # An identical request became the one in flight between the look and the insert.
             if attempt:

@@ -207,6 +207,7 @@ NOT_PAGES = {
     "generation:estimate": "JSON: the generate page's cost, lane and ETA line, fetched as the choices change",
     "billing:portal": "POST only: a redirect to Stripe's portal",
     "billing:stripe_webhook": "Stripe's webhook endpoint (POST, JSON)",
+    "ops:dashboard": "staff only, with data: the same checks in tests/e2e/test_ops_dashboard_browser.py",
 }
 NOT_PAGE_PREFIXES = ("admin:", "api-")  # Django's admin; the JSON API under /api/v1/
 

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "generation",
     "catalogue",
     "billing",
+    "ops",
 ]
 
 MIDDLEWARE = [

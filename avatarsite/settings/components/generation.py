@@ -155,3 +155,9 @@ GENERATION_NSFW_CLASSIFIER = env.str("GENERATION_NSFW_CLASSIFIER", default="gene
 # and bare-shoulder portraits an avatar site makes, which the providers' own filters already see:
 # ours is the second check, so it refuses only what its model is sure of.
 GENERATION_NSFW_THRESHOLD = env.float("GENERATION_NSFW_THRESHOLD", default=0.8)
+
+# --- Issue 20 point 1: operator's dashboard ---
+# /ops/ shows the last this-many UTC days unless a range is picked; a picked range may span at most
+# OPS_MAX_DAYS days (every chart is a few grouped queries over the range; a year stays quick).
+OPS_DEFAULT_DAYS = env.int("OPS_DEFAULT_DAYS", default=30)
+OPS_MAX_DAYS = env.int("OPS_MAX_DAYS", default=366)
