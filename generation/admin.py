@@ -11,11 +11,12 @@ from django.urls import path
 
 from .breaker import CLOSED, HALF_OPEN, OPEN
 from .deliveries import webhook_deliveries_retry
+from .errors import TryItUnavailableError
 from .health import UNKNOWN_BREAKER, catalogue_models, model_health
 from .models import CostEntry, GeneratedImage, GenerationJob, WebhookDelivery
 from .providers.registry import provider_get
 from .services import JobNotCancelableError, generation_job_cancel
-from .services.tryout import TryItUnavailableError, provider_try
+from .services.tryout import provider_try
 from .spend import spend_totals
 
 HEALTH_WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}

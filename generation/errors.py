@@ -99,3 +99,7 @@ class WebhookUrlError(ApplicationError):
     """A webhook URL we will not deliver to; the message says why."""
 
     field = "webhook_url"
+
+
+class TryItUnavailableError(GenerationError):
+    """The admin's "try it" on a provider or model that cannot be tried here (not set up, or not in its catalogue)."""

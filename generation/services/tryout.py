@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from PIL import Image
 
-from ..errors import GenerationError
+from ..errors import TryItUnavailableError
 from ..health import catalogue_models
 from ..ledger import call_estimated_cost
 from ..models import CostEntry
@@ -39,10 +39,6 @@ ERROR_WORDS = {
     "canceled": "The call was stopped before it finished.",
     "unknown": "Something unexpected happened: the call may have been billed.",
 }
-
-
-class TryItUnavailableError(GenerationError):
-    """The provider or model cannot be tried here (not set up, or not in its catalogue)."""
 
 
 @dataclass(frozen=True)

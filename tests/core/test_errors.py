@@ -24,6 +24,15 @@ QUOTA = QuotaStatus((QuotaWindow("hour", 5, 5, RESETS_AT),))
 
 # Each ApplicationError subclass, one instance of it, and the status and body the API answers it with.
 CASES = {
+    generation.errors.TryItUnavailableError: (
+        generation.errors.TryItUnavailableError("fal is not set up here (no settings entry, or no key)."),
+        400,
+        {
+            "code": "invalid",
+            "message": "fal is not set up here (no settings entry, or no key).",
+            "details": {"non_field_errors": ["fal is not set up here (no settings entry, or no key)."]},
+        },
+    ),
     generation.errors.GenerationError: (
         generation.errors.GenerationError("Describe the avatar you want.", field="prompt"),
         400,
