@@ -21,8 +21,6 @@ from ..providers.registry import catalogue
 from .run import Figures
 
 STANDIN_BACKEND = "generation.providers.standin.PricedStandIn"
-# What the child reads from its environment (set only by `throwaway_run`).
-ENV_DB, ENV_CATALOGUE, ENV_FIGURES = "SIMULATE_TRAFFIC_DB", "SIMULATE_TRAFFIC_CATALOGUE", "SIMULATE_TRAFFIC_FIGURES"
 
 
 class SimulationFailedError(Exception):
@@ -37,6 +35,14 @@ class Throwaway:
     def database(self) -> Path:
         return self.directory / "simulation.sqlite3"
 
+    @property
+    def catalogue(self) -> Path:
+        return self.directory / "catalogue.json"
+
+    @property
+    def figures(self) -> Path:
+        return self.directory / "figures.json"
+
     def environment(self) -> dict[str, str]:
         """The child's environment: the parent's, with every store pointed into the directory
         (no Redis, no R2: the in-process broker and cache, local files) and no NSFW scoring (the
@@ -49,9 +55,6 @@ class Throwaway:
             "R2_ENDPOINT_URL": "",
             "GENERATION_PROVIDER_CATALOGUE": "",
             "GENERATION_NSFW_CLASSIFIER": "",
-            ENV_DB: str(self.database),
-            ENV_CATALOGUE: str(self.directory / "catalogue.json"),
-            ENV_FIGURES: str(self.directory / "figures.json"),
         }
 
 
@@ -81,39 +84,38 @@ def operator_catalogue() -> dict:
 
 
 def throwaway_run(*, child_args: list[str], keep_db: str = "") -> Figures:
-    """Run `manage.py simulate_traffic <child_args>` on a throwaway database and return its figures;
-    the directory is deleted afterwards (the database copied to `keep_db` first when given)."""
-    directory = Path(tempfile.mkdtemp(prefix="simulate-traffic-"))
+    """Run `manage.py simulate_traffic <child_args> --in-throwaway-db=<directory>` on a throwaway
+    database and return its figures; the directory is deleted afterwards (the database copied to
+    `keep_db` first when given)."""
+    place = Throwaway(Path(tempfile.mkdtemp(prefix="simulate-traffic-")))
     try:
-        place = Throwaway(directory)
-        env = place.environment()
-        Path(env[ENV_CATALOGUE]).write_text(json.dumps(standin_catalogue(operator_catalogue())))
+        place.catalogue.write_text(json.dumps(standin_catalogue(operator_catalogue())))
         manage = Path(settings.BASE_DIR) / "manage.py"
         # Our own interpreter and manage.py, with the options this command parsed: no shell, no outside input.
-        command = [sys.executable, str(manage), "simulate_traffic", *child_args]
-        done = subprocess.run(command, env=env, cwd=settings.BASE_DIR, check=False)  # noqa: S603
-        figures_path = Path(env[ENV_FIGURES])
-        if done.returncode or not figures_path.exists():
+        command = [sys.executable, str(manage), "simulate_traffic", *child_args, f"--in-throwaway-db={place.directory}"]
+        done = subprocess.run(command, env=place.environment(), cwd=settings.BASE_DIR, check=False)  # noqa: S603
+        if done.returncode or not place.figures.exists():
             raise SimulationFailedError(f"the simulation's process ended with status {done.returncode}")
         if keep_db:
             shutil.copyfile(place.database, keep_db)
-        return figures_load(figures_path.read_text())
+        return figures_load(place.figures.read_text())
     finally:
-        shutil.rmtree(directory, ignore_errors=True)
+        shutil.rmtree(place.directory, ignore_errors=True)
 
 
-def in_throwaway() -> bool:
-    """Whether this process is a simulation's child on its throwaway database (and nothing else)."""
-    expected = os.environ.get(ENV_DB, "")
-    return bool(expected) and str(settings.DATABASES["default"]["NAME"]) == expected
+def throwaway_of_child(directory: str) -> Throwaway | None:
+    """The throwaway place of a simulation's child, when this process's database is its database
+    (and nothing else): None otherwise, and the child refuses to run."""
+    place = Throwaway(Path(directory))
+    return place if str(settings.DATABASES["default"]["NAME"]) == str(place.database) else None
 
 
-def child_catalogue() -> dict:
-    return json.loads(Path(os.environ[ENV_CATALOGUE]).read_text())
+def child_catalogue(place: Throwaway) -> dict:
+    return json.loads(place.catalogue.read_text())
 
 
-def figures_save(figures: Figures) -> None:
-    Path(os.environ[ENV_FIGURES]).write_text(json.dumps(dataclasses.asdict(figures), default=str))
+def figures_save(place: Throwaway, figures: Figures) -> None:
+    place.figures.write_text(json.dumps(dataclasses.asdict(figures), default=str))
 
 
 def figures_load(text: str) -> Figures:

@@ -107,8 +107,8 @@ def test_bad_options_are_refused_with_what_is_wrong(args, message):
 
 
 @pytest.mark.django_db
-def test_the_child_part_refuses_to_run_on_any_database_but_its_throwaway_one():
+def test_the_child_part_refuses_to_run_on_any_database_but_its_throwaway_one(tmp_path):
     before = _operator_rows()
     with pytest.raises(CommandError, match="simulation's own child process"):
-        call_command("simulate_traffic", "--users", "10", "--in-throwaway-db")
+        call_command("simulate_traffic", "--users", "10", f"--in-throwaway-db={tmp_path}")
     assert _operator_rows() == before

@@ -15,7 +15,7 @@ from generation.simulation.throwaway import (
     SimulationFailedError,
     child_catalogue,
     figures_save,
-    in_throwaway,
+    throwaway_of_child,
     throwaway_run,
 )
 
@@ -40,13 +40,13 @@ class Command(BaseCommand):
         parser.add_argument("--premium-share", type=float, default=mixes.PREMIUM_SHARE, help="Share of users on premium.")
         parser.add_argument("--enterprise-share", type=float, default=mixes.ENTERPRISE_SHARE, help="Share on enterprise.")
         parser.add_argument("--keep-db", default="", help="Copy the throwaway SQLite database here before it is deleted.")
-        parser.add_argument("--in-throwaway-db", action="store_true", help=argparse.SUPPRESS)
+        parser.add_argument("--in-throwaway-db", default="", help=argparse.SUPPRESS)  # the child's directory
 
     def handle(self, *args, **options) -> None:
         config = _config(options)
         if options["in_throwaway_db"]:
-            return self._play(config)
-        child_args = [f"--{name.replace('_', '-')}={options[name]}" for name in _MIX_OPTIONS] + ["--in-throwaway-db"]
+            return self._play(config, directory=options["in_throwaway_db"])
+        child_args = [f"--{name.replace('_', '-')}={options[name]}" for name in _MIX_OPTIONS]
         try:
             figures = throwaway_run(child_args=child_args, keep_db=options["keep_db"])
         except SimulationFailedError as exc:
@@ -55,19 +55,20 @@ class Command(BaseCommand):
             self.stdout.write(line)
         self.stdout.write(economics_line(figures))
 
-    def _play(self, config: mixes.MixConfig) -> None:
+    def _play(self, config: mixes.MixConfig, *, directory: str) -> None:
         """The child's part, on the throwaway database only."""
-        if not in_throwaway():
+        place = throwaway_of_child(directory)
+        if place is None:
             raise CommandError("--in-throwaway-db is the simulation's own child process; run simulate_traffic without it.")
         call_command("migrate", verbosity=0, interactive=False)
         from rich.console import Console  # an operator's tool: not loaded by the site
         from rich.progress import Progress
 
         mix = mixes.mix_build(config)
-        with override_settings(GENERATION_PROVIDERS=child_catalogue()), Progress(console=Console(stderr=True)) as progress:
+        with override_settings(GENERATION_PROVIDERS=child_catalogue(place)), Progress(console=Console(stderr=True)) as progress:
             task = progress.add_task(f"{len(mix.requests):,} requests", total=len(mix.requests))
             figures = simulate(config=config, mix=mix, advance=lambda n: progress.advance(task, n))
-        figures_save(figures)
+        figures_save(place, figures)
         sys.stderr.flush()
 
 
