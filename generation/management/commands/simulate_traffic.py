@@ -2,6 +2,7 @@
 the unit economics (cost per user per month, reuse share, spend by provider and plan) next to the seed's."""
 
 import argparse
+import logging
 import sys
 
 from django.core.management import call_command
@@ -61,6 +62,9 @@ class Command(BaseCommand):
         if place is None:
             raise CommandError("--in-throwaway-db is the simulation's own child process; run simulate_traffic without it.")
         call_command("migrate", verbosity=0, interactive=False)
+        # The in-process broker keeps the jobs' messages (this process runs the jobs itself): its
+        # "no hostname" notice says nothing here.
+        logging.getLogger("kombu.connection").setLevel(logging.ERROR)
         from rich.console import Console  # an operator's tool: not loaded by the site
         from rich.progress import Progress
 
