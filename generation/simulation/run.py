@@ -17,7 +17,7 @@ from ..errors import GenerationError, QuotaExceededError
 from ..models import CostEntry, GenerationJob
 from ..providers.registry import provider_build
 from ..services import generation_job_create, generation_job_run
-from .mix import Mix, MixConfig
+from .mix import Mix, MixConfig, SimRequest
 
 USERNAME_PREFIX = "sim-user-"
 
@@ -88,7 +88,7 @@ def _users_create(plans: list[str]) -> list[int]:
     return [user.pk for user in users]
 
 
-def _request_run(figures: Figures, *, user_id: int, request) -> None:
+def _request_run(figures: Figures, *, user_id: int, request: SimRequest) -> None:
     figures.requests += 1
     try:
         job = generation_job_create(user_id=user_id, prompt=request.prompt, style=request.style, seed=request.seed)
