@@ -3,15 +3,11 @@
 from decimal import Decimal
 
 from .mix import (
-    INSTANT_SHARE,
-    PRESET_SHARE,
-    PROMPT_ZIPF_EXPONENT,
     SEED_AI_MONTHLY_USD,
     SEED_COST_PER_USER,
     SEED_FIXED_MONTHLY_USD,
     SEED_REUSE_SHARE,
     SEED_USERS,
-    VARIATION_SHARE,
 )
 from .run import Figures
 
@@ -31,6 +27,7 @@ def _per_month(figures: Figures, value: Decimal) -> Decimal:
 
 def report_lines(figures: Figures) -> list[str]:
     share = figures.generating_users / figures.users if figures.users else 0
+    mix = figures.mix
     lines = [
         f"Traffic simulation: {figures.users:,} users, {figures.generating_users:,} of them generating ({share:.0%}),"
         f" over {figures.days} day(s), seed {figures.seed}, in {figures.seconds:,.0f} s.",
@@ -38,8 +35,9 @@ def report_lines(figures: Figures) -> list[str]:
         " on a throwaway SQLite database, since deleted.",
         "The provider calls were SIMULATED at the providers' list prices (the catalogue in force): nothing was sent"
         " to fal or Replicate and nothing was billed.",
-        f"Mix: presets {PRESET_SHARE:.0%}, free prompts Zipf(s={PROMPT_ZIPF_EXPONENT}), instant styles {INSTANT_SHARE:.0%},"
-        f" variations {VARIATION_SHARE:.0%}.",
+        f"Mix: presets {mix['preset_share']:.0%}, free prompts Zipf(s={mix['zipf_exponent']}), instant styles"
+        f" {mix['instant_share']:.0%}, variations {mix['variation_share']:.0%}; paid plans: premium {mix['premium_share']:.2%},"
+        f" enterprise {mix['enterprise_share']:.2%} of users.",
         "",
         f"requests          {figures.requests:>10,}",
         f"  reused          {figures.reused:>10,}  (answered from a stored result, no provider call)",

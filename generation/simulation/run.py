@@ -2,6 +2,7 @@
 plans, each request through generation_job_create and, when it is not reused, generation_job_run as
 a worker would; the clock moved one day back after each simulated day; figures from the ledger."""
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ class Figures:
     requests_by_plan: dict[str, int] = field(default_factory=dict)
     billed_by_providers: Decimal = Decimal(0)
     seconds: float = 0.0
+    # The mix's shares and Zipf exponent as this run had them (MixConfig's fields).
+    mix: dict[str, float] = field(default_factory=dict)
 
     @property
     def cost_per_user_month(self) -> Decimal:
@@ -64,7 +67,9 @@ def simulate(*, config: MixConfig, mix: Mix, advance: Progress = lambda n: None)
     """Run the mix's requests through the services of the database in use (a throwaway one: it
     writes users, plans and jobs) and return the figures read back from the ledger and job rows."""
     started = time.monotonic()
-    figures = Figures(users=config.users, days=config.days, seed=config.seed, generating_users=len(mix.plans))
+    figures = Figures(
+        users=config.users, days=config.days, seed=config.seed, generating_users=len(mix.plans), mix=dataclasses.asdict(config)
+    )
     user_ids = _users_create(mix.plans)
     day = 0
     for request in mix.requests:
