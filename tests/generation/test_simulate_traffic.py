@@ -5,6 +5,7 @@ the same figures, the operator's database is not touched, and bad options are re
 import re
 import sqlite3
 import tempfile
+from collections import Counter
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
@@ -14,7 +15,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from generation.models import CostEntry, GenerationJob
-from generation.simulation.mix import MixConfig, mix_build
+from generation.prompts import PROMPT_SUGGESTIONS, SURPRISE_PROMPTS
+from generation.simulation.mix import MixConfig, mix_build, prompt_of_rank
 from tests.generation.factories import CostEntryFactory
 
 ECONOMICS = re.compile(r"^economics cost_per_user=\$(?P<cost>\d+\.\d{6}) reuse_share=(?P<reuse>\d\.\d{4})$")
@@ -112,3 +114,23 @@ def test_the_child_part_refuses_to_run_on_any_database_but_its_throwaway_one(tmp
     with pytest.raises(CommandError, match="simulation's own child process"):
         call_command("simulate_traffic", "--users", "10", f"--in-throwaway-db={tmp_path}")
     assert _operator_rows() == before
+
+
+@pytest.mark.fast
+def test_the_mix_follows_its_assumptions_and_its_seed():
+    config = MixConfig(users=20_000, generating_share=0.3, days=30, seed=7)
+    mix, again = mix_build(config), mix_build(config)
+    assert mix.requests == again.requests
+    assert mix_build(MixConfig(users=20_000, generating_share=0.3, days=30, seed=8)).requests != mix.requests
+    assert mix.plans.count("premium") == 100  # 0.5 % of the users
+    assert mix.plans.count("enterprise") == 10
+    assert len(mix.plans) == 6_000  # 30 % generate
+    free = sum(1 for request in mix.requests if mix.plans[request.user] == "free")
+    assert 0.9 < free / 5_890 < 1.1  # about one generation a month per generating free user (seed 001 §4.2)
+    assert [request.day for request in mix.requests] == sorted(request.day for request in mix.requests)
+    presets = {suggestion.prompt for suggestion in PROMPT_SUGGESTIONS} | set(SURPRISE_PROMPTS)
+    share = sum(1 for request in mix.requests if request.prompt in presets) / len(mix.requests)
+    assert 0.3 < share < 0.4  # PRESET_SHARE
+    free_prompts = Counter(request.prompt for request in mix.requests if request.prompt not in presets)
+    assert free_prompts.most_common(1)[0][0] == prompt_of_rank(1)  # Zipf: rank 1 is the most asked
+    assert len(free_prompts) > 1_000  # and a long tail of prompts asked once
