@@ -67,9 +67,12 @@ def test_a_small_month_is_booked_in_the_ledger_at_the_catalogue_prices_and_repor
         ledger = db.execute("SELECT provider, model, plan, images, cost_usd FROM generation_costentry").fetchall()
         reused = db.execute("SELECT COUNT(*) FROM generation_generationjob WHERE reused_from_id IS NOT NULL").fetchone()[0]
         simulated_users = db.execute("SELECT COUNT(*) FROM accounts_user WHERE username LIKE 'sim-user-%'").fetchone()[0]
+        # The month is a month to the services: each simulated day's rows were moved a day back.
+        span_days = db.execute("SELECT julianday(MAX(created_at)) - julianday(MIN(created_at)) FROM generation_generationjob").fetchone()[0]
         granted = db.execute("SELECT source, COUNT(*) FROM billing_subscription GROUP BY source").fetchall()
     requests = len(mix_build(MixConfig(**SMALL)).requests)
     assert simulated_users == 90  # 30 % of 300 generate
+    assert 20 < span_days < 30
     assert granted == [("operator", 2)]  # 0.5 % of 300 on premium, given as an operator would
     assert reused > 0  # the month had repeats
     assert ledger  # and paid calls
