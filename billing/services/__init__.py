@@ -19,7 +19,7 @@ from .checkout import checkout_confirm, checkout_session_apply, checkout_start, 
 from .errors import BillingError, BillingUnavailableError
 from .events import invoice_record, invoice_subscription_id, stripe_event_receive
 from .reconcile import StripeReconcileSummary, stripe_reconcile
-from .subscriptions import plan_defaults_ensure, subscription_apply, subscription_refresh
+from .subscriptions import plan_defaults_ensure, subscription_apply, subscription_refresh, subscriptions_grant
 
 __all__ = [
     "ApiAccessUnavailableError",
@@ -45,4 +45,5 @@ __all__ = [
     "stripe_reconcile",
     "subscription_apply",
     "subscription_refresh",
+    "subscriptions_grant",
 ]

@@ -41,6 +41,19 @@ def plan_defaults_ensure() -> None:
         Plan.objects.get_or_create(slug=plan["slug"], defaults=plan)
 
 
+def subscriptions_grant(*, plan_of_user: dict[int, str]) -> int:
+    """Give users plans as an operator would (no Stripe, no end date), in bulk: {user id: plan slug};
+    users on the default plan need no row. For users who have none yet (the traffic simulation's).
+    Returns the rows written; an unknown slug raises Plan.DoesNotExist before any is written."""
+    plans = {slug: Plan.objects.get(slug=slug) for slug in set(plan_of_user.values())}
+    rows = [
+        Subscription(user_id=user_id, plan=plans[slug], source=Subscription.Source.OPERATOR)
+        for user_id, slug in plan_of_user.items()
+        if not plans[slug].is_default
+    ]
+    return len(Subscription.objects.bulk_create(rows))
+
+
 def int_or_none(value: Any) -> int | None:
     """A user id as Stripe hands it back (metadata, client_reference_id: strings); None for anything else."""
     try:

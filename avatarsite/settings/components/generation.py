@@ -161,3 +161,6 @@ GENERATION_NSFW_THRESHOLD = env.float("GENERATION_NSFW_THRESHOLD", default=0.8)
 # OPS_MAX_DAYS days (every chart is a few grouped queries over the range; a year stays quick).
 OPS_DEFAULT_DAYS = env.int("OPS_DEFAULT_DAYS", default=30)
 OPS_MAX_DAYS = env.int("OPS_MAX_DAYS", default=366)
+# The traffic simulation (manage.py simulate_traffic) gives its throwaway users their plans through
+# billing's service, named here so generation needs not import billing's internals.
+SIMULATION_PLAN_GRANT = "billing.services.subscriptions_grant"
