@@ -155,3 +155,9 @@ GENERATION_NSFW_CLASSIFIER = env.str("GENERATION_NSFW_CLASSIFIER", default="gene
 # and bare-shoulder portraits an avatar site makes, which the providers' own filters already see:
 # ours is the second check, so it refuses only what its model is sure of.
 GENERATION_NSFW_THRESHOLD = env.float("GENERATION_NSFW_THRESHOLD", default=0.8)
+
+# --- Issue 20 point 2: budgets ---
+# The monthly spend budget, its hard stop and the per-user daily cap are data, edited in the admin
+# (Generation > Spend budget; generation/budget.py enforces them). Its 50/80/100 % alert mails go
+# to the addresses set there, else to these (comma-separated).
+GENERATION_BUDGET_ALERT_EMAILS = env.list("GENERATION_BUDGET_ALERT_EMAILS", default=[])
