@@ -270,7 +270,7 @@ class SpendBudget(models.Model):
     )
     alert_emails = models.TextField(
         blank=True,
-        help_text="Who gets the 50/80/100 % alerts: addresses separated by commas or lines; empty = the setting GENERATION_BUDGET_ALERT_EMAILS.",
+        help_text="Who gets the 50/80/100 % alerts: addresses, comma-separated; empty = the setting GENERATION_BUDGET_ALERT_EMAILS.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -87,7 +87,7 @@ class Migration(migrations.Migration):
                     "alert_emails",
                     models.TextField(
                         blank=True,
-                        help_text="Who gets the 50/80/100 % alerts: addresses separated by commas or lines; empty = the setting GENERATION_BUDGET_ALERT_EMAILS.",
+                        help_text="Who gets the 50/80/100 % alerts: addresses, comma-separated; empty = the setting GENERATION_BUDGET_ALERT_EMAILS.",
                     ),
                 ),
                 ("updated_at", models.DateTimeField(auto_now=True)),
