@@ -297,3 +297,22 @@ def test_the_admin_shows_the_months_standing_on_the_budget_page_and_above_the_le
     assert SpendBudget.objects.get().monthly_usd == Decimal("2.00")
     assert admin_client.post("/admin/generation/spendbudget/1/delete/", {"post": "yes"}).status_code == 403
     assert admin_client.get("/admin/generation/spendalert/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_threshold_crossed_without_a_checked_call_is_alerted_by_the_beat_task_once(settings, django_capture_on_commit_callbacks):
+    """A call billed above its expected price, or an operator's "try it", moves the month past a
+    threshold with no paid call checked: the periodic task (on the beat schedule) mails it, once."""
+    from generation.tasks import budget_alerts_check
+
+    assert settings.CELERY_BEAT_SCHEDULE["generation-budget-alerts"]["task"] == "generation.tasks.budget_alerts_check"
+    settings.GENERATION_BUDGET_ALERT_EMAILS = ["fallback@example.com"]
+    _budget(monthly_usd=Decimal("1.00"), alert_emails="")
+    _spent("0.81")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert budget_alerts_check() == [50, 80]
+        assert budget_alerts_check() == []
+    assert [(message.subject.split(" of the ")[0], message.to) for message in mail.outbox] == [
+        ("[avatarsite] Spend at 50 %", ["fallback@example.com"]),
+        ("[avatarsite] Spend at 80 %", ["fallback@example.com"]),
+    ]
