@@ -24,6 +24,8 @@ class Entitlements:
     api_keys_max: int
     # How each job orders the chain (billing.models.Plan.Routing's values).
     routing: str = "ordered"
+    # A paying plan (a price, or sold by contract): the spend budget's hard stop treats it apart.
+    paid: bool = False
 
     @classmethod
     def of(cls, plan: Plan) -> "Entitlements":
@@ -41,7 +43,19 @@ class Entitlements:
             api_rate_per_minute=plan.api_rate_per_minute,
             api_keys_max=plan.api_keys_max,
             routing=plan.routing,
+            paid=plan_is_paid(plan),
         )
+
+
+def plan_is_paid(plan: Plan) -> bool:
+    """Whether users of the plan pay for it: a monthly price, or a contract."""
+    return plan.price_usd_per_month > 0 or plan.contracted
+
+
+def plan_paid(*, slug: str) -> bool:
+    """Whether the plan named `slug` (a job's) is a paying one; an unknown slug counts as free."""
+    plan = Plan.objects.filter(slug=slug).only("price_usd_per_month", "contracted").first()
+    return plan is not None and plan_is_paid(plan)
 
 
 def subscription_entitled(subscription: Subscription, now: datetime | None = None) -> bool:

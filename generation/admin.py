@@ -1,5 +1,5 @@
 """Admin for generation jobs (with their provider calls and images), the cost ledger (with its provider
-health page) and API webhooks."""
+health page), the spend budget and its alerts, and API webhooks."""
 
 from datetime import timedelta
 
@@ -10,10 +10,11 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from .breaker import CLOSED, HALF_OPEN, OPEN
+from .budget import budget_status
 from .deliveries import webhook_deliveries_retry
 from .errors import TryItUnavailableError
 from .health import UNKNOWN_BREAKER, catalogue_models, model_health
-from .models import CostEntry, GeneratedImage, GenerationJob, WebhookDelivery
+from .models import CostEntry, GeneratedImage, GenerationJob, SpendAlert, SpendBudget, WebhookDelivery
 from .providers.registry import provider_get
 from .services import JobNotCancelableError, generation_job_cancel
 from .services.tryout import provider_try
@@ -80,7 +81,10 @@ class GenerationJobAdmin(admin.ModelAdmin):
 class CostEntryAdmin(admin.ModelAdmin):
     """The ledger: one line per provider call. The list shows the spend of what is filtered."""
 
-    list_display = ("created_at", "provider", "model", "plan", "outcome", "error_kind", "images", "megapixels", "cost_usd", "latency_ms")
+    list_display = (
+        "created_at", "provider", "model", "plan", "outcome", "error_kind", "images", "megapixels", "cost_usd", "expected_usd",
+        "latency_ms",
+    )  # fmt: skip
     list_filter = ("provider", "model", "plan", "outcome", "error_kind")
     date_hierarchy = "created_at"
     search_fields = ("request_id", "job__id")
@@ -150,7 +154,57 @@ class CostEntryAdmin(admin.ModelAdmin):
             lines = spend_totals(queryset=changelist.queryset)
             summary = "; ".join(f"{line.provider}: ${line.cost_usd:.4f} over {line.calls} calls ({line.images} images)" for line in lines)
             self.message_user(request, f"Spend shown: {summary or 'none'}", messages.INFO)
+            _budget_message(self, request)
         return response
+
+
+# The budget's standing, as the admin shows it above the ledger and on the budget's page.
+BUDGET_LEVELS = {"": messages.INFO, "notice": messages.INFO, "warning": messages.WARNING, "danger": messages.ERROR}
+
+
+def _budget_message(model_admin: admin.ModelAdmin, request) -> None:
+    status = budget_status()
+    model_admin.message_user(request, f"Budget: {status.summary}", BUDGET_LEVELS[status.level])
+
+
+@admin.register(SpendBudget)
+class SpendBudgetAdmin(admin.ModelAdmin):
+    """The one budget row: edited here, never added or deleted (the migration made it)."""
+
+    list_display = ("__str__", "hard_stop_free", "hard_stop_paid", "user_daily_usd", "updated_at")
+    fields = ("this_month", "monthly_usd", "hard_stop_free", "hard_stop_paid", "user_daily_usd", "alert_emails")
+    readonly_fields = ("this_month",)
+
+    @admin.display(description="This month")
+    def this_month(self, obj: SpendBudget) -> str:
+        status = budget_status()
+        crossed = ", ".join(f"{t} %" for t in status.thresholds_crossed) or "none"
+        return f"{status.summary} Thresholds crossed: {crossed}."
+
+    def has_add_permission(self, request) -> bool:
+        return not SpendBudget.objects.exists()
+
+    def save_model(self, request, obj, form, change) -> None:
+        obj.pk = 1  # the one row (a database emptied since the migration gets it back here)
+        super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        _budget_message(self, request)
+        return super().changelist_view(request, extra_context=extra_context)
+
+
+@admin.register(SpendAlert)
+class SpendAlertAdmin(admin.ModelAdmin):
+    """The 50/80/100 % alerts sent, one per threshold per month."""
+
+    list_display = ("month", "threshold", "committed_usd", "budget_usd", "recipients", "created_at")
+    readonly_fields = [f.name for f in SpendAlert._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 @admin.register(WebhookDelivery)

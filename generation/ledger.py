@@ -19,23 +19,25 @@ from .providers.base import GenerationResult, ProviderError
 UNKNOWN_MESSAGE = "its answer was lost and the provider cannot be asked: booked at the model's price"
 
 
-def call_open(*, job: GenerationJob, provider: str, model: str, lease: str) -> CostEntry | None:
-    """Open a pending line for a request about to be sent, if the run still owns a running job
-    (None otherwise: canceled meanwhile, or taken over). One statement: INSERT ... SELECT on the
+def call_open(*, job: GenerationJob, provider: str, model: str, lease: str, expected_usd: Decimal = Decimal(0)) -> CostEntry | None:
+    """Open a pending line for a request about to be sent, booked at `expected_usd` until it is
+    settled (what the spend budget counts it at), if the run still owns a running job (None
+    otherwise: canceled meanwhile, or taken over). One statement: INSERT ... SELECT on the
     job row, so the condition and the line are one round trip, as the plain INSERT was."""
     table, jobs, ops = CostEntry._meta.db_table, GenerationJob._meta.db_table, connection.ops
     now = timezone.now()
     # Only quoted table names and placeholders are formatted in; every value is a parameter.
     sql = (
         f"INSERT INTO {ops.quote_name(table)} (job_id, provider, model, plan, request_id, outcome, error_kind, error,"  # noqa: S608
-        " images, megapixels, cost_usd, latency_ms, created_at)"
-        f" SELECT id, %s, %s, plan, '', %s, '', '', 0, 0, 0, 0, %s FROM {ops.quote_name(jobs)}"
+        " images, megapixels, cost_usd, expected_usd, latency_ms, created_at)"
+        f" SELECT id, %s, %s, plan, '', %s, '', '', 0, 0, 0, %s, 0, %s FROM {ops.quote_name(jobs)}"
         " WHERE id = %s AND lease_token = %s AND status = %s RETURNING id"
     )
     params = [
         provider,
         model,
         CostEntry.Outcome.PENDING,
+        ops.adapt_decimalfield_value(expected_usd, 10, 5),
         ops.adapt_datetimefield_value(now),
         GenerationJob._meta.pk.get_db_prep_value(job.pk, connection),
         lease,
@@ -46,7 +48,7 @@ def call_open(*, job: GenerationJob, provider: str, model: str, lease: str) -> C
         row = cursor.fetchone()
     if row is None:
         return None
-    return CostEntry(id=row[0], job=job, provider=provider, model=model, plan=job.plan, created_at=now)
+    return CostEntry(id=row[0], job=job, provider=provider, model=model, plan=job.plan, expected_usd=expected_usd, created_at=now)
 
 
 def _owned(call: CostEntry, lease: str):

@@ -47,6 +47,9 @@ class GenerationJob(models.Model):
     queue = models.CharField(max_length=32, blank=True)
     priority = models.PositiveSmallIntegerField(default=5)
     provider_chain = models.JSONField(default=list, blank=True)
+    # Why the job is made otherwise than asked (this month's AI budget is spent: the local generator
+    # draws it), kept with the job so that its end message still says so.
+    notice = models.CharField(max_length=255, blank=True)
     # Quota units taken at acceptance; refunded (once) when the job ends without a charge.
     quota_units = models.PositiveSmallIntegerField(default=0)
     quota_refunded = models.BooleanField(default=False)
@@ -169,6 +172,9 @@ class CostEntry(models.Model):
     images = models.PositiveSmallIntegerField(default=0)
     megapixels = models.DecimalField(max_digits=8, decimal_places=3, default=0)
     cost_usd = models.DecimalField(max_digits=10, decimal_places=5, default=0)
+    # What the call was expected to cost when it was opened: a pending line counts at this much
+    # against the month's budget (generation.budget), so concurrent jobs see each other's calls.
+    expected_usd = models.DecimalField(max_digits=10, decimal_places=5, default=0)
     latency_ms = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -247,3 +253,64 @@ class QuotaRefusal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.plan}: {self.count}"
+
+
+class SpendBudget(models.Model):
+    """The operator's monthly spend budget (one row, pk 1): alerts at 50/80/100 % of it, an optional
+    hard stop above 100 %, and a per-user daily cap. Read and enforced by generation.budget."""
+
+    monthly_usd = models.DecimalField(
+        "monthly budget (USD)",
+        max_digits=10,
+        decimal_places=2,
+        default=0,
+        help_text="Provider spend per calendar month (UTC); 0 = no budget.",
+    )
+    hard_stop_free = models.BooleanField(
+        "hard stop for free users",
+        default=True,
+        help_text="Above 100 %, users of free plans get the local generator instead of paid providers (told why).",
+    )
+    hard_stop_paid = models.BooleanField(
+        "hard stop for paying plans too",
+        default=False,
+        help_text="Above 100 %, premium and enterprise users get the local generator as well (else they go on).",
+    )
+    user_daily_usd = models.DecimalField(
+        "per-user daily cap (USD)",
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="A user whose provider spend today (UTC) reaches this gets no more paid calls today; empty = no cap.",
+    )
+    alert_emails = models.TextField(
+        blank=True,
+        help_text="Who gets the 50/80/100 % alerts: addresses, comma-separated; empty = the setting GENERATION_BUDGET_ALERT_EMAILS.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "spend budget"
+        constraints = [models.CheckConstraint(condition=models.Q(pk=1), name="generation_spend_budget_singleton")]
+
+    def __str__(self) -> str:
+        return f"${self.monthly_usd} a month" if self.monthly_usd else "no budget"
+
+
+class SpendAlert(models.Model):
+    """One budget threshold crossed in one month: the row is what makes its mail go out once."""
+
+    month = models.DateField(help_text="The first day of the month (UTC).")
+    threshold = models.PositiveSmallIntegerField(help_text="Percent of the budget: 50, 80 or 100.")
+    budget_usd = models.DecimalField(max_digits=10, decimal_places=2)
+    committed_usd = models.DecimalField(max_digits=12, decimal_places=5, help_text="Spent and booked when it was crossed.")
+    recipients = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-month", "threshold"]
+        constraints = [models.UniqueConstraint(fields=["month", "threshold"], name="generation_spend_alert_once_per_month")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.threshold} %"

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from avatarsite.core.infrastructure import INFRASTRUCTURE_ERRORS
 
-from . import deliveries, dispatch, idempotency
+from . import budget, deliveries, dispatch, idempotency
 from .lease import JobBusyError, RunInterruptedError
 from .models import GenerationJob
 from .progress import job_progress_report
@@ -95,3 +95,9 @@ def webhooks_due() -> int:
 def idempotency_keys_prune() -> int:
     """Beat, hourly: forget API idempotency keys older than a day."""
     return idempotency.idempotency_keys_prune()
+
+
+@shared_task(name="generation.tasks.budget_alerts_check", acks_late=True, ignore_result=True)
+def budget_alerts_check() -> list[int]:
+    """Beat, every 5 minutes: the spend budget's thresholds crossed since the last paid call's check."""
+    return [alert.threshold for alert in budget.budget_alerts_check()]

@@ -11,6 +11,10 @@ DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="test-secret-key-that-is-long-enough-0123456789-abcdefghijklmnop")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# A worker subprocess's mails, written as files where its test can read them (none by default).
+if env("DJANGO_EMAIL_FILE_PATH", default=""):
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = env("DJANGO_EMAIL_FILE_PATH")
 # Not "*": the websocket origin check is derived from ALLOWED_HOSTS and is under test.
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405

@@ -12,8 +12,9 @@ from django.conf import settings
 from gallery import imaging
 
 from ..breaker import breaker_allows, breaker_record_failure, breaker_record_success
+from ..budget import call_expected_usd, call_open_budgeted
 from ..lease import LeaseKeeper, LeaseLostError
-from ..ledger import UNKNOWN_MESSAGE, call_estimated_cost, call_open, call_pending, call_record_request_id, call_settle
+from ..ledger import UNKNOWN_MESSAGE, call_estimated_cost, call_pending, call_record_request_id, call_settle
 from ..models import CostEntry, GenerationJob
 from ..providers.base import (
     CallContext,
@@ -132,7 +133,12 @@ def _call_line(
     if call is None:
         if not breaker_allows(provider=provider.name):
             raise TransientProviderError(f"{provider.name} is failing right now (circuit open)")
-        call = call_open(job=job, provider=provider.name, model=request.model, lease=keeper.token)
+        # Checked against the spend budget and booked at its expected price in one locked step
+        # (SpendRefusedError: not sent; the job tries its next provider or ends with the reason).
+        expected = call_expected_usd(
+            provider=provider, model=request.model, size=native_size(provider, request.model, request.size), count=request.num_images
+        )
+        call = call_open_budgeted(job=job, provider=provider.name, model=request.model, lease=keeper.token, expected_usd=expected)
         if call is None:  # the job was canceled, or taken over, as this request was about to go
             if watch(now=True):
                 raise ProviderCanceledError("canceled before the request was sent")

@@ -17,6 +17,7 @@ from django.utils import timezone
 from billing.entitlements import Entitlements, entitlements
 
 from .. import dispatch
+from ..budget import budget_request_notice
 from ..chains import chain_route
 from ..deliveries import webhook_job_ended
 from ..errors import GenerationError, PromptRefusedError, QuotaExceededError, StyleUnavailableError
@@ -123,6 +124,9 @@ def generation_job_create(
     else they are read here. Raises GenerationError or QuotaExceededError."""
     plan = plan or entitlements(user_id=user_id)
     request = generation_request_normalise(prompt=prompt, style=style, size=size, seed=seed, num_images=num_images, plan=plan)
+    notice = budget_request_notice(user_id=user_id, paid=plan.paid) if request.chain != LOCAL_CHAIN else ""
+    if notice:  # the spend budget's hard stop, or the user's daily cap: our own generator draws it, told why
+        request = NormalisedRequest(request.prompt, LOCAL_STYLES[0], request.size, request.seed, request.num_images, LOCAL_CHAIN)
     now = timezone.now()
     fields = {
         "user_id": user_id,
@@ -138,7 +142,8 @@ def generation_job_create(
         "queue": plan.queue,
         "priority": plan.priority,
         "provider_chain": list(request.chain),
-        "message": f"Waiting in the {LANE_LABELS.get(plan.queue, plan.queue)}",
+        "message": notice or f"Waiting in the {LANE_LABELS.get(plan.queue, plan.queue)}",
+        "notice": notice,
     }
     units = 0 if request.chain == LOCAL_CHAIN else request.num_images
     for attempt in range(2):

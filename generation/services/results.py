@@ -63,7 +63,8 @@ def job_succeed(*, job: GenerationJob, result: GenerationResult, stored: list[St
         call_settle(call=call, outcome=CostEntry.Outcome.SUCCEEDED, lease=lease, result=result)
         now = timezone.now()
         fields = {
-            "status": GenerationJob.Status.SUCCEEDED, "progress": 100, "message": "Done", "finished_at": now, "updated_at": now,
+            "status": GenerationJob.Status.SUCCEEDED, "progress": 100, "message": f"Done. {job.notice}" if job.notice else "Done",
+            "finished_at": now, "updated_at": now,
             "images_pending": True,
         }  # fmt: skip
         if result.refused_count and job.quota_units:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from avatarsite.core.infrastructure import INFRASTRUCTURE_ERRORS, is_infrastructure_error
 
 from ..breaker import breaker_record_success
+from ..budget import SpendRefusedError
 from ..lease import JobBusyError, LeaseKeeper, LeaseLostError, RunInterruptedError, lease_expiry, lease_token_new
 from ..metrics import job_finished_observe
 from ..models import ErrorKind, GenerationJob
@@ -136,6 +137,7 @@ def _job_run_chain(*, job: GenerationJob, keeper: LeaseKeeper, resuming: bool) -
     chain = [(entry.partition(":")[0], entry.partition(":")[2], entry_get(entry)) for entry in job.provider_chain]
     failures: list[str] = []
     error_kind: str = ErrorKind.PERMANENT
+    refused_by_budget = ""  # the spend budget's reason, told to the user if nothing else delivers
     for position, (name, model, provider) in enumerate(chain):
         if provider is None:
             failures.append(f"{name} is not set up")
@@ -163,6 +165,8 @@ def _job_run_chain(*, job: GenerationJob, keeper: LeaseKeeper, resuming: bool) -
         except ProviderError as exc:
             failures.append(f"{name}: {exc}")
             error_kind = exc.kind
+            if isinstance(exc, SpendRefusedError):
+                refused_by_budget = str(exc)
             logger.warning("job %s: %s failed (%s): %s", job.id, name, exc.kind, exc)
             if watch() or time.monotonic() >= run_deadline:
                 break
@@ -173,4 +177,5 @@ def _job_run_chain(*, job: GenerationJob, keeper: LeaseKeeper, resuming: bool) -
     if watch(now=True):
         return GenerationJob.objects.get(pk=job.pk)
     logger.warning("job %s failed on every provider: %s", job.id, "; ".join(failures))
-    return generation_job_fail(job=job, lease=keeper.token, kind=error_kind, message=FAILED_EVERYWHERE_MESSAGE)
+    message = refused_by_budget or FAILED_EVERYWHERE_MESSAGE
+    return generation_job_fail(job=job, lease=keeper.token, kind=error_kind, message=message)

@@ -88,6 +88,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600,
         "options": {"queue": "batch", "expires": 3600},
     },
+    # Spend budget thresholds crossed without a paid call being checked (a call billed above its
+    # expected price, an operator's "try it"): their alert mails (once per threshold per month).
+    "generation-budget-alerts": {
+        "task": "generation.tasks.budget_alerts_check",
+        "schedule": 5 * 60,
+        "options": {"queue": "batch", "expires": 5 * 60},
+    },
     # Settles jobs past their deadline (lost worker, lost provider answer): nothing stays "running".
     "generation-reconcile-jobs": {
         "task": "generation.tasks.jobs_reconcile",

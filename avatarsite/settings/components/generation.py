@@ -164,3 +164,8 @@ OPS_MAX_DAYS = env.int("OPS_MAX_DAYS", default=366)
 # The traffic simulation (manage.py simulate_traffic) gives its throwaway users their plans through
 # billing's service, named here so generation needs not import billing's internals.
 SIMULATION_PLAN_GRANT = "billing.services.subscriptions_grant"
+# --- Issue 20 point 2: budgets ---
+# The monthly spend budget, its hard stop and the per-user daily cap are data, edited in the admin
+# (Generation > Spend budget; generation/budget.py enforces them). Its 50/80/100 % alert mails go
+# to the addresses set there, else to these (comma-separated).
+GENERATION_BUDGET_ALERT_EMAILS = env.list("GENERATION_BUDGET_ALERT_EMAILS", default=[])
