@@ -29,6 +29,7 @@ from django.db.models.expressions import Window
 from django.db.models.functions import RowNumber, TruncDate
 from django.utils import timezone
 
+from .budget import BudgetStatus, budget_status
 from .estimates import LANE_LABELS
 from .health import ModelHealth, model_health
 from .models import CostEntry, GenerationJob, QuotaRefusal
@@ -212,3 +213,8 @@ def top_styles(*, start: date, end: date, limit: int = 10) -> list[StyleCount]:
         .order_by("-n", "style")[:limit]
     )
     return [StyleCount(style=row["style"], label=style_label(row["style"]), jobs=row["n"]) for row in rows]
+
+
+def budget_standing() -> BudgetStatus:
+    """This month's spend against the budget (generation.budget), for the dashboard's banner."""
+    return budget_status()

@@ -8,6 +8,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from generation.reports import budget_standing
+
 from .forms import RangeForm, default_range
 from .selectors import CHART_NAMES, dashboard_charts
 
@@ -30,7 +32,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         return _csv(dashboard_charts(start=start, end=end, only=name)[0], start=start, end=end)
     charts = dashboard_charts(start=start, end=end)
     query = f"start={start.isoformat()}&end={end.isoformat()}"
-    return render(request, "ops/dashboard.html", {"form": form, "charts": charts, "start": start, "end": end, "query": query})
+    context = {"form": form, "charts": charts, "start": start, "end": end, "query": query, "budget": budget_standing()}
+    return render(request, "ops/dashboard.html", context)
 
 
 def _csv(chart, *, start, end) -> HttpResponse:

@@ -31,7 +31,7 @@ DAY1, DAY2 = date(2026, 11, 1), date(2026, 11, 2)
 BEFORE = date(2026, 10, 31)  # outside the range asked for: must count nowhere
 RANGE = {"start": "2026-11-01", "end": "2026-11-03"}
 URL = "/ops/"
-QUERIES = 18  # the session, the user, and a grouped query or two per chart (eleven charts)
+QUERIES = 20  # the session, the user, a grouped query or two per chart (eleven charts), the budget row and its month's sum
 REPLICATE_MODEL = "black-forest-labs/flux-schnell"
 CHARTS = (
     "spend-provider",
@@ -300,3 +300,23 @@ def test_the_page_s_queries_do_not_grow_with_the_rows(staff, known_rows, django_
             _cost(day, job, provider="fal", plan="free", outcome="succeeded", cost_usd=Decimal("0.001"))
     with django_assert_max_num_queries(len(few.captured_queries)):
         staff.get(URL, RANGE)
+
+
+def test_the_budget_banner_says_how_much_of_the_month_is_spent(staff):
+    """No banner below 50 % or without a budget; at 85 % the warning with the month's figures, and the hard stop past 100 %."""
+    from generation.models import SpendBudget
+
+    url = reverse("ops:dashboard")
+    assert "ops-budget" not in staff.get(url).content.decode()
+    SpendBudget.objects.update_or_create(pk=1, defaults={"monthly_usd": Decimal("10.00"), "hard_stop_free": True})
+    CostEntry.objects.create(provider="fal", model="fal-ai/flux/schnell", outcome="succeeded", cost_usd=Decimal("8.50"))
+
+    page = staff.get(url).content.decode()
+    assert "ops-budget-warning" in page
+    assert "Spend budget: 80 % reached." in page
+    assert "$8.50 of $10.00 committed (85%)" in page
+
+    CostEntry.objects.create(provider="fal", model="fal-ai/flux/schnell", outcome="succeeded", cost_usd=Decimal("2.00"))
+    page = staff.get(url).content.decode()
+    assert "ops-budget-danger" in page
+    assert "Hard stop: free users get the local generator." in page
