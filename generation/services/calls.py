@@ -25,7 +25,7 @@ from ..providers.base import (
     TransientProviderError,
 )
 from .images import StoredImage, native_size, store_results
-from .watch import CancelWatch, JobProgressRelay, cancel_check
+from .watch import CancelWatch, JobProgressRelay, cancel_check, connection_release
 
 
 def retry_sleep(seconds: float) -> None:
@@ -84,6 +84,7 @@ def call_with_retries(
             lookup_since=lookup_since,
             deadline=deadline,
         )
+        connection_release()  # the submission may itself wait (Replicate's `Prefer: wait`, one-call APIs)
         try:
             result = provider.generate(request, context)
             stored = store_results(result, size=request.size, expected=expected)
@@ -172,6 +173,7 @@ def _retry_wait(*, exc: TransientProviderError, attempt: int, deadline: float) -
     """Exponential backoff with jitter, at least what the server asked for, at most 30 s and never
     past the deadline."""
     jitter = 0.5 + secrets.randbelow(1000) / 1000
+    connection_release()
     wait = max(exc.retry_after or 0.0, settings.GENERATION_PROVIDER_BACKOFF_SECONDS * 2 ** (attempt - 1) * jitter)
     retry_sleep(max(0.0, min(wait, 30.0, deadline - time.monotonic())))
 

@@ -62,9 +62,14 @@ def uvicorn_args(port: int) -> list[str]:
     return [PYTHON, "-m", "uvicorn", "avatarsite.asgi:application", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"]
 
 
-def celery_worker_args(*queues: str, concurrency: int = 1) -> list[str]:
+def celery_worker_args(*queues: str, concurrency: int | None = 1, pool: str | None = "prefork") -> list[str]:
+    """The worker command. Prefork unless told otherwise: the tests written for it kill its pool
+    children. `pool` and `concurrency` None leave them to the settings (CELERY_WORKER_POOL,
+    CELERY_WORKER_CONCURRENCY), as a lane started without -P / -c runs."""
     return [
-        PYTHON, "-m", "celery", "-A", "avatarsite", "worker", "-Q", ",".join(queues), "-c", str(concurrency),
+        PYTHON, "-m", "celery", "-A", "avatarsite", "worker", "-Q", ",".join(queues),
+        *(["-P", pool] if pool is not None else []),
+        *(["-c", str(concurrency)] if concurrency is not None else []),
         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
     ]  # fmt: skip
 
