@@ -1,12 +1,15 @@
-"""A slow provider holds no worker process: one lane's worker, started as the settings start it (the
-thread pool), runs many provider waits at once in one process. Real Redis, PostgreSQL, S3 server,
-a real worker subprocess and the fake fal answering after L seconds."""
+"""A slow provider holds no worker process: the standard lane's worker, started with the pool and
+concurrency docker-compose.yml gives it (the thread pool), runs many provider waits at once in one
+process. Real Redis, PostgreSQL, S3 server, a real worker subprocess and the fake fal answering
+after L seconds."""
 
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 
 from avatarsite.accounts.services import user_create
 from generation.models import CostEntry, GeneratedImage, GenerationJob
@@ -15,9 +18,16 @@ from tests.fakes.fal import FakeFal
 from tests.support.processes import running
 from tests.support.workers import child_pids, fal_providers, log_tail, log_text, wait_for, worker_args, worker_env
 
+COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 LATENCY = 3.0  # seconds from submission to COMPLETED at the fake
 JOBS = 20  # far more than the 2 processes a prefork lane gets on this machine's 2 cores
 POOL_MAX = 6  # the worker's psycopg pool: fewer connections than jobs waiting at once
+
+
+def lane_env() -> dict[str, str]:
+    """The standard lane's worker settings as docker-compose.yml deploys it."""
+    environment = yaml.safe_load(COMPOSE_FILE.read_text())["services"]["worker-standard"]["environment"]
+    return {name: str(environment[name]) for name in ("CELERY_WORKER_POOL", "CELERY_WORKER_CONCURRENCY")}
 
 
 @pytest.fixture
@@ -30,7 +40,7 @@ def slow_fal(settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_one_lane_process_runs_many_slow_provider_waits_at_once_and_keeps_the_books(slow_fal, broker, artifacts_dir):
-    """20 jobs of a 3 s provider, submitted at once to a standard-lane worker started without -P / -c:
+    """20 jobs of a 3 s provider, submitted at once to a standard-lane worker started as deployed:
     all end `succeeded` within 2 x L of the first submission (a pool of processes, one job each,
     would need 20 x L / processes), in the worker's one process (no pool children), each run once
     (no database connection wait turned into an infrastructure retry, although the worker's pool
@@ -38,8 +48,8 @@ def test_one_lane_process_runs_many_slow_provider_waits_at_once_and_keeps_the_bo
     per job."""
     log = artifacts_dir / "capacity-worker.log"
     users = [user_create(username=f"capacity{n}", email=f"capacity{n}@example.com", password="a-long-password-1") for n in range(JOBS)]
-    env = worker_env(fal=slow_fal, DATABASE_POOL_MAX_SIZE=str(POOL_MAX))
-    with running(worker_args("standard", name="capacity", concurrency=None, pool=None), env=env, log=log) as worker:
+    env = worker_env(fal=slow_fal, DATABASE_POOL_MAX_SIZE=str(POOL_MAX), **lane_env())
+    with running(worker_args("standard", name="capacity", concurrency=None), env=env, log=log) as worker:
         wait_for(lambda: " ready." in log_text(log), timeout=60, what="the worker to be ready")
         started = time.monotonic()
         jobs = [
@@ -77,9 +87,9 @@ def test_a_killed_thread_pool_worker_leaves_every_job_it_ran_to_be_taken_over_by
     ledger line and one quota unit per job."""
     count = 5
     users = [user_create(username=f"killed{n}", email=f"killed{n}@example.com", password="a-long-password-1") for n in range(count)]
-    env = worker_env(fal=slow_fal, GENERATION_LEASE_SECONDS="3")
+    env = worker_env(fal=slow_fal, GENERATION_LEASE_SECONDS="3", **lane_env())
     first_log, second_log = artifacts_dir / "capacity-killed-worker.log", artifacts_dir / "capacity-new-worker.log"
-    with running(worker_args("standard", name="capacity-first", concurrency=None, pool=None), env=env, log=first_log) as worker:
+    with running(worker_args("standard", name="capacity-first", concurrency=None), env=env, log=first_log) as worker:
         wait_for(lambda: " ready." in log_text(first_log), timeout=60, what="the worker to be ready")
         jobs = [
             generation_job_create(user_id=user.pk, prompt=f"A keeper of the light, number {n}", size=256) for n, user in enumerate(users)
@@ -96,7 +106,7 @@ def test_a_killed_thread_pool_worker_leaves_every_job_it_ran_to_be_taken_over_by
         worker.wait(timeout=30)
     assert GenerationJob.objects.filter(pk__in=[job.pk for job in jobs], status="running").count() == count
 
-    with running(worker_args("standard", name="capacity-second", concurrency=None, pool=None), env=env, log=second_log):
+    with running(worker_args("standard", name="capacity-second", concurrency=None), env=env, log=second_log):
         deadline = time.monotonic() + 90
         while GenerationJob.objects.filter(pk__in=[job.pk for job in jobs], status__in=GenerationJob.TERMINAL_STATUSES).count() < count:
             assert time.monotonic() < deadline, f"not every job settled\n{log_tail(first_log, second_log)}"

@@ -62,13 +62,11 @@ def uvicorn_args(port: int) -> list[str]:
     return [PYTHON, "-m", "uvicorn", "avatarsite.asgi:application", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"]
 
 
-def celery_worker_args(*queues: str, concurrency: int | None = 1, pool: str | None = "prefork") -> list[str]:
-    """The worker command. Prefork unless told otherwise: the tests written for it kill its pool
-    children. `pool` and `concurrency` None leave them to the settings (CELERY_WORKER_POOL,
-    CELERY_WORKER_CONCURRENCY), as a lane started without -P / -c runs."""
+def celery_worker_args(*queues: str, concurrency: int | None = 1) -> list[str]:
+    """The worker command; `concurrency` None leaves it to the settings (CELERY_WORKER_CONCURRENCY),
+    as docker-compose.yml's lanes run (the pool is the settings' too: CELERY_WORKER_POOL)."""
     return [
         PYTHON, "-m", "celery", "-A", "avatarsite", "worker", "-Q", ",".join(queues),
-        *(["-P", pool] if pool is not None else []),
         *(["-c", str(concurrency)] if concurrency is not None else []),
         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
     ]  # fmt: skip

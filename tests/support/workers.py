@@ -25,9 +25,9 @@ def wait_for(predicate: Callable[[], object], *, timeout: float, interval: float
         time.sleep(interval)
 
 
-def worker_args(*queues: str, name: str, concurrency: int | None = 1, pool: str | None = "prefork", include: str = "") -> list[str]:
+def worker_args(*queues: str, name: str, concurrency: int | None = 1, include: str = "") -> list[str]:
     """The project's worker command with a node name of its own (two workers may run side by side)."""
-    args = [*celery_worker_args(*queues, concurrency=concurrency, pool=pool), "-n", f"{name}@%h"]
+    args = [*celery_worker_args(*queues, concurrency=concurrency), "-n", f"{name}@%h"]
     if include:
         args += ["--include", include]
     return args
