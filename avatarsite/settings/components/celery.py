@@ -104,7 +104,8 @@ CELERY_BEAT_SCHEDULE = {
 # jobs of a 5 s provider in under 10 s on 2 cores: README "Capacity"). docker-compose.yml sets these
 # per lane: threads for the lanes that call providers, prefork (Celery's default) for batch, whose
 # imports and renders are CPU-bound. Set them per lane, not in .env: Celery takes `-P prefork` on a
-# command line for "no -P given" and lets a configured pool win over it.
+# command line for "no -P given" and lets a configured pool win over it. The thread pool enforces no
+# CELERY_TASK_TIME_LIMIT: a run ends at its own deadline (GENERATION_RUN_TIMEOUT_SECONDS).
 CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="prefork")
 # Unset: the command line's -c, or the CPU count.
 CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=None)
