@@ -106,6 +106,8 @@ CELERY_BEAT_SCHEDULE = {
 # imports and renders are CPU-bound. Set them per lane, not in .env: Celery takes `-P prefork` on a
 # command line for "no -P given" and lets a configured pool win over it. The thread pool enforces no
 # CELERY_TASK_TIME_LIMIT: a run ends at its own deadline (GENERATION_RUN_TIMEOUT_SECONDS).
+# (`celery worker` also reads both names itself, as its -P and -c; read here, they are the app's
+# configuration too, for a worker started from code.)
 CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="prefork")
 # Unset: the command line's -c, or the CPU count.
 CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=None)
