@@ -49,6 +49,9 @@ class CapacityStack(Stack):
     every thread need not be warmed, a burst of 50 meets cold threads as production does)."""
 
     def __init__(self, *, latencies: list[float], **kwargs) -> None:
+        # Providers from the settings (FAL_QUEUE_URL: the fake), not from the catalogue's rows (issue 19
+        # point 1), which the migration fills with the real services' addresses.
+        os.environ.setdefault("GENERATION_PROVIDER_CATALOGUE", "")
         super().__init__(latency=latencies[0], **kwargs)
         self.latencies = latencies
 
