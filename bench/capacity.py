@@ -25,7 +25,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from bench.generation import PYTHON, Stack, concurrent, wait_for_follow_ups, warm_fake_files  # noqa: E402
+from bench.generation import PYTHON, Stack, breakdown, concurrent, print_breakdown, wait_for_follow_ups, warm_fake_files  # noqa: E402
 from bench.stack import percentile  # noqa: E402
 from tests.support.managed import Proc  # noqa: E402
 from tests.support.services import free_port  # noqa: E402
@@ -103,6 +103,7 @@ def burst(stack: CapacityStack, latency: float, *, pool: str | None, concurrency
         f" ({span / latency:.2f} x L; target under 2 x L)"
         f"\n  submission -> final (s): p50 {statistics.median(seconds):.2f}  p95 {figures['burst50_p95_s']:.2f}  max {max(seconds):.2f}"
     )
+    print_breakdown(f"where the time went, L={latency:g} s, {BURST} at once", breakdown(runs, latency))
     print(
         f"capacity L={latency:g} pool={pool or 'settings'} -c {concurrency or 'settings'}"
         f" jobs_per_s={figures['jobs_per_s']:.2f} burst50_p95_s={figures['burst50_p95_s']:.2f} span_s={span:.2f}"

@@ -16,12 +16,14 @@ from generation.models import CostEntry, GeneratedImage, GenerationJob
 from generation.services import generation_job_create, generation_jobs_reconcile
 from tests.fakes.fal import FakeFal
 from tests.support.processes import running
+from tests.support.tcp_proxy import TcpProxy
 from tests.support.workers import child_pids, fal_providers, log_tail, log_text, wait_for, worker_args, worker_env
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 LATENCY = 3.0  # seconds from submission to COMPLETED at the fake
 JOBS = 20  # far more than the 2 processes a prefork lane gets on this machine's 2 cores
 POOL_MAX = 6  # the worker's psycopg pool: fewer connections than jobs waiting at once
+STORE_LATENCY = 0.5  # seconds the slow object store takes to answer each request
 
 
 def lane_env() -> dict[str, str]:
@@ -120,4 +122,40 @@ def test_a_killed_thread_pool_worker_leaves_every_job_it_ran_to_be_taken_over_by
     assert slow_fal.submissions == count
     entries = sorted(CostEntry.objects.filter(job__in=finished).values_list("job_id", "outcome", "request_id"))
     assert entries == sorted((job_id, "succeeded", request_id) for job_id, request_id in calls.items())
+    assert GeneratedImage.objects.filter(job__in=finished).count() == count
+
+
+@pytest.mark.django_db(transaction=True)
+def test_jobs_ending_together_store_their_results_side_by_side_on_a_slow_object_store(slow_fal, broker, services, artifacts_dir):
+    """16 jobs of a 3 s provider end together on a thread-pool worker whose object store takes 0.5 s to
+    answer (a proxy in front of the S3 server holds each answer). Each job commits its success once
+    its file is stored, holding a database connection meanwhile: queued behind one upload thread,
+    16 uploads took 8 s and more (the follow-up sizes queue there too) while the waiting transactions
+    kept the pool's connections past their 3 s wait. Uploads go side by side: all 16 end within 2 x L,
+    each run once, with its image."""
+    count = 16
+    log = artifacts_dir / "capacity-slow-store-worker.log"
+    users = [user_create(username=f"store{n}", email=f"store{n}@example.com", password="a-long-password-1") for n in range(count)]
+    proxy = TcpProxy(services.s3.port, latency=STORE_LATENCY).start()
+    try:
+        env = worker_env(fal=slow_fal, R2_ENDPOINT_URL=proxy.url, **lane_env())
+        with running(worker_args("standard", name="capacity-store", concurrency=None), env=env, log=log):
+            wait_for(lambda: " ready." in log_text(log), timeout=60, what="the worker to be ready")
+            started = time.monotonic()
+            jobs = [generation_job_create(user_id=user.pk, prompt=f"A harbour pilot, number {n}", size=256) for n, user in enumerate(users)]
+            ids = [job.pk for job in jobs]
+            wait_for(
+                lambda: GenerationJob.objects.filter(pk__in=ids, status__in=GenerationJob.TERMINAL_STATUSES).count() == count,
+                timeout=120,
+                interval=0.05,
+                what="every job to end",
+            )
+            span = time.monotonic() - started
+    finally:
+        proxy.stop()
+
+    finished = list(GenerationJob.objects.filter(pk__in=ids))
+    assert {(job.status, job.runs) for job in finished} == {("succeeded", 1)}, log_tail(log)
+    assert span < 2 * LATENCY, f"{count} jobs of {LATENCY:g} s took {span:.1f} s\n{log_tail(log)}"
+    assert "infrastructure fault" not in log_text(log)
     assert GeneratedImage.objects.filter(job__in=finished).count() == count
