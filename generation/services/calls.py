@@ -87,6 +87,7 @@ def call_with_retries(
         connection_release()  # the submission may itself wait (Replicate's `Prefer: wait`, one-call APIs)
         try:
             result = provider.generate(request, context)
+            connection_release()  # decoding and encoding hold no connection (a report may have taken one)
             stored = store_results(result, size=request.size, expected=expected)
         except TransientProviderError as exc:
             last = _call_transient(

@@ -50,6 +50,7 @@ class JobProgressRelay:
             (self.percent, self.message), self.held, self.at = self.held, None, now
             self.announced = True
             listeners.job_progress_report(job=self.job, progress=self.percent, message=self.message, lease=self.lease)
+            connection_release()  # the adapter goes on waiting (or downloading) after a report
 
 
 class CancelWatch:
