@@ -41,6 +41,7 @@ def _call_submitted(call: CostEntry, progress: JobProgressRelay, keeper: LeaseKe
             provider.cancel(request_id, model=model)
         raise LeaseLostError(f"job {call.job_id}: taken over before {provider.name} request {request_id} was recorded")
     progress.announce()
+    connection_release()  # the adapter waits next, or downloads an answer that came with the submission
 
 
 def call_unknown(*, call: CostEntry, provider, request: GenerationRequest, lease: str) -> None:
@@ -87,7 +88,6 @@ def call_with_retries(
         connection_release()  # the submission may itself wait (Replicate's `Prefer: wait`, one-call APIs)
         try:
             result = provider.generate(request, context)
-            connection_release()  # decoding and encoding hold no connection (a report may have taken one)
             stored = store_results(result, size=request.size, expected=expected)
         except TransientProviderError as exc:
             last = _call_transient(
