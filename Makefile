@@ -67,6 +67,7 @@ bench: system-deps $(VENV)/.dev
 	$(BIN)/python -m bench.healthz
 	$(BIN)/python -m bench.gallery
 	$(BIN)/python -m bench.generation
+	$(BIN)/python -m bench.capacity
 	$(BIN)/python -m bench.eta
 	$(BIN)/python -m bench.local_generator
 	$(BIN)/python -m bench.billing

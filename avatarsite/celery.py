@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_process_init, worker_process_shutdown
+from celery.signals import task_postrun, task_prerun, worker_init, worker_process_init, worker_process_shutdown
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "avatarsite.settings.base")
@@ -59,3 +59,17 @@ def _metrics_process_exit(**kwargs) -> None:
     from .core.metrics import process_exit
 
     process_exit()
+
+
+@worker_init.connect
+def _set_up_a_thread_pool_worker(sender=None, **kwargs) -> None:
+    """A worker whose pool runs tasks on threads of its own process (settings.CELERY_WORKER_POOL)
+    is itself the server process: it is set up as a prefork child is (prefork sends
+    worker_process_init in each child; the thread pool sends nothing). In the embedded stack this
+    is the web server's process, already set up: doing it again changes nothing."""
+    from celery.concurrency import get_implementation
+
+    if "thread" in get_implementation(getattr(sender, "pool_cls", None) or "prefork").__module__:
+        from .runtime.server_process import server_process_setup
+
+        server_process_setup()

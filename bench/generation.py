@@ -3,9 +3,10 @@
 Starts a throwaway PostgreSQL, Redis and S3 server (moto), two fake fal servers in their own
 processes (`tests.fakes.fal`: one with a fixed generation latency L, 0.75 s by default, one with
 none), the ASGI app under uvicorn (one process, as the image runs it) and a Celery worker on the
-enterprise lane (prefork, 2 processes by default, as that lane is deployed; the enterprise plan has
-no caps). Every client is a signed-in user: it POSTs the generate form and follows the job on its
-websocket, as the job page does (the page itself is not fetched: it is rendering, not the pipeline).
+enterprise lane (prefork, 2 processes by default, as issue 4 measured it; docker-compose.yml now
+runs that lane on 64 threads, measured by bench/capacity.py; the enterprise plan has no caps).
+Every client is a signed-in user: it POSTs the generate form and follows the job on its websocket,
+as the job page does (the page itself is not fetched: it is rendering, not the pipeline).
 
 1. end to end with L, one job at a time on an idle pipeline (the next request once the last job's
    other sizes are stored, so one job's follow-up render does not slow the next): from the form

@@ -68,7 +68,7 @@ class StartedWrite:
 
 
 def store_content_started(*, storage: str, prefix: str, data: bytes, fmt: str) -> StartedWrite:
-    """As `store_content`, written on the process's upload thread. The caller goes on with its own
+    """As `store_content`, written on one of the process's upload threads. The caller goes on with its own
     work (database writes, which wait on the network as the upload does) and waits for `written`
     before it commits anything that refers to the key. The bytes are made by the caller: Pillow
     holds the GIL while it encodes, so encoding on this thread would stall the caller, not overlap it."""
@@ -76,8 +76,13 @@ def store_content_started(*, storage: str, prefix: str, data: bytes, fmt: str) -
     return StartedWrite(key, len(data), _uploader.get().submit(object_write, storages[storage], key, data))
 
 
-# One thread per process, kept: it and the connections of the process's S3 client stay warm.
-_uploader = PerProcess(lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-content"))
+# Upload threads per process, kept: they and the connections of the process's S3 client stay warm.
+# Several: a thread-pool worker finishes dozens of jobs at once, each holding a database connection
+# in its transaction until its file is stored; queued behind one upload thread, 50 results of a burst
+# kept the pool's connections busy past its 3 s wait (bench/capacity.py: runs interrupted, a 15 s burst
+# instead of 9). Made as needed, so a lone job still uses one; at most botocore's 10 connections.
+UPLOAD_THREADS = 8
+_uploader = PerProcess(lambda: ThreadPoolExecutor(max_workers=UPLOAD_THREADS, thread_name_prefix="store-content"))
 
 
 def object_write(target: Storage, key: str, data: bytes) -> None:

@@ -5,6 +5,8 @@ its own, and could be removed without changing a single answer. Each line names 
 that justifies the item (from the module's own comment, the commit that made it, or the README's
 Benchmarks section), or says that none was recorded.
 
+- server_process.py runs in each prefork child (worker_process_init) and, on a thread-pool worker,
+  once in its one process (worker_init, avatarsite/celery.py): no figure of its own.
 - server_process.py, `gc.freeze()` at a process's start: a full collection walked about 150,000
   objects in a web process and 230,000 in a worker, a pause of 50 to 160 ms in the middle of a job
   or of every request in flight (108 ms measured in the web process).

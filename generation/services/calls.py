@@ -26,7 +26,7 @@ from ..providers.base import (
     TransientProviderError,
 )
 from .images import StoredImage, native_size, store_results
-from .watch import CancelWatch, JobProgressRelay, cancel_check
+from .watch import CancelWatch, JobProgressRelay, cancel_check, connection_release
 
 
 def retry_sleep(seconds: float) -> None:
@@ -42,6 +42,7 @@ def _call_submitted(call: CostEntry, progress: JobProgressRelay, keeper: LeaseKe
             provider.cancel(request_id, model=model)
         raise LeaseLostError(f"job {call.job_id}: taken over before {provider.name} request {request_id} was recorded")
     progress.announce()
+    connection_release()  # the adapter waits next, or downloads an answer that came with the submission
 
 
 def call_unknown(*, call: CostEntry, provider, request: GenerationRequest, lease: str) -> None:
@@ -85,6 +86,7 @@ def call_with_retries(
             lookup_since=lookup_since,
             deadline=deadline,
         )
+        connection_release()  # the submission may itself wait (Replicate's `Prefer: wait`, one-call APIs)
         try:
             result = provider.generate(request, context)
             result, stored = store_results(result, size=request.size, expected=expected)
@@ -178,6 +180,7 @@ def _retry_wait(*, exc: TransientProviderError, attempt: int, deadline: float) -
     """Exponential backoff with jitter, at least what the server asked for, at most 30 s and never
     past the deadline."""
     jitter = 0.5 + secrets.randbelow(1000) / 1000
+    connection_release()
     wait = max(exc.retry_after or 0.0, settings.GENERATION_PROVIDER_BACKOFF_SECONDS * 2 ** (attempt - 1) * jitter)
     retry_sleep(max(0.0, min(wait, 30.0, deadline - time.monotonic())))
 

@@ -17,6 +17,7 @@ from ..models import GeneratedImage, GenerationJob
 from ..providers.base import ContentRefusedError, GenerationResult
 from ..safety import ImagesWithheldError, image_nsfw_verdict
 from ..sizes import within_upscale
+from .watch import connection_release
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,8 @@ def generation_job_images_finish(*, job_id: str) -> int:
     if job is None:
         return 0
     added = 0
-    for image in job.images.all():
+    for image in list(job.images.all()):
+        connection_release()  # renders take long on a busy thread-pool worker: they hold no connection
         have = {(v["size"], v["format"]) for v in image.variants}
         primary = max(image.variants, key=lambda v: (v["size"], v["format"] == "jpeg"))
         wanted = [(size, fmt) for size in generated_sizes(primary["size"]) for fmt in imaging.VARIANT_FORMATS if (size, fmt) not in have]

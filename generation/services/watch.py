@@ -3,6 +3,8 @@ bounded rate, and the user's cancel, read at a bounded rate."""
 
 import time
 
+from django.db import connection
+
 from .. import progress as listeners
 from ..lease import LeaseKeeper
 from ..models import GenerationJob
@@ -48,6 +50,7 @@ class JobProgressRelay:
             (self.percent, self.message), self.held, self.at = self.held, None, now
             self.announced = True
             listeners.job_progress_report(job=self.job, progress=self.percent, message=self.message, lease=self.lease)
+            connection_release()  # the adapter goes on waiting (or downloading) after a report
 
 
 class CancelWatch:
@@ -72,4 +75,16 @@ def cancel_check(*, watch: CancelWatch, progress: JobProgressRelay, keeper: Leas
     report, then answers whether the user canceled."""
     keeper.check()
     progress.flush()
-    return watch()
+    canceled = watch()
+    connection_release()  # the adapter waits next
+    return canceled
+
+
+def connection_release() -> None:
+    """Hand this thread's database connection back to the process's pool as the run starts waiting
+    on a provider: on a thread-pool worker dozens of runs wait at once, and a connection held through
+    each wait would need a pool (and PostgreSQL connections) as large as the thread count. Taken again
+    from the pool at the next query (checked first: CONN_HEALTH_CHECKS). Only with a pool (without
+    one the next query would open a new connection) and never inside a transaction."""
+    if connection.connection is not None and not connection.in_atomic_block and getattr(connection, "pool", None) is not None:
+        connection.close()

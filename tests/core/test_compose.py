@@ -215,10 +215,15 @@ def test_every_queue_has_exactly_one_worker_service():
 
 
 def test_worker_commands_set_their_concurrency_and_one_beat_runs():
-    workers = [command for command in celery_commands() if "worker" in command]
+    workers = [(name, command) for name in project_services() for command, _ in commands_of(name) if command[:1] == ["celery"]]
+    workers = [(name, command) for name, command in workers if "worker" in command]
     assert workers
-    for command in workers:
-        assert option(command, "-c", "--concurrency"), f"{command} leaves the concurrency to the CPU count"
+    for name, command in workers:
+        environment = SERVICES[name].get("environment") or {}
+        given = option(command, "-c", "--concurrency") or environment.get("CELERY_WORKER_CONCURRENCY")
+        assert given, f"{command} leaves the concurrency to the CPU count"
+        # Celery reads `-P prefork` as "no -P given": the pool is chosen where the concurrency is.
+        assert environment.get("CELERY_WORKER_POOL"), f"{name} leaves its pool to .env"
     beats = [command for command in celery_commands() if "beat" in command]
     assert len(beats) == 1, "exactly one beat, or every scheduled task is sent twice"
 

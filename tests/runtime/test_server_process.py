@@ -72,3 +72,27 @@ def test_a_web_server_process_freezes_its_lifelong_objects_at_startup():
     assert seen["after"] > 10 * seen["tracked"]
     assert seen["image_blocks"] == IMAGE_MEMORY_BLOCKS_KEPT
     assert seen["switch_interval"] == THREAD_SWITCH_INTERVAL_SECONDS
+
+
+WORKER_START = """
+import gc, json, sys
+import django
+django.setup()
+from celery.signals import worker_init
+import avatarsite.celery  # noqa: F401 - connects the handlers
+class Worker:  # what the handler reads of the WorkController that sends worker_init
+    pool_cls = sys.argv[1]
+worker_init.send(sender=Worker())
+print(json.dumps({"frozen": gc.get_freeze_count(), "switch_interval": sys.getswitchinterval()}))
+"""
+
+
+def test_a_thread_pool_worker_sets_up_its_one_process_and_a_prefork_main_process_leaves_it_to_its_children():
+    """On the thread pool the worker's own process runs the tasks: no child sends worker_process_init,
+    so the worker does what a child would as it starts. A prefork worker's main process runs no task."""
+    threads = _process_started(WORKER_START.replace("sys.argv[1]", "'threads'"))
+    prefork = _process_started(WORKER_START.replace("sys.argv[1]", "'prefork'"))
+
+    assert threads["frozen"] > 0
+    assert threads["switch_interval"] == THREAD_SWITCH_INTERVAL_SECONDS
+    assert (prefork["frozen"], prefork["switch_interval"]) == (0, 0.005)

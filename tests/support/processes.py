@@ -62,9 +62,12 @@ def uvicorn_args(port: int) -> list[str]:
     return [PYTHON, "-m", "uvicorn", "avatarsite.asgi:application", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"]
 
 
-def celery_worker_args(*queues: str, concurrency: int = 1) -> list[str]:
+def celery_worker_args(*queues: str, concurrency: int | None = 1) -> list[str]:
+    """The worker command; `concurrency` None leaves it to the settings (CELERY_WORKER_CONCURRENCY),
+    as docker-compose.yml's lanes run (the pool is the settings' too: CELERY_WORKER_POOL)."""
     return [
-        PYTHON, "-m", "celery", "-A", "avatarsite", "worker", "-Q", ",".join(queues), "-c", str(concurrency),
+        PYTHON, "-m", "celery", "-A", "avatarsite", "worker", "-Q", ",".join(queues),
+        *(["-c", str(concurrency)] if concurrency is not None else []),
         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
     ]  # fmt: skip
 

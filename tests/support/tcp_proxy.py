@@ -4,7 +4,8 @@ S3 server, so storage goes away for the processes that use it while the server k
 `cut("refuse")` closes the listening socket (new connections are refused, as by a server that is
 down) and resets every connection in flight; `cut("reset")` keeps accepting but resets each new
 connection at once (as a proxy or load balancer without a healthy backend does). `restore()` takes
-connections again, on the same port.
+connections again, on the same port. `latency`: seconds each answer from the target is held before
+it is passed on (a slow server: every request takes at least that long).
 """
 
 import contextlib
@@ -12,6 +13,7 @@ import select
 import socket
 import struct
 import threading
+import time
 from typing import Literal, Self
 
 from tests.support.services import free_port
@@ -31,8 +33,9 @@ def _reset(sock: socket.socket) -> None:
 class TcpProxy:
     """Forwards 127.0.0.1:`port` to 127.0.0.1:`target_port`, one pair of pump threads per connection."""
 
-    def __init__(self, target_port: int, *, port: int | None = None) -> None:
+    def __init__(self, target_port: int, *, port: int | None = None, latency: float = 0.0) -> None:
         self.target_port = target_port
+        self.latency = latency
         self.port = port or free_port()
         self.mode: CutMode | None = None  # None: passing traffic
         self.cuts = 0
@@ -119,15 +122,17 @@ class TcpProxy:
             pair = (client, upstream)
             with self._lock:
                 self._pairs.add(pair)
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink, pair), daemon=True).start()
+            for source, sink, delay in ((client, upstream, 0.0), (upstream, client, self.latency)):
+                threading.Thread(target=self._pump, args=(source, sink, pair, delay), daemon=True).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket, pair: tuple[socket.socket, socket.socket]) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, pair: tuple[socket.socket, socket.socket], delay: float = 0.0) -> None:
         try:
             while True:
                 data = source.recv(_CHUNK)
                 if not data:
                     break
+                if delay:
+                    time.sleep(delay)
                 sink.sendall(data)
         except OSError:
             pass

@@ -25,7 +25,7 @@ def wait_for(predicate: Callable[[], object], *, timeout: float, interval: float
         time.sleep(interval)
 
 
-def worker_args(*queues: str, name: str, concurrency: int = 1, include: str = "") -> list[str]:
+def worker_args(*queues: str, name: str, concurrency: int | None = 1, include: str = "") -> list[str]:
     """The project's worker command with a node name of its own (two workers may run side by side)."""
     args = [*celery_worker_args(*queues, concurrency=concurrency), "-n", f"{name}@%h"]
     if include:

@@ -2,6 +2,7 @@
 
 from .cache import REDIS_CONNECT_TIMEOUT_SECONDS, REDIS_TIMEOUT_SECONDS, REDIS_URL
 from .core import TIME_ZONE
+from .database import DATABASES
 from .env import env
 from .gallery import GALLERY_IMPORT_SCHEDULE_HOURS, GALLERY_IMPORT_TIME_LIMIT_SECONDS
 from .generation import GENERATION_RECONCILE_EVERY_SECONDS
@@ -102,3 +103,26 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "standard", "priority": 0, "expires": GENERATION_RECONCILE_EVERY_SECONDS},
     },
 }
+
+# --- Issue 19 point 6: waits that hold no worker process ---
+# A run spends nearly all its time waiting on a provider (seconds to minutes) and a few tens of ms on
+# CPU. On Celery's thread pool that wait holds a thread, not a process: one process runs dozens of
+# jobs at once, and a lane's capacity is bounded by its CPU instead of its number of processes (50
+# jobs of a 5 s provider in under 10 s on 2 cores: README "Capacity"). docker-compose.yml sets these
+# per lane: threads for the lanes that call providers, prefork (Celery's default) for batch, whose
+# imports and renders are CPU-bound. Set them per lane, not in .env: Celery takes `-P prefork` on a
+# command line for "no -P given" and lets a configured pool win over it. The thread pool enforces no
+# CELERY_TASK_TIME_LIMIT: a run ends at its own deadline (GENERATION_RUN_TIMEOUT_SECONDS).
+# (`celery worker` also reads both names itself, as its -P and -c; read here, they are the app's
+# configuration too, for a worker started from code.)
+CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="prefork")
+# Unset: the command line's -c, or the CPU count.
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=None)
+# The threads of one process share its psycopg pool, which psycopg caps at 4 connections unless told
+# otherwise. A run hands its connection back whenever it starts waiting on a provider
+# (generation/services/watch.py), so a connection is held only while a thread works: a few per
+# process, whatever the thread count. PostgreSQL's max_connections (100 by default) must exceed the
+# sum of this size over the web and worker processes.
+if isinstance(DATABASES["default"]["OPTIONS"].get("pool"), dict):
+    _pool_size = env.int("DATABASE_POOL_MAX_SIZE", default=8)
+    DATABASES["default"]["OPTIONS"]["pool"].update(min_size=min(4, _pool_size), max_size=_pool_size)
