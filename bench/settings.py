@@ -15,3 +15,6 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # WhiteNoise warns that STATIC_ROOT does not exist (nothing was collected); the finders serve.
 WHITENOISE_USE_FINDERS = True
 warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+# The benchmarks point the providers at their fakes through FAL_QUEUE_URL and friends: the settings
+# catalogue, not the catalogue's rows (which the first migration filled with the real services).
+GENERATION_PROVIDER_CATALOGUE = env("GENERATION_PROVIDER_CATALOGUE", default="")  # noqa: F405
