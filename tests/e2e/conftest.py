@@ -99,3 +99,17 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
     yield make
     for context in contexts:
         context.close()
+
+
+def signed_in_page(new_page: Callable[..., Page], site: str, user, *, viewport: dict) -> Page:
+    """A page of `site` in a fresh context, signed in as `user` (the session cookie of a client that
+    logged them in: the sign-in form is not what these tests look at)."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    page = new_page(viewport=viewport)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": site}])
+    return page

@@ -4,24 +4,14 @@ month's standing and the ledger's list the budget's banner, without scrolling si
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
-from django.test import Client
 
 from generation.models import CostEntry, SpendBudget
 from tests.accounts.factories import UserFactory
+from tests.e2e.conftest import signed_in_page
 from tests.generation.factories import CostEntryFactory
 
 VIEWPORTS = [({"width": 1280, "height": 800}, "desktop"), ({"width": 390, "height": 844}, "phone")]
 SIDEWAYS = "document.documentElement.scrollWidth - window.innerWidth"
-
-
-def _signed_in(new_page, site: str, viewport: dict):
-    client = Client()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    page = new_page(viewport=viewport)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": site}])
-    return page
 
 
 @pytest.mark.browser
@@ -30,7 +20,7 @@ def _signed_in(new_page, site: str, viewport: dict):
 def test_the_budget_pages_read_well(site, new_page, artifacts_dir, viewport, name) -> None:
     SpendBudget.objects.update_or_create(pk=1, defaults={"monthly_usd": Decimal("500.00"), "alert_emails": "ops@example.com"})
     CostEntryFactory(outcome=CostEntry.Outcome.SUCCEEDED, cost_usd=Decimal("512.40"))
-    page = _signed_in(new_page, site, viewport)
+    page = signed_in_page(new_page, site, UserFactory(is_staff=True, is_superuser=True), viewport=viewport)
 
     page.goto(f"{site}/admin/generation/spendbudget/1/change/")
     assert page.get_by_text("$512.40 of $500.00 committed (102%)").is_visible()

@@ -4,23 +4,14 @@ sideways."""
 
 import pytest
 from django.conf import settings
-from django.test import Client
 
 from catalogue.models import ImageProvider
 from catalogue.services import catalogue_import
 from tests.accounts.factories import UserFactory
+from tests.e2e.conftest import signed_in_page
 
 VIEWPORTS = [({"width": 1280, "height": 800}, "desktop"), ({"width": 390, "height": 844}, "phone")]
 SIDEWAYS = "document.documentElement.scrollWidth - window.innerWidth"
-
-
-def _signed_in(new_page, site: str, viewport: dict):
-    client = Client()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    page = new_page(viewport=viewport)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": site}])
-    return page
 
 
 @pytest.mark.browser
@@ -29,7 +20,7 @@ def _signed_in(new_page, site: str, viewport: dict):
 def test_the_catalogue_pages_read_well(site, new_page, artifacts_dir, viewport, name) -> None:
     catalogue_import(providers=settings.GENERATION_PROVIDERS)
     fal = ImageProvider.objects.get(name="fal")
-    page = _signed_in(new_page, site, viewport)
+    page = signed_in_page(new_page, site, UserFactory(is_staff=True, is_superuser=True), viewport=viewport)
 
     page.goto(f"{site}/admin/catalogue/imageprovider/")
     assert page.locator("#result_list").get_by_text("FAL_KEY (not set here)").is_visible()

@@ -8,14 +8,13 @@ from decimal import Decimal
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from django.conf import settings
-from django.test import Client
 from django.utils import timezone
 
 from gallery.models import DailyCount
 from generation.models import CostEntry, GenerationJob, QuotaRefusal
 from generation.styles import LOCAL_CHAIN
 from tests.accounts.factories import UserFactory
+from tests.e2e.conftest import signed_in_page
 from tests.e2e.test_every_page_browser import BLOCKING_IMPACTS, SIDEWAYS_PX, SMALL_TARGETS
 from tests.generation.factories import CostEntryFactory, GenerationJobFactory
 
@@ -66,21 +65,12 @@ def _month_of_data() -> None:
         type(user).objects.filter(pk=user.pk).update(date_joined=at)
 
 
-def _signed_in_staff(new_page, site: str, viewport: dict):
-    client = Client()
-    client.force_login(UserFactory(is_staff=True))
-    page = new_page(viewport=viewport)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": site}])
-    return page
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("viewport", "name"), VIEWPORTS)
 def test_the_dashboard_with_data_passes_the_site_s_browser_checks(site, new_page, artifacts_dir, viewport, name) -> None:
     _month_of_data()
-    page = _signed_in_staff(new_page, site, viewport)
+    page = signed_in_page(new_page, site, UserFactory(is_staff=True), viewport=viewport)
     console = []
     page.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: console.append(f"page error: {error}"))

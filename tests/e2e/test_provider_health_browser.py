@@ -6,12 +6,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.utils import timezone
 
 from generation.models import CostEntry
 from tests.accounts.factories import UserFactory
+from tests.e2e.conftest import signed_in_page
 
 VIEWPORTS = [({"width": 1280, "height": 800}, "desktop"), ({"width": 390, "height": 844}, "phone")]
 SIDEWAYS = "document.documentElement.scrollWidth - window.innerWidth"
@@ -43,21 +42,12 @@ def _ledger() -> None:
         CostEntry.objects.filter(pk=entry.pk).update(created_at=at, finished_at=at + timedelta(milliseconds=latency))
 
 
-def _signed_in(new_page, site: str, viewport: dict):
-    client = Client()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    page = new_page(viewport=viewport)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": site}])
-    return page
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("viewport", "name"), VIEWPORTS)
 def test_the_provider_health_page_reads_well_and_tries_a_model(site, new_page, artifacts_dir, viewport, name) -> None:
     _ledger()
-    page = _signed_in(new_page, site, viewport)
+    page = signed_in_page(new_page, site, UserFactory(is_staff=True, is_superuser=True), viewport=viewport)
 
     page.goto(f"{site}/admin/generation/costentry/health/")
     assert page.locator("h1").inner_text() == "Provider health"

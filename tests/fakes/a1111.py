@@ -26,7 +26,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 from tests.fakes.replicate import OUTCOME_MARKER, output_image
@@ -71,17 +71,14 @@ class FakeA1111(FakeControl, LoopbackServer):
 
     scriptable = {"latency": float, "default_outcome": str, "undersized_side": int, "retry_after": int}
 
+    backlog, poll_interval = 128, 0.05
+
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         # A1111's queue lock: one job samples at a time.
         self._queue_lock = threading.Lock()
         self._initial = self.control_snapshot()
         self._serve()
-
-    def _serve(self) -> None:
-        server_class = type("FakeA1111Server", (ThreadingHTTPServer,), {"request_queue_size": 128, "daemon_threads": True})
-        self._server = server_class(("127.0.0.1", self.port), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def stop(self) -> None:
         with self._lock:

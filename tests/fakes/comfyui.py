@@ -35,7 +35,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.runpod import COST_PER_GPU_SECOND, PRIVATE_REDIRECT, png_image, workflow_params
@@ -98,11 +98,11 @@ class FakeComfyUI(LoopbackServer):
     steps: int = 4
     ws_clients: list = field(default_factory=list)
 
+    poll_interval = 0.05
+
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        server_class = type("FakeComfyUIServer", (ThreadingHTTPServer,), {"daemon_threads": True})
-        self._server = server_class(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._serve()
 
     def adapter_options(self, workflow: dict | None = None) -> dict:
         return {

@@ -208,6 +208,9 @@ class FakeFal(LoopbackServer, FakeControl):
     counts: dict = field(default_factory=dict)
     submit_posts: int = 0
 
+    # _Server: a deep backlog, and a client hanging up is not an error.
+    server_class, poll_interval = _Server, 0.05
+
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._initial = self.control_snapshot()
@@ -262,11 +265,6 @@ class FakeFal(LoopbackServer, FakeControl):
                 faults.clear()
             self.submissions = self.submit_posts = 0
         return self.control_script(dict(self._initial))
-
-    def _serve(self) -> None:
-        self._server = _Server(("127.0.0.1", self.port), self._handler())
-        # A short poll makes stop() quick (serve_forever notices shutdown only between polls).
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def adapter_options(self) -> dict:
         """Keyword arguments for FalProvider pointing at this fake (fast polls and backoff for tests)."""

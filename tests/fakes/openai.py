@@ -31,7 +31,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from tests.fakes.replicate import output_image
 from tests.fakes.server import FakeControl, FakeHandler, LoopbackServer
@@ -89,17 +89,14 @@ class FakeOpenAI(FakeControl, LoopbackServer):
     default_port = 8125
     generations_path = "/v1/images/generations"
 
+    # A deep backlog (a benchmark may open many connections at once), a short shutdown poll.
+    backlog, poll_interval = 256, 0.05
+
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._started_with = self.control_snapshot()
         self._serve()
-
-    def _serve(self) -> None:
-        # A deep backlog (a benchmark may open many connections at once), a short shutdown poll.
-        server_class = type("FakeImagesServer", (ThreadingHTTPServer,), {"request_queue_size": 256, "daemon_threads": True})
-        self._server = server_class(("127.0.0.1", self.port), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def stop(self) -> None:
         self._stopping.set()  # releases the "hang" answers

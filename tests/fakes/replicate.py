@@ -47,7 +47,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from PIL import Image, ImageDraw
@@ -273,6 +273,9 @@ class FakeReplicate(LoopbackServer, FakeControl):
     # Per prediction id: reads of the prediction (polls), output file downloads (results), cancels.
     counts: dict = field(default_factory=dict)
 
+    # A deep listen backlog: a benchmark opens ~50 connections at once, some held by Prefer: wait.
+    backlog, poll_interval = 256, 0.05
+
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._windows: dict[str, tuple[int, int]] = {}
@@ -325,13 +328,6 @@ class FakeReplicate(LoopbackServer, FakeControl):
                 faults.clear()
             self.submissions = 0
         return self.control_script(dict(self._initial))
-
-    def _serve(self) -> None:
-        # A deep listen backlog: a benchmark opens ~50 connections at once, some held by Prefer: wait.
-        server_class = type("FakeReplicateServer", (ThreadingHTTPServer,), {"request_queue_size": 256, "daemon_threads": True})
-        self._server = server_class(("127.0.0.1", self.port), self._handler())
-        # A short shutdown poll: tests start and stop a fake each.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     # --- the common fake interface -------------------------------------------------------------
     @property

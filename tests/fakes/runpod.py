@@ -41,7 +41,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 from PIL import Image, ImageDraw
@@ -146,16 +146,12 @@ class FakeRunPod(LoopbackServer, FakeControl):
     bodies: list = field(default_factory=list)
     default_model: str = "flux-schnell"
 
+    poll_interval = 0.05
+
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._initial = self.control_snapshot()
         self._serve()
-
-    def _serve(self) -> None:
-        # `port` 0 = a free one; daemon threads: a test that hangs on purpose leaves none behind.
-        server_class = type("FakeRunPodServer", (ThreadingHTTPServer,), {"daemon_threads": True})
-        self._server = server_class(("127.0.0.1", self.port), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     # --- the common fake interface -------------------------------------------------------------
     def adapter_options(self) -> dict:

@@ -91,14 +91,24 @@ class FakeControl:
 
 
 class LoopbackServer:
-    """Subclasses define `_handler()`; call `_serve()` from their __post_init__."""
+    """Subclasses define `_handler()`; call `_serve()` from their __post_init__. It listens on
+    127.0.0.1 at `self.port` (0 or absent: a free one), one daemon thread per request."""
+
+    server_class: type[ThreadingHTTPServer] = ThreadingHTTPServer
+    # The listen backlog: None is socketserver's 5, too few when a benchmark opens ~50 connections at once.
+    backlog: int | None = None
+    # How often serve_forever looks for shutdown: a short poll makes stop() quick (tests start and stop a fake each).
+    poll_interval: float = 0.5
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         raise NotImplementedError
 
     def _serve(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        server_class = self.server_class
+        if self.backlog is not None:
+            server_class = type(f"{type(self).__name__}Server", (server_class,), {"request_queue_size": self.backlog})
+        self._server = server_class(("127.0.0.1", getattr(self, "port", 0)), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": self.poll_interval}, daemon=True)
 
     @property
     def url(self) -> str:

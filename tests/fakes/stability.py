@@ -34,7 +34,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from email.parser import BytesParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 from tests.fakes.replicate import OUTCOME_MARKER, output_image
@@ -106,16 +106,13 @@ class FakeStability(FakeControl, LoopbackServer):
 
     scriptable = {"latency": float, "default_outcome": str, "side": int, "undersized_side": int, "retry_after": int}
 
+    backlog, poll_interval = 128, 0.05
+
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._released = threading.Event()
         self._initial = self.control_snapshot()
         self._serve()
-
-    def _serve(self) -> None:
-        server_class = type("FakeStabilityServer", (ThreadingHTTPServer,), {"request_queue_size": 128, "daemon_threads": True})
-        self._server = server_class(("127.0.0.1", self.port), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def stop(self) -> None:
         self._released.set()

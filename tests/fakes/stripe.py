@@ -50,7 +50,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import requests
@@ -193,6 +193,8 @@ class FakeStripe(LoopbackServer):
     invoices: dict = field(default_factory=dict)
     events: dict = field(default_factory=dict)
 
+    poll_interval = 0.05
+
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -204,11 +206,6 @@ class FakeStripe(LoopbackServer):
         self._last_event_created = 0
         self.price_create(1000, id=self.price_id)
         self._serve()
-
-    def _serve(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        # A short shutdown poll: tests start and stop a fake each.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def stop(self) -> None:
         self._stopping.set()  # ends held "hang" requests

@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
@@ -70,15 +70,12 @@ class SyncImageFake(LoopbackServer, FakeControl):
     # The outcomes this fake can play (a subclass may add its provider's own).
     outcomes: ClassVar[tuple] = OUTCOMES
 
+    backlog, poll_interval = 256, 0.05
+
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._initial = self.control_snapshot()
         self._serve()
-
-    def _serve(self) -> None:
-        server_class = type("SyncImageFakeServer", (ThreadingHTTPServer,), {"request_queue_size": 256, "daemon_threads": True})
-        self._server = server_class(("127.0.0.1", self.port), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     # --- control -------------------------------------------------------------------------------
     def control_script(self, body: dict) -> dict:
