@@ -38,23 +38,6 @@ class ImageModelInline(admin.StackedInline):
         ("Adapter options", {"fields": ["options"], "classes": ["collapse"]}),
     ]
 
-    def get_formset(self, request, obj=None, **kwargs):
-        formset = super().get_formset(request, obj, **kwargs)
-        formset.clean = _models_clean(formset.clean)
-        return formset
-
-
-def _models_clean(clean):
-    def wrapped(self) -> None:
-        clean(self)
-        for form in self.forms:
-            data = getattr(form, "cleaned_data", None) or {}
-            side, step = data.get("max_side"), data.get("side_step")
-            if side and step and side % step:
-                form.add_error("side_step", f"The largest side ({side} px) must be a multiple of the step ({step}).")
-
-    return wrapped
-
 
 class ImageProviderForm(forms.ModelForm):
     class Meta:

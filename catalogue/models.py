@@ -4,6 +4,7 @@ Keys never live here: a provider row names the environment variable that holds i
 each process when it builds the adapter.
 """
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
@@ -82,3 +83,11 @@ class ImageModel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider.name}:{self.model_id}"
+
+    def clean(self) -> None:
+        """The adapter would refuse to build (ModelSizes): said on the form, not by the next job."""
+        super().clean()
+        if self.max_side and self.side_step and self.max_side % self.side_step:
+            raise ValidationError(
+                {"side_step": f"The largest side ({self.max_side} px) must be a multiple of the step ({self.side_step})."}
+            )

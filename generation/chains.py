@@ -14,13 +14,13 @@ number of images) is left out; an unhealthy one stays last, so a chain whose eve
 unwell is still tried. The run falls to the next entry on failure, as before.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 
-from .providers.registry import entry_get
+from .providers.registry import entry_get, model_entry
 from .sizes import entry_images_per_call, within_upscale
 
 ORDERED, CHEAPEST, FASTEST, FREE_FIRST = "ordered", "cheapest", "fastest", "free_first"
@@ -99,7 +99,7 @@ def entry_price(entry: str, *, size: int, num_images: int, seconds: float) -> fl
     provider = entry_get(entry)
     if provider is None:
         return None
-    options = (getattr(provider, "models", None) or {}).get(model)
+    options = model_entry(provider, model)
     if options is None:
         return 0.0 if name == "local" else None
     if "cost_per_image" in options:
@@ -123,13 +123,3 @@ _ORDER: dict[str, Callable[[Candidate], tuple]] = {
     FASTEST: lambda c: (not c.healthy, c.seconds if c.healthy else 0, c.position),
     FREE_FIRST: lambda c: (not c.healthy, not (c.healthy and c.price_usd == 0), c.position),
 }
-
-
-def policies_described() -> Iterable[tuple[str, str]]:
-    """(policy, words) for pages that explain the routing."""
-    return [
-        (ORDERED, "in the order the plan gives"),
-        (CHEAPEST, "cheapest healthy provider first"),
-        (FASTEST, "fastest healthy provider first"),
-        (FREE_FIRST, "free providers first, then the others in order"),
-    ]

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from billing.entitlements import Entitlements
 
-from .providers.registry import provider_build
+from .providers.registry import model_entry, provider_build
 
 # The generator of the instant styles: the whole chain of a plan that names no AI model.
 LOCAL_ENTRY = "local"
@@ -29,8 +29,7 @@ def entry_images_per_call(entry: str) -> int | None:
     """How many images one request to the model of a chain entry can make, as the catalogue says
     ("images_per_call"); None when it does not say (the adapter checks each request itself)."""
     name, _, model = entry.partition(":")
-    provider = provider_build(name)
-    options = (getattr(provider, "models", None) or {}).get(model) or {}
+    options = model_entry(provider_build(name), model) or {}
     value = options.get("images_per_call")
     return int(value) if value else None
 

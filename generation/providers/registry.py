@@ -62,6 +62,12 @@ def provider_names() -> list[str]:
     return list(catalogue())
 
 
+def model_entry(provider: Provider | None, model: str) -> dict | None:
+    """The catalogue's options of `model` at `provider` (prices, capabilities, enabled), or None
+    when the provider lists no such model (the local generator lists none)."""
+    return (getattr(provider, "models", None) or {}).get(model)
+
+
 def entry_get(entry: str) -> Provider | None:
     """The adapter for a chain entry ("provider:model") when it can be called here: its provider
     set up, and the model not switched off in the catalogue (an entry naming a model the catalogue
@@ -70,5 +76,5 @@ def entry_get(entry: str) -> Provider | None:
     provider = provider_get(name)
     if provider is None:
         return None
-    options = (getattr(provider, "models", None) or {}).get(model) or {}
+    options = model_entry(provider, model) or {}
     return provider if options.get("enabled", True) else None
